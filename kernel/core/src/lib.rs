@@ -1,2 +1,29 @@
 //! Pure kernel logic that runs the same on the host and in the kernel.
+//!
+//! # Architecture
+//!
+//! `keel-core` holds the parts of Keel that are plain computation over bytes, integers and
+//! caller-provided memory: decoding exception syndromes ([`esr`]), building and walking AArch64
+//! translation tables ([`pagetable`]), tracking physical memory before a heap exists
+//! ([`ranges`]), the kernel log ring read by `dmesg` ([`logring`]), the embedded symbol table used
+//! for backtraces ([`symbols`]), the boot command line ([`cmdline`]), timer arithmetic
+//! ([`time`]) and device-tree address translation ([`dtaddr`]). Nothing here touches system
+//! registers or devices, so every module is unit-tested on the host with `cargo test -p
+//! keel-core`; the kernel and the bootloader supply the hardware side (a table allocator, the
+//! counter frequency, the device-tree bytes) and call in.
+//!
+//! The crate is `no_std` outside of tests. The `alloc` feature adds host-side helpers (encoding
+//! the symbol table, demangling names) used by the build tooling.
 #![cfg_attr(not(test), no_std)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod cmdline;
+pub mod dtaddr;
+pub mod esr;
+pub mod logring;
+pub mod pagetable;
+pub mod ranges;
+pub mod symbols;
+pub mod time;

@@ -1,0 +1,83 @@
+//! The early console: a built-in polled PL011 the kernel writes its log to from the first line on.
+//!
+//! Before the device tree is parsed the console uses the board table's UART address; once the tree
+//! is parsed it moves to the UART named by `/chosen/stdout-path` (or the first PL011 when that path
+//! names another kind of UART). A loadable interrupt-driven driver can take over later.
+
+pub mod pl011;
+
+use crate::sync::IrqMutex;
+use pl011::Pl011;
+
+static CONSOLE: IrqMutex<Option<Pl011>> = IrqMutex::new(None);
+
+/// Points the console at a PL011 mapped at `base`, programming it for `baud` from `clock_hz`
+/// (0 keeps the firmware's divisors).
+///
+/// # Safety
+/// `base` must be the virtual address of a mapped PL011 register block.
+pub unsafe fn attach_pl011(base: usize, clock_hz: u32, baud: u32) {
+    let mut guard = CONSOLE.lock();
+    if let Some(old) = guard.as_mut() {
+        old.flush();
+    }
+    // SAFETY: forwarded from the caller.
+    let mut uart = unsafe { Pl011::new(base) };
+    uart.init(clock_hz, baud);
+    *guard = Some(uart);
+}
+
+fn put(uart: &mut Pl011, bytes: &[u8]) {
+    for &b in bytes {
+        if b == b'\n' {
+            uart.write_byte(b'\r');
+        }
+        uart.write_byte(b);
+    }
+}
+
+/// Writes bytes to the console, turning `\n` into `\r\n`. Does nothing before a console exists.
+pub fn write_bytes(bytes: &[u8]) {
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        put(uart, bytes);
+    }
+}
+
+/// Writes bytes even if the console lock is held (for fault and panic reports, which may interrupt a
+/// writer on this core).
+pub fn write_bytes_emergency(bytes: &[u8]) {
+    // SAFETY: reports are printed on the way to stopping; forcing the lock only risks interleaving
+    // output with the writer this report interrupted.
+    if let Some(uart) = unsafe { CONSOLE.force_lock() }.as_mut() {
+        put(uart, bytes);
+    }
+}
+
+/// Waits until all written bytes have left the UART.
+pub fn flush() {
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        uart.flush();
+    }
+}
+
+/// Returns a received byte, if one is waiting.
+pub fn read_byte() -> Option<u8> {
+    CONSOLE.lock().as_mut().and_then(Pl011::read_byte)
+}
+
+/// A `core::fmt::Write` sink for the console.
+pub struct Writer {
+    /// Bypass the console lock (fault and panic reports).
+    pub emergency: bool,
+}
+
+impl core::fmt::Write for Writer {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        if self.emergency {
+            write_bytes_emergency(s.as_bytes());
+        } else {
+            write_bytes(s.as_bytes());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,180 @@
+//! Interrupt dispatch: the GIC, and handlers registered per interrupt line.
+//!
+//! A line can carry several handlers (shared lines, like the Pi 4's EMMC and EMMC2); each says
+//! whether the interrupt was its device's. A line nobody claims is masked with a warning, so a
+//! stuck device cannot storm the system.
+
+pub mod gic;
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use spin::Once;
+
+use crate::sync::IrqMutex;
+pub use gic::Trigger;
+use gic::Gic;
+
+/// What a handler says about an interrupt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqReturn {
+    /// The interrupt came from this handler's device and was dealt with.
+    Handled,
+    /// Not this handler's device (on a shared line).
+    NotMine,
+}
+
+/// A registered handler function; it receives the interrupt ID.
+pub type Handler = dyn Fn(u32) -> IrqReturn + Send + Sync;
+
+/// Why a registration failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrqError {
+    /// No interrupt controller was found in the device tree.
+    NoController,
+    /// The interrupt ID is beyond what the controller implements.
+    OutOfRange {
+        /// The requested ID.
+        intid: u32,
+        /// Lines the controller has.
+        lines: u32,
+    },
+    /// No handler is registered under this handle.
+    NotRegistered,
+}
+
+impl core::fmt::Display for IrqError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            IrqError::NoController => write!(f, "no GICv2 interrupt controller in the device tree"),
+            IrqError::OutOfRange { intid, lines } => {
+                write!(f, "interrupt {intid} is out of range: the GIC has {lines} lines")
+            }
+            IrqError::NotRegistered => write!(f, "no handler is registered under that handle"),
+        }
+    }
+}
+
+/// Identifies one registration, for [`unregister`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registration {
+    intid: u32,
+    id: u64,
+}
+
+struct Action {
+    id: u64,
+    name: &'static str,
+    handler: Arc<Handler>,
+}
+
+struct Line {
+    actions: Vec<Action>,
+    count: u64,
+}
+
+static GIC: Once<Gic> = Once::new();
+static LINES: IrqMutex<BTreeMap<u32, Line>> = IrqMutex::new(BTreeMap::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static SPURIOUS: AtomicU64 = AtomicU64::new(0);
+
+/// Device-tree compatibles of the GICv2 family.
+const GIC_COMPATIBLE: &[&str] = &["arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a9-gic", "arm,arm11mp-gic"];
+
+/// Finds the GIC in the device tree, maps it and resets it; this core's interface is enabled.
+pub fn init() -> Result<(u64, u32), IrqError> {
+    let dev = crate::dt::find_compatible(GIC_COMPATIBLE).ok_or(IrqError::NoController)?;
+    let regs = dev.regs();
+    if regs.len() < 2 {
+        return Err(IrqError::NoController);
+    }
+    let gicd = crate::mm::map_device(regs[0].0, 0x1000).map_err(|_| IrqError::NoController)?;
+    let gicc = crate::mm::map_device(regs[1].0, 0x2000).map_err(|_| IrqError::NoController)?;
+    // SAFETY: both blocks were just mapped as device memory and only this subsystem drives them.
+    let mut gic = unsafe { Gic::new(gicd, gicc) };
+    gic.init_distributor();
+    gic.init_cpu();
+    let lines = gic.lines();
+    GIC.call_once(|| gic);
+    Ok((regs[0].0, lines))
+}
+
+fn gic() -> Result<&'static Gic, IrqError> {
+    GIC.get().ok_or(IrqError::NoController)
+}
+
+/// Registers `handler` for interrupt `intid` and enables the line. A line may have several handlers.
+pub fn register(
+    intid: u32,
+    name: &'static str,
+    trigger: Option<Trigger>,
+    handler: Box<Handler>,
+) -> Result<Registration, IrqError> {
+    let gic = gic()?;
+    if intid >= gic.lines() {
+        return Err(IrqError::OutOfRange { intid, lines: gic.lines() });
+    }
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let mut lines = LINES.lock();
+    let line = lines.entry(intid).or_insert_with(|| Line { actions: Vec::new(), count: 0 });
+    line.actions.push(Action { id, name, handler: Arc::from(handler) });
+    if let Some(t) = trigger {
+        gic.set_trigger(intid, t);
+    }
+    gic.enable(intid);
+    Ok(Registration { intid, id })
+}
+
+/// Removes a handler; the line is masked when its last handler goes.
+pub fn unregister(r: Registration) -> Result<(), IrqError> {
+    let gic = gic()?;
+    let mut lines = LINES.lock();
+    let line = lines.get_mut(&r.intid).ok_or(IrqError::NotRegistered)?;
+    let before = line.actions.len();
+    line.actions.retain(|a| a.id != r.id);
+    if line.actions.len() == before {
+        return Err(IrqError::NotRegistered);
+    }
+    if line.actions.is_empty() {
+        gic.disable(r.intid);
+        lines.remove(&r.intid);
+    }
+    Ok(())
+}
+
+/// Interrupts taken on a line so far.
+pub fn count(intid: u32) -> u64 {
+    LINES.lock().get(&intid).map_or(0, |l| l.count)
+}
+
+/// Handles one pending interrupt; called from the IRQ vector with IRQs masked.
+pub fn dispatch() {
+    let Some(gic) = GIC.get() else { return };
+    let Some(iar) = gic.acknowledge() else {
+        SPURIOUS.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let intid = iar & 0x3ff;
+    let handlers: Vec<(Arc<Handler>, &'static str)> = {
+        let mut lines = LINES.lock();
+        match lines.get_mut(&intid) {
+            Some(line) => {
+                line.count += 1;
+                line.actions.iter().map(|a| (a.handler.clone(), a.name)).collect()
+            }
+            None => Vec::new(),
+        }
+    };
+    let mut handled = false;
+    for (h, _name) in &handlers {
+        handled |= h(intid) == IrqReturn::Handled;
+    }
+    if !handled {
+        gic.disable(intid);
+        log::warn!("interrupt {intid} not claimed by any handler: line masked");
+    }
+    gic.end_of_interrupt(iar);
+}

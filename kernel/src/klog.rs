@@ -1,0 +1,103 @@
+//! The kernel log: the `log` facade's backend.
+//!
+//! Every record becomes one line `[ssss.uuuuuu] LEVEL subsys: message` (time since reset from the
+//! generic counter, like `dmesg`), written to the console and kept in a ring buffer that a later
+//! `dmesg` reads. The subsystem is the record's target: the first module below the crate root
+//! (`keel_kernel::mm::phys` logs as `mm`) unless the call names one.
+
+use core::fmt::Write;
+
+use keel_core::logring::LogRing;
+use keel_core::time::Timestamp;
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use crate::sync::IrqMutex;
+use crate::{arch, console};
+
+/// Bytes of log history kept for `dmesg`.
+pub const RING_SIZE: usize = 64 * 1024;
+/// Longest line kept; longer messages are cut.
+const LINE_MAX: usize = 240;
+
+static RING: IrqMutex<LogRing<RING_SIZE>> = IrqMutex::new(LogRing::new());
+static LOGGER: KernelLogger = KernelLogger;
+
+struct KernelLogger;
+
+/// A fixed buffer the line is formatted into; output past its end is dropped.
+struct LineBuf {
+    buf: [u8; LINE_MAX],
+    len: usize,
+}
+
+impl Write for LineBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = LINE_MAX - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// The short subsystem name for a record target.
+pub fn subsystem(target: &str) -> &str {
+    match target.split_once("::") {
+        Some((_crate, rest)) => rest.split("::").next().unwrap_or(rest),
+        None => target,
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "ERROR",
+        Level::Warn => "WARN ",
+        Level::Info => "INFO ",
+        Level::Debug => "DEBUG",
+        Level::Trace => "TRACE",
+    }
+}
+
+impl Log for KernelLogger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let mut line = LineBuf { buf: [0; LINE_MAX], len: 0 };
+        let stamp = Timestamp::from_ticks(arch::counter(), arch::counter_frequency());
+        let _ = write!(
+            line,
+            "[{}] {} {}: {}",
+            stamp,
+            level_name(record.level()),
+            subsystem(record.target()),
+            record.args()
+        );
+        let text = &line.buf[..line.len];
+        // One lock around both keeps the ring and the console in the same order.
+        let mut ring = RING.lock();
+        ring.push(text);
+        console::write_bytes(text);
+        console::write_bytes(b"\n");
+    }
+
+    fn flush(&self) {
+        console::flush();
+    }
+}
+
+/// Installs the kernel logger. Lines logged before a console exists still reach the ring buffer.
+pub fn init(level: LevelFilter) {
+    // A second call is harmless: the logger is already installed.
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level);
+}
+
+/// Copies log lines starting at sequence number `from` into `out` (see [`LogRing::read`]).
+pub fn read(from: u64, out: &mut [u8]) -> keel_core::logring::ReadResult {
+    RING.lock().read(from, out)
+}

@@ -1,0 +1,180 @@
+//! In-kernel tests, built only into test kernels (`--features qemu-test`).
+//!
+//! They run after boot on the real hardware model and report through the semihosting exit status:
+//! `keel.test=NAME` picks a scenario (`fault`, `panic`, `stack-overflow`), otherwise every test
+//! runs and the kernel exits with PASS or FAIL.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use keel_abi::test_exit;
+use keel_boot::layout::{Sections, KERNEL_VA};
+use keel_core::cmdline::Cmdline;
+
+use crate::arch::{self, exceptions};
+use crate::{dt, irq, klog, mm, time};
+
+type TestResult = Result<(), &'static str>;
+
+fn check(cond: bool, what: &'static str) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(what)
+    }
+}
+
+fn frames_alloc_and_free() -> TestResult {
+    let (_, before) = mm::phys::stats();
+    let one = mm::phys::alloc_pages(1).ok_or("cannot allocate one page")?;
+    let eight = mm::phys::alloc_pages(8).ok_or("cannot allocate eight pages")?;
+    check(one % mm::PAGE_SIZE == 0, "page not aligned")?;
+    check(eight % (8 * mm::PAGE_SIZE) == 0, "8-page block not aligned to its size")?;
+    check(one != eight, "the same frame was handed out twice")?;
+    // The pages are usable through the direct map.
+    let p = mm::phys_to_virt(eight) as *mut u64;
+    // SAFETY: the eight pages were just allocated and are mapped in the direct map.
+    unsafe {
+        p.write_volatile(0x5a5a_1234);
+        check(p.read_volatile() == 0x5a5a_1234, "direct-map write not read back")?;
+    }
+    mm::phys::free_pages(one, 1);
+    mm::phys::free_pages(eight, 8);
+    check(mm::phys::stats().1 == before, "frames leaked")
+}
+
+fn heap_grows_and_frees() -> TestResult {
+    let (used_before, _) = mm::heap::stats();
+    let big: Vec<u8> = alloc::vec![0xa5; 12 << 20];
+    check(big.iter().all(|&b| b == 0xa5), "heap memory corrupted")?;
+    let boxed = Box::new([7u64; 64]);
+    check(boxed[63] == 7, "box contents wrong")?;
+    drop(big);
+    drop(boxed);
+    check(mm::heap::stats().0 == used_before, "heap bytes leaked")
+}
+
+fn device_tree_has_essentials() -> TestResult {
+    check(!dt::model().is_empty(), "no model")?;
+    let tree = dt::tree().ok_or("no tree")?;
+    check(tree.memory().regions().count() > 0, "no memory regions")?;
+    check(dt::find_compatible(&["arm,gic-400", "arm,cortex-a15-gic"]).is_some(), "no GIC")?;
+    check(dt::find_compatible(&["arm,pl011"]).is_some(), "no PL011")
+}
+
+fn timer_ticks() -> TestResult {
+    let freq = arch::counter_frequency();
+    check(freq > 0, "CNTFRQ is 0")?;
+    let start = arch::counter();
+    let seen = time::wait_ticks(5, 2_000_000_000);
+    check(seen >= 5, "the timer interrupt did not tick 5 times within 2 s")?;
+    let elapsed = arch::counter() - start;
+    // Five ticks cannot come in less than four periods.
+    check(elapsed >= 4 * freq / time::HZ, "ticks came faster than the programmed period")?;
+    check(irq::count(30) > 0 || irq::count(26) > 0 || irq::count(27) > 0, "no timer interrupts counted")
+}
+
+fn exception_round_trip() -> TestResult {
+    let before = exceptions::breakpoints_stepped();
+    // SAFETY: the sync handler recognises this immediate and resumes after the instruction.
+    unsafe { core::arch::asm!("brk #0x4b45") };
+    check(exceptions::breakpoints_stepped() == before + 1, "breakpoint not taken and resumed")
+}
+
+fn image_is_w_xor_x() -> TestResult {
+    let s = Sections::current();
+    let text = mm::map::translate(s.image_start + 0x1000).ok_or("text not mapped")?;
+    check(text.perm.exec && !text.perm.write, "text must be RX")?;
+    let ro = mm::map::translate(s.rodata_start).ok_or("rodata not mapped")?;
+    check(!ro.perm.exec && !ro.perm.write, "rodata must be R")?;
+    let data = mm::map::translate(s.data_start).ok_or("data not mapped")?;
+    check(!data.perm.exec && data.perm.write, "data must be RW")?;
+    check(mm::map::translate(s.stack_guard).is_none(), "the stack guard page is mapped")?;
+    check(s.image_start == KERNEL_VA, "image not at KERNEL_VA")
+}
+
+fn device_mapping_is_idempotent() -> TestResult {
+    let uart = dt::find_compatible(&["arm,pl011"]).ok_or("no PL011")?;
+    let pa = uart.regs()[0].0;
+    let a = mm::map_device(pa, 0x1000).map_err(|_| "first mapping failed")?;
+    let b = mm::map_device(pa, 0x1000).map_err(|_| "second mapping failed")?;
+    check(a == b, "the same registers got two addresses")
+}
+
+fn log_ring_keeps_lines() -> TestResult {
+    log::info!(target: "ktest", "ring marker 8c1f");
+    let mut buf = alloc::vec![0u8; klog::RING_SIZE];
+    let r = klog::read(0, &mut buf);
+    let text = core::str::from_utf8(&buf[..r.bytes]).map_err(|_| "ring holds invalid UTF-8")?;
+    check(text.contains("ktest: ring marker 8c1f"), "the marker line is not in the ring")
+}
+
+fn irq_rejects_bad_line() -> TestResult {
+    let r = irq::register(5000, "bogus", None, Box::new(|_| irq::IrqReturn::Handled));
+    check(matches!(r, Err(irq::IrqError::OutOfRange { .. })), "interrupt 5000 was accepted")
+}
+
+const TESTS: &[(&str, fn() -> TestResult)] = &[
+    ("frames_alloc_and_free", frames_alloc_and_free),
+    ("heap_grows_and_frees", heap_grows_and_frees),
+    ("device_tree_has_essentials", device_tree_has_essentials),
+    ("timer_ticks", timer_ticks),
+    ("exception_round_trip", exception_round_trip),
+    ("image_is_w_xor_x", image_is_w_xor_x),
+    ("device_mapping_is_idempotent", device_mapping_is_idempotent),
+    ("log_ring_keeps_lines", log_ring_keeps_lines),
+    ("irq_rejects_bad_line", irq_rejects_bad_line),
+];
+
+#[inline(never)]
+fn deliberate_fault() {
+    let p = 0xdead_0000_0000usize as *mut u64;
+    // SAFETY: deliberately unsound: this write faults, to show the fault report.
+    unsafe { p.write_volatile(1) };
+}
+
+#[inline(never)]
+fn deliberate_recursion(depth: u64) -> u64 {
+    let pad = [depth; 64];
+    core::hint::black_box(&pad);
+    deliberate_recursion(depth + 1) + pad[3]
+}
+
+/// Runs the scenario the command line asks for, then leaves QEMU with its status.
+pub fn run(cmdline: Cmdline) -> ! {
+    match cmdline.get("keel.test") {
+        Some("fault") => {
+            log::info!(target: "ktest", "writing to an unmapped address on purpose");
+            deliberate_fault();
+            log::error!(target: "ktest", "the deliberate fault did not fault");
+            arch::semihosting::exit(test_exit::FAIL)
+        }
+        Some("panic") => panic!("deliberate panic requested by keel.test=panic"),
+        Some("stack-overflow") => {
+            log::info!(target: "ktest", "recursing into the guard page on purpose");
+            let n = deliberate_recursion(0);
+            log::error!(target: "ktest", "recursion returned {n}");
+            arch::semihosting::exit(test_exit::FAIL)
+        }
+        Some(other) if other != "all" => {
+            log::error!(target: "ktest", "unknown keel.test scenario {other:?}");
+            arch::semihosting::exit(test_exit::FAIL)
+        }
+        _ => {}
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in TESTS {
+        match test() {
+            Ok(()) => {
+                passed += 1;
+                log::info!(target: "ktest", "{name} ... ok");
+            }
+            Err(why) => {
+                failed += 1;
+                log::error!(target: "ktest", "{name} ... FAILED: {why}");
+            }
+        }
+    }
+    log::info!(target: "ktest", "{passed} passed, {failed} failed");
+    arch::semihosting::exit(if failed == 0 { test_exit::PASS } else { test_exit::FAIL })
+}
