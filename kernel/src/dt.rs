@@ -82,11 +82,6 @@ pub struct Device {
 }
 
 impl Device {
-    /// The node's name (`serial@7e201000`).
-    pub fn name(&self) -> &'static str {
-        self.node.name
-    }
-
     /// Register ranges as (CPU physical address, size).
     pub fn regs(&self) -> &[(u64, u64)] {
         &self.regs[..self.nregs]
@@ -97,27 +92,17 @@ impl Device {
         &self.irqs[..self.nirqs]
     }
 
+    /// Resolves a node found by [`walk`] (`chain` is its ancestors, root first).
+    pub fn of(node: FdtNode<'static, 'static>, chain: &[FdtNode<'static, 'static>]) -> Device {
+        resolve(node, chain)
+    }
+
     /// Whether `status` is absent or "okay".
     pub fn enabled(&self) -> bool {
         self.node
             .property("status")
             .and_then(|p| p.as_str())
             .is_none_or(|s| s == "okay" || s == "ok")
-    }
-
-    /// A string property.
-    pub fn prop_str(&self, name: &str) -> Option<&'static str> {
-        self.node.property(name).and_then(|p| p.as_str())
-    }
-
-    /// Resolves a node found by [`walk`] (`chain` is its ancestors, root first).
-    pub fn of(node: FdtNode<'static, 'static>, chain: &[FdtNode<'static, 'static>]) -> Device {
-        resolve(node, chain)
-    }
-
-    /// A one-cell or two-cell integer property.
-    pub fn prop_u64(&self, name: &str) -> Option<u64> {
-        self.node.property(name).and_then(|p| p.as_usize()).map(|v| v as u64)
     }
 }
 

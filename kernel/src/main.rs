@@ -22,6 +22,9 @@
 //! `keel-core` and is tested on the host.
 #![no_std]
 #![no_main]
+// Interfaces for loadable modules that only the in-kernel tests call so far; test builds (which
+// exercise them) keep the dead-code lint on.
+#![cfg_attr(not(feature = "qemu-test"), allow(dead_code))]
 
 extern crate alloc;
 
@@ -128,6 +131,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     for (s, e) in mem.ram.iter() {
         log::info!(target: "mm", "RAM bank {s:#x}-{e:#x}");
     }
+    log::info!(target: "mm", "{} free range(s) after reservations", mem.usable.len());
     let (frames, _) = mm::phys::stats();
     log::info!(
         target: "mm",
@@ -139,7 +143,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     );
 
     match irq::init() {
-        Ok((base, lines)) => log::info!(target: "irq", "GICv2 at {base:#x}, {lines} interrupt lines"),
+        Ok((base, lines, cpus)) => {
+            log::info!(target: "irq", "GICv2 at {base:#x}, {lines} interrupt lines, {cpus} CPU interface(s)")
+        }
         Err(e) => {
             log::error!(target: "irq", "{e}");
             fault::stop(keel_abi::test_exit::FAIL)
@@ -157,9 +163,19 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     arch::irq_enable();
     log::info!(target: "boot", "boot finished in {} us", time::uptime_nanos() / 1000);
 
+    // A test build runs its tests; it powers off for real only when asked to after they pass.
     #[cfg(feature = "qemu-test")]
-    ktest::run(cmdline);
+    {
+        let status = ktest::run(cmdline);
+        if status != keel_abi::test_exit::PASS || cmdline.get("keel.halt").is_none() {
+            arch::semihosting::exit(status);
+        }
+    }
+    after_boot(cmdline)
+}
 
+/// What the kernel does once booted: `keel.halt=poweroff|reboot`, or idle.
+fn after_boot(cmdline: Cmdline) -> ! {
     match cmdline.get("keel.halt") {
         Some("poweroff") => {
             let ticks = time::wait_ticks(10, 2_000_000_000);

@@ -65,6 +65,7 @@ static BREAKPOINTS_STEPPED: AtomicU64 = AtomicU64::new(0);
 pub const TEST_BRK_IMM: u64 = 0x4b45;
 
 /// Number of test breakpoints taken and resumed so far.
+#[cfg(feature = "qemu-test")]
 pub fn breakpoints_stepped() -> u64 {
     BREAKPOINTS_STEPPED.load(Ordering::Relaxed)
 }

@@ -65,7 +65,9 @@ exception_vectors:
 
 .macro overflow_entry kind
 stack_overflow_\kind:
-    msr     tpidrro_el0, x0             // scratch: this path never returns to user space
+    msr     tpidrro_el0, x0             // scratch registers: this path never returns
+    mov     x0, sp
+    msr     tpidr_el0, x0               // the overflowed stack pointer, for the report
     ldr     x0, =__overflow_stack_top
     mov     sp, x0
     mrs     x0, tpidrro_el0
@@ -98,13 +100,14 @@ save_rest:
     // x30 and the interrupted stack pointer: SP_EL0 for lower-EL and SP_EL0-mode entries, else
     // the kernel stack as it was before this frame.
     mrs     x2, sp_el0
-    add     x3, sp, #FRAME_SIZE
     and     x4, x1, #0xff
     cmp     x4, #4
     b.lo    2f
     cmp     x4, #8
     b.hs    2f
-    mov     x2, x3
+    add     x2, sp, #(FRAME_SIZE + 16 * 0)
+    tbz     x1, #8, 2f
+    mrs     x2, tpidr_el0
 2:  stp     x30, x2, [sp, #16 * 15]
     mrs     x2, elr_el1
     mrs     x3, spsr_el1

@@ -60,11 +60,6 @@ pub fn flush() {
     }
 }
 
-/// Returns a received byte, if one is waiting.
-pub fn read_byte() -> Option<u8> {
-    CONSOLE.lock().as_mut().and_then(Pl011::read_byte)
-}
-
 /// A `core::fmt::Write` sink for the console.
 pub struct Writer {
     /// Bypass the console lock (fault and panic reports).

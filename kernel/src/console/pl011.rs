@@ -132,16 +132,6 @@ impl Pl011 {
         r.DR.set(u32::from(b));
     }
 
-    /// Returns a received byte, if one is waiting.
-    pub fn read_byte(&mut self) -> Option<u8> {
-        let r = self.regs();
-        if r.FR.is_set(FR::RXFE) {
-            None
-        } else {
-            Some(r.DR.get() as u8)
-        }
-    }
-
     /// Waits until everything written has left the shift register.
     pub fn flush(&mut self) {
         let r = self.regs();

@@ -184,6 +184,11 @@ impl Gic {
         self.d().ICENABLER[(intid / 32) as usize].set(1 << (intid % 32));
     }
 
+    /// Makes `intid` pending, as if its device had raised it.
+    pub fn set_pending(&self, intid: u32) {
+        self.d().ISPENDR[(intid / 32) as usize].set(1 << (intid % 32));
+    }
+
     /// Whether `intid` is currently enabled.
     pub fn is_enabled(&self, intid: u32) -> bool {
         self.d().ISENABLER[(intid / 32) as usize].get() & (1 << (intid % 32)) != 0

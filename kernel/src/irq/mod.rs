@@ -85,7 +85,7 @@ static SPURIOUS: AtomicU64 = AtomicU64::new(0);
 const GIC_COMPATIBLE: &[&str] = &["arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a9-gic", "arm,arm11mp-gic"];
 
 /// Finds the GIC in the device tree, maps it and resets it; this core's interface is enabled.
-pub fn init() -> Result<(u64, u32), IrqError> {
+pub fn init() -> Result<(u64, u32, u32), IrqError> {
     let dev = crate::dt::find_compatible(GIC_COMPATIBLE).ok_or(IrqError::NoController)?;
     let regs = dev.regs();
     if regs.len() < 2 {
@@ -97,9 +97,9 @@ pub fn init() -> Result<(u64, u32), IrqError> {
     let mut gic = unsafe { Gic::new(gicd, gicc) };
     gic.init_distributor();
     gic.init_cpu();
-    let lines = gic.lines();
+    let (lines, cpus) = (gic.lines(), gic.cpus());
     GIC.call_once(|| gic);
-    Ok((regs[0].0, lines))
+    Ok((regs[0].0, lines, cpus))
 }
 
 fn gic() -> Result<&'static Gic, IrqError> {
@@ -143,6 +143,26 @@ pub fn unregister(r: Registration) -> Result<(), IrqError> {
         lines.remove(&r.intid);
     }
     Ok(())
+}
+
+/// Raises `intid` from software (GICD_ISPENDR), as if its device had signalled it.
+pub fn raise(intid: u32) -> Result<(), IrqError> {
+    let gic = gic()?;
+    if intid >= gic.lines() {
+        return Err(IrqError::OutOfRange { intid, lines: gic.lines() });
+    }
+    gic.set_pending(intid);
+    Ok(())
+}
+
+/// Whether `intid` is enabled at the controller.
+pub fn is_enabled(intid: u32) -> bool {
+    GIC.get().is_some_and(|g| g.is_enabled(intid))
+}
+
+/// Number of interrupt lines the controller implements (0 before [`init`]).
+pub fn lines() -> u32 {
+    GIC.get().map_or(0, Gic::lines)
 }
 
 /// Interrupts taken on a line so far.

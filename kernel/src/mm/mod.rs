@@ -32,15 +32,6 @@ pub fn phys_to_virt(pa: u64) -> u64 {
     }
 }
 
-/// The physical address of a kernel virtual address in the image or the direct map.
-pub fn virt_to_phys(va: u64) -> u64 {
-    if va >= KERNEL_VA {
-        va - KERNEL_VA + keel_boot::early::image_pa()
-    } else {
-        va - DIRECT_MAP_BASE
-    }
-}
-
 /// Most RAM banks and reservations tracked.
 pub type Ranges = RangeSet<32>;
 
