@@ -100,7 +100,7 @@ fn page_up(x: u64) -> u64 {
 ///
 /// TTBR0 identity-maps `.text` (only for the instant the MMU comes on); TTBR1 maps the image at
 /// `KERNEL_VA` section by section (text RX, rodata R, data and bss RW, no guard page, boot stack
-/// RW) and the device tree read-only in the direct map.
+/// RW) and the device tree in the direct map (writable: the kernel tidies it in place).
 #[no_mangle]
 pub extern "C" fn early_mmu_setup(dtb_pa: u64, image_pa: u64) {
     IMAGE_PA.store(image_pa, Ordering::Relaxed);
@@ -135,7 +135,7 @@ pub extern "C" fn early_mmu_setup(dtb_pa: u64, image_pa: u64) {
     if magic == 0xd00d_feed && size > 0 && size < (64 << 20) {
         let start = dtb_pa & !(PAGE_SIZE - 1);
         let end = page_up(dtb_pa + size);
-        map_or_halt(ttbr1, DIRECT_MAP_BASE + start, start, end - start, MemType::Normal, Perm::R, &mut alloc);
+        map_or_halt(ttbr1, DIRECT_MAP_BASE + start, start, end - start, MemType::Normal, Perm::RW, &mut alloc);
         DTB_PA.store(dtb_pa, Ordering::Relaxed);
         DTB_SIZE.store(size, Ordering::Relaxed);
     }

@@ -41,16 +41,24 @@ impl core::fmt::Display for DtError {
     }
 }
 
-/// Parses the tree the boot code mapped and keeps it for the kernel's lifetime.
+/// Parses the tree the boot code mapped and keeps it for the kernel's lifetime. `FDT_NOP` tokens
+/// (left where firmware deleted nodes) are removed first, in place.
 ///
 /// # Safety
-/// `blob` must point at `len` mapped bytes that stay unchanged and mapped for the kernel's lifetime.
-pub unsafe fn init(blob: *const u8, len: usize, phys: u64) -> Result<&'static Fdt<'static>, DtError> {
+/// `blob` must point at `len` mapped, writable bytes that nothing else uses and that stay mapped
+/// for the kernel's lifetime.
+pub unsafe fn init(blob: *mut u8, len: usize, phys: u64) -> Result<&'static Fdt<'static>, DtError> {
     if len == 0 {
         return Err(DtError::Missing { address: phys });
     }
     // SAFETY: forwarded from the caller.
-    let bytes = unsafe { core::slice::from_raw_parts(blob, len) };
+    let bytes = unsafe { core::slice::from_raw_parts_mut(blob, len) };
+    match keel_core::fdtnop::strip_nops(bytes) {
+        Ok(0) => {}
+        Ok(n) => log::info!(target: "dt", "removed {n} NOP tokens (nodes deleted by firmware)"),
+        Err(e) => log::warn!(target: "dt", "cannot compact the device tree: {e}"),
+    }
+    let bytes: &'static [u8] = bytes;
     let tree = Fdt::new(bytes).map_err(DtError::Invalid)?;
     Ok(TREE.call_once(|| tree))
 }

@@ -90,9 +90,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     log::info!(target: "boot", "loaded at {image_pa:#x}, early console at {:#x} ({} table entry)", early.early_uart, early.name);
 
     let (dtb_va_pa, dtb_size) = keel_boot::early::dtb();
-    // SAFETY: the boot code mapped the tree's pages read-only in the direct map and nothing
-    // writes them.
-    let tree = unsafe { dt::init(mm::phys_to_virt(dtb_va_pa) as *const u8, dtb_size as usize, dtb_pa) };
+    // SAFETY: the boot code mapped the tree's pages in the direct map; they stay reserved and
+    // only the device-tree module touches them.
+    let tree = unsafe { dt::init(mm::phys_to_virt(dtb_va_pa) as *mut u8, dtb_size as usize, dtb_pa) };
     let tree = match tree {
         Ok(t) => t,
         Err(e) => {

@@ -7,7 +7,8 @@
 //! translation tables ([`pagetable`]), tracking physical memory before a heap exists
 //! ([`ranges`]), the kernel log ring read by `dmesg` ([`logring`]), the embedded symbol table used
 //! for backtraces ([`symbols`]), the boot command line ([`cmdline`]), timer arithmetic
-//! ([`time`]) and device-tree address translation ([`dtaddr`]). Nothing here touches system
+//! ([`time`]), device-tree address translation ([`dtaddr`]) and removing the `FDT_NOP` tokens
+//! some firmware leaves in device trees ([`fdtnop`]). Nothing here touches system
 //! registers or devices, so every module is unit-tested on the host with `cargo test -p
 //! keel-core`; the kernel and the bootloader supply the hardware side (a table allocator, the
 //! counter frequency, the device-tree bytes) and call in.
@@ -22,6 +23,7 @@ extern crate alloc;
 pub mod cmdline;
 pub mod dtaddr;
 pub mod esr;
+pub mod fdtnop;
 pub mod logring;
 pub mod pagetable;
 pub mod ranges;
