@@ -77,10 +77,21 @@ pub fn kernel_root_pa() -> u64 {
 
 /// The device tree's physical address and size as checked at boot (size 0: no valid tree).
 pub fn dtb() -> (u64, u64) {
-    (DTB_PA.load(Ordering::Relaxed), DTB_SIZE.load(Ordering::Relaxed))
+    (
+        DTB_PA.load(Ordering::Relaxed),
+        DTB_SIZE.load(Ordering::Relaxed),
+    )
 }
 
-fn map_or_halt<A: TableAlloc>(root: u64, va: u64, pa: u64, size: u64, mem: MemType, perm: Perm, a: &mut A) {
+fn map_or_halt<A: TableAlloc>(
+    root: u64,
+    va: u64,
+    pa: u64,
+    size: u64,
+    mem: MemType,
+    perm: Perm,
+    a: &mut A,
+) {
     // SAFETY: `root` is a table from the boot pool that only this code writes, and the ranges
     // mapped are the image's own sections or the device tree.
     if unsafe { pagetable::map(root, va, pa, size, mem, perm, a, false) }.is_err() {
@@ -113,9 +124,25 @@ pub extern "C" fn early_mmu_setup(dtb_pa: u64, image_pa: u64) {
     TTBR1_ROOT.store(ttbr1, Ordering::Relaxed);
 
     let text = s.text_end - s.image_start;
-    map_or_halt(ttbr0, s.image_start, s.image_start, text, MemType::Normal, Perm::RX, &mut alloc);
+    map_or_halt(
+        ttbr0,
+        s.image_start,
+        s.image_start,
+        text,
+        MemType::Normal,
+        Perm::RX,
+        &mut alloc,
+    );
     let m = |start: u64, end: u64, perm: Perm, a: &mut PhysPool| {
-        map_or_halt(ttbr1, va(start), start, end - start, MemType::Normal, perm, a)
+        map_or_halt(
+            ttbr1,
+            va(start),
+            start,
+            end - start,
+            MemType::Normal,
+            perm,
+            a,
+        )
     };
     m(s.image_start, s.text_end, Perm::RX, &mut alloc);
     m(s.rodata_start, s.rodata_end, Perm::R, &mut alloc);
@@ -125,9 +152,12 @@ pub extern "C" fn early_mmu_setup(dtb_pa: u64, image_pa: u64) {
     // The device tree, if x0 points at one (magic 0xd00dfeed, big endian).
     // SAFETY: with the MMU off any aligned physical address can be read; the header is two words.
     let (magic, size) = unsafe {
-        if dtb_pa != 0 && dtb_pa % 8 == 0 {
+        if dtb_pa != 0 && dtb_pa.is_multiple_of(8) {
             let p = dtb_pa as *const u32;
-            (u32::from_be(p.read_volatile()), u32::from_be(p.add(1).read_volatile()) as u64)
+            (
+                u32::from_be(p.read_volatile()),
+                u32::from_be(p.add(1).read_volatile()) as u64,
+            )
         } else {
             (0, 0)
         }
@@ -135,7 +165,15 @@ pub extern "C" fn early_mmu_setup(dtb_pa: u64, image_pa: u64) {
     if magic == 0xd00d_feed && size > 0 && size < (64 << 20) {
         let start = dtb_pa & !(PAGE_SIZE - 1);
         let end = page_up(dtb_pa + size);
-        map_or_halt(ttbr1, DIRECT_MAP_BASE + start, start, end - start, MemType::Normal, Perm::RW, &mut alloc);
+        map_or_halt(
+            ttbr1,
+            DIRECT_MAP_BASE + start,
+            start,
+            end - start,
+            MemType::Normal,
+            Perm::RW,
+            &mut alloc,
+        );
         DTB_PA.store(dtb_pa, Ordering::Relaxed);
         DTB_SIZE.store(size, Ordering::Relaxed);
     }

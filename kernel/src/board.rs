@@ -50,7 +50,11 @@ pub static BOARDS: &[Board] = &[
         ram_base: 0,
         early_uart: 0xfe20_1000,
         uart_clock_hz: 48_000_000,
-        console_pins: Some(ConsolePins { gpio_base: 0xfe20_0000, pins: (14, 15), function: 0b100 }),
+        console_pins: Some(ConsolePins {
+            gpio_base: 0xfe20_0000,
+            pins: (14, 15),
+            function: 0b100,
+        }),
     },
 ];
 
@@ -65,7 +69,9 @@ pub fn by_load_address(image_pa: u64) -> &'static Board {
 
 /// The board the device tree's root `compatible` names.
 pub fn by_compatible(root: &[&str]) -> Option<&'static Board> {
-    BOARDS.iter().find(|b| b.compatible.iter().any(|c| root.contains(c)))
+    BOARDS
+        .iter()
+        .find(|b| b.compatible.iter().any(|c| root.contains(c)))
 }
 
 /// BCM2711 GPIO: GPFSELn at 0x00 + 4 * (pin / 10), 3 bits per pin; GPIO_PUP_PDN_CNTRL_REGn at
@@ -77,7 +83,9 @@ pub fn route_console_pins(pins: &ConsolePins, gpio_va: usize) {
         let reg = (gpio_va + 4 * (pin / 10) as usize) as *mut u32;
         let shift = (pin % 10) * 3;
         // SAFETY: `gpio_va` maps the GPIO block; GPFSEL registers are read-modify-write.
-        unsafe { reg.write_volatile((reg.read_volatile() & !(0b111 << shift)) | (pins.function << shift)) };
+        unsafe {
+            reg.write_volatile((reg.read_volatile() & !(0b111 << shift)) | (pins.function << shift))
+        };
     };
     let set_pull = |pin: u32, code: u32| {
         let reg = (gpio_va + 0xe4 + 4 * (pin / 16) as usize) as *mut u32;

@@ -115,18 +115,29 @@ impl Device {
 }
 
 fn is_compatible(node: &FdtNode<'static, 'static>, with: &[&str]) -> bool {
-    node.compatible().is_some_and(|c| c.all().any(|s| with.contains(&s)))
+    node.compatible()
+        .is_some_and(|c| c.all().any(|s| with.contains(&s)))
 }
 
 /// Reads a node's `reg` (with its parent's cell sizes) and translates each address to the CPU's view.
 fn resolve(node: FdtNode<'static, 'static>, chain: &[FdtNode<'static, 'static>]) -> Device {
-    let mut dev = Device { node, regs: [(0, 0); MAX_ITEMS], nregs: 0, irqs: [0; MAX_ITEMS], nirqs: 0 };
+    let mut dev = Device {
+        node,
+        regs: [(0, 0); MAX_ITEMS],
+        nregs: 0,
+        irqs: [0; MAX_ITEMS],
+        nirqs: 0,
+    };
     if let (Some(parent), Some(reg)) = (chain.last(), node.property("reg")) {
         let cells = parent.cell_sizes();
         let mut rest = reg.value;
         while dev.nregs < MAX_ITEMS {
-            let Some((addr, r)) = dtaddr::read_cells(rest, cells.address_cells) else { break };
-            let Some((size, r)) = dtaddr::read_cells(r, cells.size_cells) else { break };
+            let Some((addr, r)) = dtaddr::read_cells(rest, cells.address_cells) else {
+                break;
+            };
+            let Some((size, r)) = dtaddr::read_cells(r, cells.size_cells) else {
+                break;
+            };
             rest = r;
             if let Some(cpu) = translate_up(addr, chain) {
                 dev.regs[dev.nregs] = (cpu, size);
@@ -137,7 +148,9 @@ fn resolve(node: FdtNode<'static, 'static>, chain: &[FdtNode<'static, 'static>])
     if let Some(ints) = node.property("interrupts") {
         // The GIC binding: three cells (type, number, flags); type 0 = SPI, 1 = PPI.
         for triple in ints.value.chunks_exact(12).take(MAX_ITEMS) {
-            let word = |i: usize| u32::from_be_bytes([triple[i], triple[i + 1], triple[i + 2], triple[i + 3]]);
+            let word = |i: usize| {
+                u32::from_be_bytes([triple[i], triple[i + 1], triple[i + 2], triple[i + 3]])
+            };
             let base = if word(0) == 1 { 16 } else { 32 };
             dev.irqs[dev.nirqs] = base + word(4);
             dev.nirqs += 1;
@@ -194,7 +207,9 @@ fn visit(
 /// Calls `f` on every node with its ancestors (root first) until `f` returns true.
 pub fn walk(mut f: impl FnMut(FdtNode<'static, 'static>, &[FdtNode<'static, 'static>]) -> bool) {
     let Some(tree) = tree() else { return };
-    let Some(root) = tree.find_node("/") else { return };
+    let Some(root) = tree.find_node("/") else {
+        return;
+    };
     let mut chain = [None; MAX_DEPTH];
     visit(root, &mut chain, 0, &mut f);
 }
@@ -218,7 +233,9 @@ pub fn find_compatible(with: &[&str]) -> Option<Device> {
 /// The device at `path` (a node path or an alias), resolved.
 pub fn find_path(path: &str) -> Option<Device> {
     let tree = tree()?;
-    let target = tree.find_node(path).or_else(|| tree.aliases()?.resolve_node(path))?;
+    let target = tree
+        .find_node(path)
+        .or_else(|| tree.aliases()?.resolve_node(path))?;
     let mut found = None;
     walk(|node, chain| {
         if core::ptr::eq(node.name, target.name) {

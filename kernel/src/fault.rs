@@ -21,7 +21,12 @@ const MAX_FRAMES: usize = 24;
 fn symbol_table() -> &'static [u8] {
     let s = Sections::current();
     // SAFETY: `.ksyms` is part of the image's read-only mapping for the kernel's lifetime.
-    unsafe { core::slice::from_raw_parts(s.ksyms_start as *const u8, (s.ksyms_end - s.ksyms_start) as usize) }
+    unsafe {
+        core::slice::from_raw_parts(
+            s.ksyms_start as *const u8,
+            (s.ksyms_end - s.ksyms_start) as usize,
+        )
+    }
 }
 
 /// Writes `addr` and, when the symbol table knows it, `name+0xoffset`.
@@ -50,7 +55,7 @@ pub fn write_backtrace(w: &mut impl Write, first_pc: u64, mut fp: u64) -> core::
     write_symbolized(w, first_pc)?;
     writeln!(w)?;
     for depth in 1..MAX_FRAMES {
-        if fp == 0 || fp % 16 != 0 || !is_readable(fp) || !is_readable(fp + 8) {
+        if fp == 0 || !fp.is_multiple_of(16) || !is_readable(fp) || !is_readable(fp + 8) {
             break;
         }
         // SAFETY: both words of the frame record were just checked to be mapped and readable.
@@ -70,7 +75,12 @@ pub fn write_backtrace(w: &mut impl Write, first_pc: u64, mut fp: u64) -> core::
     Ok(())
 }
 
-fn write_report(w: &mut impl Write, frame: &TrapFrame, kind: VectorKind, why: Option<&str>) -> core::fmt::Result {
+fn write_report(
+    w: &mut impl Write,
+    frame: &TrapFrame,
+    kind: VectorKind,
+    why: Option<&str>,
+) -> core::fmt::Result {
     let esr = Esr(frame.esr);
     writeln!(w, "\n------------[ kernel fault ]------------")?;
     writeln!(w, "{} exception from {}", kind.kind(), kind.origin())?;
@@ -78,7 +88,12 @@ fn write_report(w: &mut impl Write, frame: &TrapFrame, kind: VectorKind, why: Op
         writeln!(w, "cause: {why}")?;
     }
     writeln!(w, "{esr}")?;
-    writeln!(w, "  FAR  {:#018x}{}", frame.far, if esr.far_valid() { "" } else { " (not valid)" })?;
+    writeln!(
+        w,
+        "  FAR  {:#018x}{}",
+        frame.far,
+        if esr.far_valid() { "" } else { " (not valid)" }
+    )?;
     write!(w, "  ELR  ")?;
     write_symbolized(w, frame.elr)?;
     writeln!(w)?;

@@ -67,7 +67,10 @@ impl Log for KernelLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let mut line = LineBuf { buf: [0; LINE_MAX], len: 0 };
+        let mut line = LineBuf {
+            buf: [0; LINE_MAX],
+            len: 0,
+        };
         let stamp = Timestamp::from_ticks(arch::counter(), arch::counter_frequency());
         let _ = write!(
             line,

@@ -15,6 +15,8 @@ use crate::arch::{self, exceptions};
 use crate::{dt, irq, klog, mm, time};
 
 type TestResult = Result<(), &'static str>;
+/// A named in-kernel test.
+type Test = (&'static str, fn() -> TestResult);
 
 fn check(cond: bool, what: &'static str) -> TestResult {
     if cond {
@@ -29,14 +31,20 @@ fn frames_alloc_and_free() -> TestResult {
     let one = mm::phys::alloc_pages(1).ok_or("cannot allocate one page")?;
     let eight = mm::phys::alloc_pages(8).ok_or("cannot allocate eight pages")?;
     check(one % mm::PAGE_SIZE == 0, "page not aligned")?;
-    check(eight % (8 * mm::PAGE_SIZE) == 0, "8-page block not aligned to its size")?;
+    check(
+        eight % (8 * mm::PAGE_SIZE) == 0,
+        "8-page block not aligned to its size",
+    )?;
     check(one != eight, "the same frame was handed out twice")?;
     // The pages are usable through the direct map.
     let p = mm::phys_to_virt(eight) as *mut u64;
     // SAFETY: the eight pages were just allocated and are mapped in the direct map.
     unsafe {
         p.write_volatile(0x5a5a_1234);
-        check(p.read_volatile() == 0x5a5a_1234, "direct-map write not read back")?;
+        check(
+            p.read_volatile() == 0x5a5a_1234,
+            "direct-map write not read back",
+        )?;
     }
     mm::phys::free_pages(one, 1);
     mm::phys::free_pages(eight, 8);
@@ -58,7 +66,10 @@ fn device_tree_has_essentials() -> TestResult {
     check(!dt::model().is_empty(), "no model")?;
     let tree = dt::tree().ok_or("no tree")?;
     check(tree.memory().regions().count() > 0, "no memory regions")?;
-    check(dt::find_compatible(&["arm,gic-400", "arm,cortex-a15-gic"]).is_some(), "no GIC")?;
+    check(
+        dt::find_compatible(&["arm,gic-400", "arm,cortex-a15-gic"]).is_some(),
+        "no GIC",
+    )?;
     check(dt::find_compatible(&["arm,pl011"]).is_some(), "no PL011")
 }
 
@@ -67,18 +78,30 @@ fn timer_ticks() -> TestResult {
     check(freq > 0, "CNTFRQ is 0")?;
     let start = arch::counter();
     let seen = time::wait_ticks(5, 2_000_000_000);
-    check(seen >= 5, "the timer interrupt did not tick 5 times within 2 s")?;
+    check(
+        seen >= 5,
+        "the timer interrupt did not tick 5 times within 2 s",
+    )?;
     let elapsed = arch::counter() - start;
     // Five ticks cannot come in less than four periods.
-    check(elapsed >= 4 * freq / time::HZ, "ticks came faster than the programmed period")?;
-    check(irq::count(30) > 0 || irq::count(26) > 0 || irq::count(27) > 0, "no timer interrupts counted")
+    check(
+        elapsed >= 4 * freq / time::HZ,
+        "ticks came faster than the programmed period",
+    )?;
+    check(
+        irq::count(30) > 0 || irq::count(26) > 0 || irq::count(27) > 0,
+        "no timer interrupts counted",
+    )
 }
 
 fn exception_round_trip() -> TestResult {
     let before = exceptions::breakpoints_stepped();
     // SAFETY: the sync handler recognises this immediate and resumes after the instruction.
     unsafe { core::arch::asm!("brk #0x4b45") };
-    check(exceptions::breakpoints_stepped() == before + 1, "breakpoint not taken and resumed")
+    check(
+        exceptions::breakpoints_stepped() == before + 1,
+        "breakpoint not taken and resumed",
+    )
 }
 
 fn image_is_w_xor_x() -> TestResult {
@@ -89,7 +112,10 @@ fn image_is_w_xor_x() -> TestResult {
     check(!ro.perm.exec && !ro.perm.write, "rodata must be R")?;
     let data = mm::map::translate(s.data_start).ok_or("data not mapped")?;
     check(!data.perm.exec && data.perm.write, "data must be RW")?;
-    check(mm::map::translate(s.stack_guard).is_none(), "the stack guard page is mapped")?;
+    check(
+        mm::map::translate(s.stack_guard).is_none(),
+        "the stack guard page is mapped",
+    )?;
     check(s.image_start == KERNEL_VA, "image not at KERNEL_VA")
 }
 
@@ -106,12 +132,18 @@ fn log_ring_keeps_lines() -> TestResult {
     let mut buf = alloc::vec![0u8; klog::RING_SIZE];
     let r = klog::read(0, &mut buf);
     let text = core::str::from_utf8(&buf[..r.bytes]).map_err(|_| "ring holds invalid UTF-8")?;
-    check(text.contains("ktest: ring marker 8c1f"), "the marker line is not in the ring")
+    check(
+        text.contains("ktest: ring marker 8c1f"),
+        "the marker line is not in the ring",
+    )
 }
 
 fn irq_rejects_bad_line() -> TestResult {
     let r = irq::register(5000, "bogus", None, Box::new(|_| irq::IrqReturn::Handled));
-    check(matches!(r, Err(irq::IrqError::OutOfRange { .. })), "interrupt 5000 was accepted")
+    check(
+        matches!(r, Err(irq::IrqError::OutOfRange { .. })),
+        "interrupt 5000 was accepted",
+    )
 }
 
 fn irq_shared_line_dispatch() -> TestResult {
@@ -120,32 +152,51 @@ fn irq_shared_line_dispatch() -> TestResult {
     static SECOND: AtomicU64 = AtomicU64::new(0);
     // The highest SPI: no device in either tree uses it.
     let line = irq::lines() - 1;
-    let a = irq::register(line, "not-mine", Some(irq::Trigger::Level), Box::new(|_| {
-        FIRST.fetch_add(1, Ordering::Relaxed);
-        irq::IrqReturn::NotMine
-    }))
+    let a = irq::register(
+        line,
+        "not-mine",
+        Some(irq::Trigger::Level),
+        Box::new(|_| {
+            FIRST.fetch_add(1, Ordering::Relaxed);
+            irq::IrqReturn::NotMine
+        }),
+    )
     .map_err(|_| "first registration failed")?;
-    let b = irq::register(line, "mine", None, Box::new(|_| {
-        SECOND.fetch_add(1, Ordering::Relaxed);
-        irq::IrqReturn::Handled
-    }))
+    let b = irq::register(
+        line,
+        "mine",
+        None,
+        Box::new(|_| {
+            SECOND.fetch_add(1, Ordering::Relaxed);
+            irq::IrqReturn::Handled
+        }),
+    )
     .map_err(|_| "second registration failed")?;
     irq::raise(line).map_err(|_| "raise failed")?;
     let deadline = time::uptime_nanos() + 1_000_000_000;
     while SECOND.load(Ordering::Relaxed) == 0 && time::uptime_nanos() < deadline {
         core::hint::spin_loop();
     }
-    check(FIRST.load(Ordering::Relaxed) == 1, "the first handler on the shared line was not asked")?;
-    check(SECOND.load(Ordering::Relaxed) == 1, "the second handler on the shared line did not run")?;
+    check(
+        FIRST.load(Ordering::Relaxed) == 1,
+        "the first handler on the shared line was not asked",
+    )?;
+    check(
+        SECOND.load(Ordering::Relaxed) == 1,
+        "the second handler on the shared line did not run",
+    )?;
     check(irq::count(line) == 1, "the line's count is not 1")?;
     irq::unregister(a).map_err(|_| "unregister failed")?;
     check(irq::is_enabled(line), "line masked while a handler remains")?;
     irq::unregister(b).map_err(|_| "unregister failed")?;
     check(!irq::is_enabled(line), "line still enabled with no handler")?;
-    check(irq::unregister(b) == Err(irq::IrqError::NotRegistered), "double unregister accepted")
+    check(
+        irq::unregister(b) == Err(irq::IrqError::NotRegistered),
+        "double unregister accepted",
+    )
 }
 
-const TESTS: &[(&str, fn() -> TestResult)] = &[
+const TESTS: &[Test] = &[
     ("irq_shared_line_dispatch", irq_shared_line_dispatch),
     ("frames_alloc_and_free", frames_alloc_and_free),
     ("heap_grows_and_frees", heap_grows_and_frees),

@@ -65,14 +65,26 @@ fn attach_console(pa: u64, board: &board::Board, gpio_pa: Option<u64>) {
 /// Moves the console to the UART the device tree names; returns its description.
 fn console_from_tree(board: &board::Board) -> Option<(u64, &'static str)> {
     let stdout = dt::stdout();
-    let is_pl011 = |d: &dt::Device| d.node.compatible().is_some_and(|c| c.all().any(|s| s == "arm,pl011"));
+    let is_pl011 = |d: &dt::Device| {
+        d.node
+            .compatible()
+            .is_some_and(|c| c.all().any(|s| s == "arm,pl011"))
+    };
     let (dev, note) = match stdout {
         Some(d) if is_pl011(&d) => (d, "stdout-path"),
-        _ => (dt::find_compatible(&["arm,pl011"])?, "first PL011; stdout-path names another UART"),
+        _ => (
+            dt::find_compatible(&["arm,pl011"])?,
+            "first PL011; stdout-path names another UART",
+        ),
     };
     let pa = dev.regs().first()?.0;
-    let gpio = dt::find_compatible(&["brcm,bcm2711-gpio"]).and_then(|g| g.regs().first().map(|r| r.0));
-    attach_console(pa, board, gpio.or(board.console_pins.as_ref().map(|p| p.gpio_base)));
+    let gpio =
+        dt::find_compatible(&["brcm,bcm2711-gpio"]).and_then(|g| g.regs().first().map(|r| r.0));
+    attach_console(
+        pa,
+        board,
+        gpio.or(board.console_pins.as_ref().map(|p| p.gpio_base)),
+    );
     Some((pa, note))
 }
 
@@ -85,14 +97,24 @@ fn banner() {
 pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     klog::init(log::LevelFilter::Info);
     let early = board::by_load_address(image_pa);
-    attach_console(early.early_uart, early, early.console_pins.as_ref().map(|p| p.gpio_base));
+    attach_console(
+        early.early_uart,
+        early,
+        early.console_pins.as_ref().map(|p| p.gpio_base),
+    );
     banner();
     log::info!(target: "boot", "loaded at {image_pa:#x}, early console at {:#x} ({} table entry)", early.early_uart, early.name);
 
     let (dtb_va_pa, dtb_size) = keel_boot::early::dtb();
     // SAFETY: the boot code mapped the tree's pages in the direct map; they stay reserved and
     // only the device-tree module touches them.
-    let tree = unsafe { dt::init(mm::phys_to_virt(dtb_va_pa) as *mut u8, dtb_size as usize, dtb_pa) };
+    let tree = unsafe {
+        dt::init(
+            mm::phys_to_virt(dtb_va_pa) as *mut u8,
+            dtb_size as usize,
+            dtb_pa,
+        )
+    };
     let tree = match tree {
         Ok(t) => t,
         Err(e) => {
@@ -207,7 +229,10 @@ mod strlist {
 
     impl FromIterator<&'static str> for StrList {
         fn from_iter<I: IntoIterator<Item = &'static str>>(iter: I) -> Self {
-            let mut s = StrList { items: [""; 8], len: 0 };
+            let mut s = StrList {
+                items: [""; 8],
+                len: 0,
+            };
             for item in iter.into_iter().take(8) {
                 s.items[s.len] = item;
                 s.len += 1;

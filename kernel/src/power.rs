@@ -51,20 +51,28 @@ fn psci_call(function: u64) -> Option<i64> {
 }
 
 fn pm_watchdog(action: Action) -> bool {
-    let Some(dev) = crate::dt::find_compatible(PM_COMPATIBLE) else { return false };
-    let Some(&(pa, _)) = dev.regs().first() else { return false };
-    let Ok(base) = crate::mm::map_device(pa, 0x100) else { return false };
+    let Some(dev) = crate::dt::find_compatible(PM_COMPATIBLE) else {
+        return false;
+    };
+    let Some(&(pa, _)) = dev.regs().first() else {
+        return false;
+    };
+    let Ok(base) = crate::mm::map_device(pa, 0x100) else {
+        return false;
+    };
     let reg = |off: usize| (base + off) as *mut u32;
     // SAFETY: the PM block was just mapped as device memory; these are its documented registers,
     // each write carrying the PM password.
     unsafe {
         if action == Action::Off {
             let rsts = reg(PM_RSTS).read_volatile();
-            reg(PM_RSTS).write_volatile(PM_PASSWORD | (rsts & PM_RSTS_PARTITION_CLR) | PM_RSTS_HALT);
+            reg(PM_RSTS)
+                .write_volatile(PM_PASSWORD | (rsts & PM_RSTS_PARTITION_CLR) | PM_RSTS_HALT);
         }
         reg(PM_WDOG).write_volatile(PM_PASSWORD | PM_WDOG_TICKS);
         let rstc = reg(PM_RSTC).read_volatile();
-        reg(PM_RSTC).write_volatile(PM_PASSWORD | (rstc & PM_RSTC_WRCFG_CLR) | PM_RSTC_WRCFG_FULL_RESET);
+        reg(PM_RSTC)
+            .write_volatile(PM_PASSWORD | (rstc & PM_RSTC_WRCFG_CLR) | PM_RSTC_WRCFG_FULL_RESET);
     }
     true
 }
@@ -75,7 +83,10 @@ pub fn shutdown(action: Action) {
         Action::Off => ("off", PSCI_SYSTEM_OFF),
         Action::Reboot => ("reboot", PSCI_SYSTEM_RESET),
     };
-    if crate::dt::tree().and_then(|t| t.find_node("/psci")).is_some() {
+    if crate::dt::tree()
+        .and_then(|t| t.find_node("/psci"))
+        .is_some()
+    {
         log::info!(target: "power", "{verb} (PSCI {})", if action == Action::Off { "SYSTEM_OFF" } else { "SYSTEM_RESET" });
         crate::console::flush();
         if let Some(err) = psci_call(psci_fn) {
@@ -93,5 +104,8 @@ pub fn shutdown(action: Action) {
             }
         }
     }
-    let _ = writeln!(Writer { emergency: true }, "power: no way to {verb} this machine was found");
+    let _ = writeln!(
+        Writer { emergency: true },
+        "power: no way to {verb} this machine was found"
+    );
 }

@@ -34,13 +34,18 @@ pub fn irq_restore(daif: u64) {
 impl<T> IrqMutex<T> {
     /// A new unlocked mutex.
     pub const fn new(value: T) -> Self {
-        IrqMutex { inner: spin::Mutex::new(value) }
+        IrqMutex {
+            inner: spin::Mutex::new(value),
+        }
     }
 
     /// Masks IRQs and takes the lock.
     pub fn lock(&self) -> IrqMutexGuard<'_, T> {
         let daif = irq_save();
-        IrqMutexGuard { guard: Some(self.inner.lock()), daif }
+        IrqMutexGuard {
+            guard: Some(self.inner.lock()),
+            daif,
+        }
     }
 
     /// Takes the lock even if it is held: only for fault and panic reports, which must print even
@@ -55,7 +60,10 @@ impl<T> IrqMutex<T> {
             // SAFETY: forwarded from the caller.
             unsafe { self.inner.force_unlock() };
         }
-        IrqMutexGuard { guard: Some(self.inner.lock()), daif }
+        IrqMutexGuard {
+            guard: Some(self.inner.lock()),
+            daif,
+        }
     }
 }
 

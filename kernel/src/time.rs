@@ -30,7 +30,10 @@ pub enum TimerError {
 impl core::fmt::Display for TimerError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            TimerError::NoFrequency => write!(f, "CNTFRQ_EL0 is 0: the firmware did not set the counter frequency"),
+            TimerError::NoFrequency => write!(
+                f,
+                "CNTFRQ_EL0 is 0: the firmware did not set the counter frequency"
+            ),
             TimerError::Irq(e) => write!(f, "cannot take the timer interrupt: {e}"),
         }
     }

@@ -41,10 +41,17 @@ impl core::fmt::Display for FdtNopError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             FdtNopError::Truncated => write!(f, "the device tree is shorter than its header says"),
-            FdtNopError::BadMagic(m) => write!(f, "bad device-tree magic {m:#x} (expected 0xd00dfeed)"),
-            FdtNopError::BadStructBlock => write!(f, "the structure block lies outside the device tree"),
+            FdtNopError::BadMagic(m) => {
+                write!(f, "bad device-tree magic {m:#x} (expected 0xd00dfeed)")
+            }
+            FdtNopError::BadStructBlock => {
+                write!(f, "the structure block lies outside the device tree")
+            }
             FdtNopError::BadToken { offset, token } => {
-                write!(f, "unknown token {token:#x} at offset {offset:#x} of the structure block")
+                write!(
+                    f,
+                    "unknown token {token:#x} at offset {offset:#x} of the structure block"
+                )
             }
             FdtNopError::NoEnd => write!(f, "the structure block has no FDT_END token"),
         }
@@ -66,7 +73,10 @@ fn token_len(block: &[u8], at: usize) -> Result<(u32, usize), FdtNopError> {
     let len = match token {
         BEGIN_NODE => {
             let name = block.get(at + 4..).ok_or(FdtNopError::NoEnd)?;
-            let nul = name.iter().position(|&c| c == 0).ok_or(FdtNopError::NoEnd)?;
+            let nul = name
+                .iter()
+                .position(|&c| c == 0)
+                .ok_or(FdtNopError::NoEnd)?;
             4 + align4(nul + 1)
         }
         PROP => {
@@ -142,7 +152,8 @@ mod tests {
         let block: Vec<u8> = tokens.iter().flat_map(|t| t.to_be_bytes()).collect();
         let total = HEADER_LEN + block.len() + extra;
         let mut b = vec![0u8; total];
-        let put = |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        let put =
+            |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_be_bytes());
         put(&mut b, 0, MAGIC);
         put(&mut b, 4, total as u32);
         put(&mut b, 8, HEADER_LEN as u32);
@@ -154,7 +165,10 @@ mod tests {
 
     fn block(b: &[u8]) -> Vec<u32> {
         let size = be32(b, 36).unwrap() as usize;
-        b[HEADER_LEN..HEADER_LEN + size].chunks(4).map(|c| u32::from_be_bytes(c.try_into().unwrap())).collect()
+        b[HEADER_LEN..HEADER_LEN + size]
+            .chunks(4)
+            .map(|c| u32::from_be_bytes(c.try_into().unwrap()))
+            .collect()
     }
 
     // Root node "" with a property (len 5, padded to 8) and a child "a" whose content is NOPs.
@@ -163,10 +177,42 @@ mod tests {
 
     #[test]
     fn removes_nops_between_and_inside_nodes() {
-        let toks = [BEGIN_NODE, NAME_EMPTY, NOP, PROP, 5, 0, 0x6162_6364, 0x6500_0000, NOP, NOP, BEGIN_NODE, NAME_A, END_NODE, END_NODE, END];
+        let toks = [
+            BEGIN_NODE,
+            NAME_EMPTY,
+            NOP,
+            PROP,
+            5,
+            0,
+            0x6162_6364,
+            0x6500_0000,
+            NOP,
+            NOP,
+            BEGIN_NODE,
+            NAME_A,
+            END_NODE,
+            END_NODE,
+            END,
+        ];
         let mut b = tree(&toks, 8);
         assert_eq!(strip_nops(&mut b), Ok(3));
-        assert_eq!(block(&b), vec![BEGIN_NODE, NAME_EMPTY, PROP, 5, 0, 0x6162_6364, 0x6500_0000, BEGIN_NODE, NAME_A, END_NODE, END_NODE, END]);
+        assert_eq!(
+            block(&b),
+            vec![
+                BEGIN_NODE,
+                NAME_EMPTY,
+                PROP,
+                5,
+                0,
+                0x6162_6364,
+                0x6500_0000,
+                BEGIN_NODE,
+                NAME_A,
+                END_NODE,
+                END_NODE,
+                END
+            ]
+        );
     }
 
     #[test]
@@ -184,14 +230,21 @@ mod tests {
         let mut b = tree(&toks, 0);
         assert_eq!(strip_nops(&mut b), Ok(3));
         assert_eq!(block(&b), vec![BEGIN_NODE, NAME_EMPTY, END_NODE, END]);
-        assert_eq!(be32(&b, 4).unwrap() as usize, b.len(), "totalsize unchanged");
+        assert_eq!(
+            be32(&b, 4).unwrap() as usize,
+            b.len(),
+            "totalsize unchanged"
+        );
     }
 
     #[test]
     fn malformed_trees_are_refused_untouched() {
         let mut bad_magic = tree(&[END], 0);
         bad_magic[0] = 0;
-        assert!(matches!(strip_nops(&mut bad_magic), Err(FdtNopError::BadMagic(_))));
+        assert!(matches!(
+            strip_nops(&mut bad_magic),
+            Err(FdtNopError::BadMagic(_))
+        ));
 
         let mut short = tree(&[BEGIN_NODE, NAME_EMPTY, END_NODE, END], 0);
         assert_eq!(strip_nops(&mut short[..20]), Err(FdtNopError::Truncated));
@@ -202,13 +255,22 @@ mod tests {
         assert_eq!(no_end, before);
 
         let mut bad_token = tree(&[BEGIN_NODE, NAME_EMPTY, 7, END], 0);
-        assert_eq!(strip_nops(&mut bad_token), Err(FdtNopError::BadToken { offset: 8, token: 7 }));
+        assert_eq!(
+            strip_nops(&mut bad_token),
+            Err(FdtNopError::BadToken {
+                offset: 8,
+                token: 7
+            })
+        );
 
         let mut prop_overrun = tree(&[BEGIN_NODE, NAME_EMPTY, PROP, 400, 0, END], 0);
         assert_eq!(strip_nops(&mut prop_overrun), Err(FdtNopError::NoEnd));
 
         let mut block_outside = tree(&[END], 0);
         block_outside[36..40].copy_from_slice(&1000u32.to_be_bytes());
-        assert_eq!(strip_nops(&mut block_outside), Err(FdtNopError::BadStructBlock));
+        assert_eq!(
+            strip_nops(&mut block_outside),
+            Err(FdtNopError::BadStructBlock)
+        );
     }
 }

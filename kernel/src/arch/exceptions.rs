@@ -75,7 +75,11 @@ pub fn breakpoints_stepped() -> u64 {
 extern "C" fn trap_entry(frame: &mut TrapFrame, kind: u64) {
     let kind = VectorKind(kind);
     if kind.stack_overflow() {
-        crate::fault::report(frame, kind, Some("kernel stack overflow (stack pointer in the guard page)"));
+        crate::fault::report(
+            frame,
+            kind,
+            Some("kernel stack overflow (stack pointer in the guard page)"),
+        );
     }
     match kind.index() {
         1 | 5 | 9 | 13 => crate::irq::dispatch(),

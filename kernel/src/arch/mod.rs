@@ -55,7 +55,9 @@ pub struct CpuId {
 impl CpuId {
     /// Reads this core's MIDR_EL1.
     pub fn current() -> Self {
-        CpuId { midr: MIDR_EL1.get() }
+        CpuId {
+            midr: MIDR_EL1.get(),
+        }
     }
 
     /// The implementer's name.

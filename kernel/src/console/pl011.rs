@@ -98,7 +98,9 @@ impl Pl011 {
     /// `base` must be the virtual address of a mapped PL011 register block (Device memory) that
     /// nothing else drives concurrently.
     pub const unsafe fn new(base: usize) -> Self {
-        Pl011 { regs: base as *const Registers }
+        Pl011 {
+            regs: base as *const Registers,
+        }
     }
 
     fn regs(&self) -> &Registers {
@@ -119,7 +121,8 @@ impl Pl011 {
             r.IBRD.write(IBRD::BAUD_DIVINT.val((div64 >> 6) as u32));
             r.FBRD.write(FBRD::BAUD_DIVFRAC.val((div64 & 0x3f) as u32));
         }
-        r.LCR_H.write(LCR_H::WLEN::EightBit + LCR_H::FEN::FifosEnabled);
+        r.LCR_H
+            .write(LCR_H::WLEN::EightBit + LCR_H::FEN::FifosEnabled);
         r.CR.write(CR::UARTEN::SET + CR::TXE::SET + CR::RXE::SET);
     }
 

@@ -118,7 +118,11 @@ impl Gic {
     /// # Safety
     /// Both addresses must be mapped GICv2 register blocks owned by this driver.
     pub unsafe fn new(gicd: usize, gicc: usize) -> Self {
-        let mut gic = Gic { gicd: gicd as *const _, gicc: gicc as *const _, lines: 0 };
+        let mut gic = Gic {
+            gicd: gicd as *const _,
+            gicc: gicc as *const _,
+            lines: 0,
+        };
         gic.lines = 32 * (gic.d().TYPER.read(GICD_TYPER::ITLinesNumber) + 1);
         gic
     }
@@ -157,7 +161,8 @@ impl Gic {
             d.IPRIORITYR[i].set(DEFAULT_PRIORITY * 0x0101_0101);
             d.ITARGETSR[i].set(0x0101_0101);
         }
-        d.CTLR.write(GICD_CTLR::EnableGrp0::SET + GICD_CTLR::EnableGrp1::SET);
+        d.CTLR
+            .write(GICD_CTLR::EnableGrp0::SET + GICD_CTLR::EnableGrp1::SET);
     }
 
     /// Sets up this core's banked registers (SGIs and PPIs) and its CPU interface.

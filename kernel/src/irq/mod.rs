@@ -15,8 +15,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Once;
 
 use crate::sync::IrqMutex;
-pub use gic::Trigger;
 use gic::Gic;
+pub use gic::Trigger;
 
 /// What a handler says about an interrupt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,7 +51,10 @@ impl core::fmt::Display for IrqError {
         match self {
             IrqError::NoController => write!(f, "no GICv2 interrupt controller in the device tree"),
             IrqError::OutOfRange { intid, lines } => {
-                write!(f, "interrupt {intid} is out of range: the GIC has {lines} lines")
+                write!(
+                    f,
+                    "interrupt {intid} is out of range: the GIC has {lines} lines"
+                )
             }
             IrqError::NotRegistered => write!(f, "no handler is registered under that handle"),
         }
@@ -82,7 +85,12 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static SPURIOUS: AtomicU64 = AtomicU64::new(0);
 
 /// Device-tree compatibles of the GICv2 family.
-const GIC_COMPATIBLE: &[&str] = &["arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a9-gic", "arm,arm11mp-gic"];
+const GIC_COMPATIBLE: &[&str] = &[
+    "arm,gic-400",
+    "arm,cortex-a15-gic",
+    "arm,cortex-a9-gic",
+    "arm,arm11mp-gic",
+];
 
 /// Finds the GIC in the device tree, maps it and resets it; this core's interface is enabled.
 pub fn init() -> Result<(u64, u32, u32), IrqError> {
@@ -115,12 +123,22 @@ pub fn register(
 ) -> Result<Registration, IrqError> {
     let gic = gic()?;
     if intid >= gic.lines() {
-        return Err(IrqError::OutOfRange { intid, lines: gic.lines() });
+        return Err(IrqError::OutOfRange {
+            intid,
+            lines: gic.lines(),
+        });
     }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let mut lines = LINES.lock();
-    let line = lines.entry(intid).or_insert_with(|| Line { actions: Vec::new(), count: 0 });
-    line.actions.push(Action { id, name, handler: Arc::from(handler) });
+    let line = lines.entry(intid).or_insert_with(|| Line {
+        actions: Vec::new(),
+        count: 0,
+    });
+    line.actions.push(Action {
+        id,
+        name,
+        handler: Arc::from(handler),
+    });
     if let Some(t) = trigger {
         gic.set_trigger(intid, t);
     }
@@ -149,7 +167,10 @@ pub fn unregister(r: Registration) -> Result<(), IrqError> {
 pub fn raise(intid: u32) -> Result<(), IrqError> {
     let gic = gic()?;
     if intid >= gic.lines() {
-        return Err(IrqError::OutOfRange { intid, lines: gic.lines() });
+        return Err(IrqError::OutOfRange {
+            intid,
+            lines: gic.lines(),
+        });
     }
     gic.set_pending(intid);
     Ok(())
@@ -183,7 +204,10 @@ pub fn dispatch() {
         match lines.get_mut(&intid) {
             Some(line) => {
                 line.count += 1;
-                line.actions.iter().map(|a| (a.handler.clone(), a.name)).collect()
+                line.actions
+                    .iter()
+                    .map(|a| (a.handler.clone(), a.name))
+                    .collect()
             }
             None => Vec::new(),
         }

@@ -25,10 +25,14 @@ struct KernelHeap {
 }
 
 #[global_allocator]
-static HEAP: KernelHeap = KernelHeap { heap: IrqMutex::new(Heap::new()) };
+static HEAP: KernelHeap = KernelHeap {
+    heap: IrqMutex::new(Heap::new()),
+};
 
 fn add_pages(heap: &mut Heap<32>, pages: u64) -> bool {
-    let Some(pa) = phys::alloc_pages(pages) else { return false };
+    let Some(pa) = phys::alloc_pages(pages) else {
+        return false;
+    };
     let start = phys_to_virt(pa) as usize;
     // SAFETY: the frames were just allocated for the heap alone and are mapped in the direct map.
     unsafe { heap.add_to_heap(start, start + (pages * PAGE_SIZE) as usize) };
@@ -40,7 +44,11 @@ pub fn init(pa: u64) {
     let start = phys_to_virt(pa) as usize;
     // SAFETY: the caller took this range out of the free RAM for the heap alone; it is mapped in
     // the direct map.
-    unsafe { HEAP.heap.lock().add_to_heap(start, start + INITIAL_BYTES as usize) };
+    unsafe {
+        HEAP.heap
+            .lock()
+            .add_to_heap(start, start + INITIAL_BYTES as usize)
+    };
 }
 
 fn free_bytes(heap: &Heap<32>) -> usize {

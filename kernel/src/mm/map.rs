@@ -18,7 +18,9 @@ impl TableAlloc for KernelTables {
     fn alloc_table(&mut self) -> Option<u64> {
         let pa = keel_boot::early::pool_alloc_pa().or_else(|| phys::alloc_pages(1))?;
         // SAFETY: the page was just allocated and is mapped at phys_to_virt(pa).
-        unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, super::PAGE_SIZE as usize) };
+        unsafe {
+            core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, super::PAGE_SIZE as usize)
+        };
         Some(pa)
     }
 
@@ -37,7 +39,18 @@ fn map(pa: u64, size: u64, mem: MemType, perm: Perm) -> Result<(), MapError> {
     let root = keel_boot::early::kernel_root_pa();
     // SAFETY: `root` is the kernel's live TTBR1 table, changed only under LOCK; the range is in the
     // direct-map half, which no other mapping uses.
-    let r = unsafe { pagetable::map(root, DIRECT_MAP_BASE + pa, pa, size, mem, perm, &mut KernelTables, true) };
+    let r = unsafe {
+        pagetable::map(
+            root,
+            DIRECT_MAP_BASE + pa,
+            pa,
+            size,
+            mem,
+            perm,
+            &mut KernelTables,
+            true,
+        )
+    };
     publish();
     r
 }

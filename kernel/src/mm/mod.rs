@@ -18,7 +18,10 @@ pub const PAGE_SIZE: u64 = 4096;
 
 /// Where the image was loaded and how large it is in memory.
 pub fn image_phys() -> (u64, u64) {
-    (keel_boot::early::image_pa(), Sections::current().image_size())
+    (
+        keel_boot::early::image_pa(),
+        Sections::current().image_size(),
+    )
 }
 
 /// The kernel virtual address of physical address `pa`: inside the image, its image address;
@@ -59,7 +62,8 @@ pub fn init() -> Result<MemoryReport, &'static str> {
         let start = region.starting_address as u64;
         let size = region.size.unwrap_or(0) as u64;
         if size > 0 {
-            ram.add(start, start + size).map_err(|_| "too many RAM banks")?;
+            ram.add(start, start + size)
+                .map_err(|_| "too many RAM banks")?;
         }
     }
     if ram.is_empty() {
@@ -75,11 +79,17 @@ pub fn init() -> Result<MemoryReport, &'static str> {
     // tree's pages (the boot code mapped those read-only already).
     let mut direct = Ranges::new();
     for (s, e) in ram.iter() {
-        direct.add(page_up(s), page_down(e)).map_err(|_| "too many RAM ranges")?;
+        direct
+            .add(page_up(s), page_down(e))
+            .map_err(|_| "too many RAM ranges")?;
     }
-    direct.remove(page_down(image), page_up(image_end)).map_err(|_| "too many RAM ranges")?;
+    direct
+        .remove(page_down(image), page_up(image_end))
+        .map_err(|_| "too many RAM ranges")?;
     if dtb_size > 0 {
-        direct.remove(dtb_pages.0, dtb_pages.1).map_err(|_| "too many RAM ranges")?;
+        direct
+            .remove(dtb_pages.0, dtb_pages.1)
+            .map_err(|_| "too many RAM ranges")?;
     }
     for (s, e) in direct.iter() {
         map::map_ram(s, e - s)?;
@@ -88,13 +98,19 @@ pub fn init() -> Result<MemoryReport, &'static str> {
     // Free frames: RAM minus the image, the device tree, the initramfs, every reservation and the
     // first page (the Pi 4's spin table lives there).
     let mut usable = direct;
-    usable.remove(0, PAGE_SIZE).map_err(|_| "too many RAM ranges")?;
+    usable
+        .remove(0, PAGE_SIZE)
+        .map_err(|_| "too many RAM ranges")?;
     if let Some((s, e)) = crate::dt::initrd() {
-        usable.remove(page_down(s), page_up(e)).map_err(|_| "too many reservations")?;
+        usable
+            .remove(page_down(s), page_up(e))
+            .map_err(|_| "too many reservations")?;
     }
     for r in tree.memory_reservations() {
         let s = r.address() as u64;
-        usable.remove(page_down(s), page_up(s + r.size() as u64)).map_err(|_| "too many reservations")?;
+        usable
+            .remove(page_down(s), page_up(s + r.size() as u64))
+            .map_err(|_| "too many reservations")?;
     }
     crate::dt::walk(|node, chain| {
         let under_reserved = chain.last().is_some_and(|p| p.name == "reserved-memory");
@@ -115,7 +131,9 @@ pub fn init() -> Result<MemoryReport, &'static str> {
         .find(|&(start, (_, end))| start + heap::INITIAL_BYTES <= end)
         .map(|(start, _)| start)
         .ok_or("no RAM left for the kernel heap")?;
-    usable.remove(chunk, chunk + heap::INITIAL_BYTES).map_err(|_| "too many RAM ranges")?;
+    usable
+        .remove(chunk, chunk + heap::INITIAL_BYTES)
+        .map_err(|_| "too many RAM ranges")?;
     heap::init(chunk);
     for (s, e) in usable.iter() {
         phys::add_range(s, e);

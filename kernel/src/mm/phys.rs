@@ -17,7 +17,11 @@ struct Frames {
     allocated: u64,
 }
 
-static FRAMES: IrqMutex<Frames> = IrqMutex::new(Frames { buddy: FrameAllocator::new(), total: 0, allocated: 0 });
+static FRAMES: IrqMutex<Frames> = IrqMutex::new(Frames {
+    buddy: FrameAllocator::new(),
+    total: 0,
+    allocated: 0,
+});
 static BUSY: AtomicBool = AtomicBool::new(false);
 
 /// Whether a frame operation is under way (its bookkeeping may be allocating from the heap).
@@ -37,7 +41,8 @@ fn with_frames<R>(f: impl FnOnce(&mut Frames) -> R) -> R {
 /// Gives the pages in `[start, end)` (page aligned) to the allocator.
 pub fn add_range(start: u64, end: u64) {
     with_frames(|f| {
-        f.buddy.add_frame((start / PAGE_SIZE) as usize, (end / PAGE_SIZE) as usize);
+        f.buddy
+            .add_frame((start / PAGE_SIZE) as usize, (end / PAGE_SIZE) as usize);
         f.total += (end - start) / PAGE_SIZE;
     })
 }
