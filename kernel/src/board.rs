@@ -32,6 +32,9 @@ pub struct ConsolePins {
     pub pins: (u32, u32),
     /// The 3-bit function select code (ALT0 = 0b100).
     pub function: u32,
+    /// Pins the firmware may have given the same UART (the Pi 4 routes UART0 to Bluetooth on
+    /// GPIO 30-33 as ALT3); they go back to inputs so only one pair drives the UART.
+    pub release: &'static [u32],
 }
 
 /// The boards Keel knows.
@@ -93,8 +96,11 @@ pub fn route_console_pins(pins: &ConsolePins, gpio_va: usize) {
         // SAFETY: as above, for the pull-control registers.
         unsafe { reg.write_volatile((reg.read_volatile() & !(0b11 << shift)) | (code << shift)) };
     };
-    set_function(tx);
-    set_function(rx);
+    for &pin in pins.release {
+        set_function(pin, 0b000);
+    }
+    set_function(tx, pins.function);
+    set_function(rx, pins.function);
     set_pull(tx, 0b00);
     set_pull(rx, 0b01);
 }
