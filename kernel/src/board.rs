@@ -57,6 +57,7 @@ pub static BOARDS: &[Board] = &[
             gpio_base: 0xfe20_0000,
             pins: (14, 15),
             function: 0b100,
+            release: &[30, 31, 32, 33],
         }),
     },
 ];
@@ -82,12 +83,12 @@ pub fn by_compatible(root: &[&str]) -> Option<&'static Board> {
 /// Peripherals, section 5.2.
 pub fn route_console_pins(pins: &ConsolePins, gpio_va: usize) {
     let (tx, rx) = pins.pins;
-    let set_function = |pin: u32| {
+    let set_function = |pin: u32, function: u32| {
         let reg = (gpio_va + 4 * (pin / 10) as usize) as *mut u32;
         let shift = (pin % 10) * 3;
         // SAFETY: `gpio_va` maps the GPIO block; GPFSEL registers are read-modify-write.
         unsafe {
-            reg.write_volatile((reg.read_volatile() & !(0b111 << shift)) | (pins.function << shift))
+            reg.write_volatile((reg.read_volatile() & !(0b111 << shift)) | (function << shift))
         };
     };
     let set_pull = |pin: u32, code: u32| {
