@@ -1,0 +1,59 @@
+//! `cargo xtask test`: host unit tests, every kernel build and the SD image, then the QEMU tests.
+
+use std::path::PathBuf;
+
+use crate::build;
+use crate::cli::{Board, KernelKind, TestOptions};
+use crate::error::Result;
+use crate::image;
+use crate::layout::Layout;
+use crate::prereq;
+use crate::process;
+use crate::toolchain;
+
+/// The packages whose unit tests run on the host.
+const HOST_TEST_ARGS: [&str; 9] = [
+    "test",
+    "--package",
+    "keel-core",
+    "--features",
+    "keel-core/alloc",
+    "--package",
+    "keel-abi",
+    "--package",
+    "xtask",
+];
+
+/// `cargo xtask test`; stops at the first stage that fails.
+pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
+    let tools = prereq::everything()?;
+
+    say!("stage 1 of 3: host unit tests");
+    process::run(
+        toolchain::cargo(layout.root()).args(HOST_TEST_ARGS),
+        "stage 1 (host unit tests)",
+    )?;
+
+    say!("stage 2 of 3: the normal and the test kernel, the rpi4 files and the SD image");
+    for kind in [KernelKind::Normal, KernelKind::Test] {
+        let kernel = build::kernel(layout, kind)?;
+        for board in Board::ALL {
+            build::install(layout, board, kind, &kernel)?;
+        }
+    }
+    build::rpi4_boot_files(layout, options.firmware.as_deref())?;
+    let dist = layout.board_dist(Board::Rpi4);
+    let files: Vec<PathBuf> = image::BOOT_FILES.iter().map(|f| dist.join(f)).collect();
+    image::write(&tools, &files, &layout.sd_image())?;
+    say!("wrote {}", layout.show(&layout.sd_image()).display());
+
+    say!("stage 3 of 3: QEMU integration tests");
+    process::run(
+        toolchain::cargo(layout.root())
+            .args(["test", "--no-fail-fast", "--package", "keel-tests"])
+            .env("KEEL_DIST", layout.dist()),
+        "stage 3 (QEMU integration tests)",
+    )?;
+    say!("all tests passed");
+    Ok(())
+}
