@@ -31,6 +31,8 @@ pub struct Qemu {
     sd_image: Option<PathBuf>,
     append: Option<String>,
     semihosting: bool,
+    interactive: bool,
+    extra: Vec<String>,
     timeout: Duration,
 }
 
@@ -44,6 +46,8 @@ impl Qemu {
             sd_image: None,
             append: None,
             semihosting: false,
+            interactive: false,
+            extra: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -70,6 +74,19 @@ impl Qemu {
     /// Turns semihosting on or off; only test kernels use it.
     pub fn semihosting(mut self, on: bool) -> Qemu {
         self.semihosting = on;
+        self
+    }
+
+    /// For a person at a terminal (`cargo xtask run`): the serial console and the monitor share the
+    /// terminal (`-serial mon:stdio`) and the SD image is opened for writing, not as a snapshot.
+    pub fn interactive(mut self) -> Qemu {
+        self.interactive = true;
+        self
+    }
+
+    /// Appends more QEMU arguments, last.
+    pub fn extra(mut self, args: impl IntoIterator<Item = String>) -> Qemu {
+        self.extra.extend(args);
         self
     }
 
@@ -105,16 +122,24 @@ impl Qemu {
             args.extend(["-dtb".to_string(), path(dtb)]);
         }
         if let Some(image) = &self.sd_image {
+            let snapshot = if self.interactive { "" } else { "snapshot=on," };
             args.push("-drive".to_string());
-            args.push(format!("if=sd,format=raw,snapshot=on,file={}", path(image)));
+            args.push(format!("if=sd,format=raw,{snapshot}file={}", path(image)));
         }
-        args.extend(["-serial", "stdio", "-monitor", "none", "-display", "none"].map(String::from));
+        if self.interactive {
+            args.extend(["-serial", "mon:stdio", "-display", "none"].map(String::from));
+        } else {
+            args.extend(
+                ["-serial", "stdio", "-monitor", "none", "-display", "none"].map(String::from),
+            );
+        }
         if self.semihosting {
             args.push("-semihosting".to_string());
         }
         if let Some(append) = &self.append {
             args.extend(["-append".to_string(), append.clone()]);
         }
+        args.extend(self.extra.iter().cloned());
         args
     }
 

@@ -1,7 +1,9 @@
 //! `cargo xtask run`: boot a freshly built kernel in QEMU with the terminal attached.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
+
+use keel_tests::{Machine, Qemu};
 
 use crate::build;
 use crate::cli::{Board, KernelKind, RunOptions};
@@ -33,43 +35,24 @@ pub struct Boot {
 impl Boot {
     /// QEMU's arguments (without the program name), serial console and monitor on the terminal.
     pub fn arguments(&self) -> Vec<String> {
-        let mut args: Vec<String> = match self.board {
-            Board::Virt => [
-                "-M",
-                "virt,dtb-randomness=off",
-                "-cpu",
-                "cortex-a72",
-                "-smp",
-                "4",
-                "-m",
-                "1G",
-                "-nic",
-                "none",
-            ]
-            .map(String::from)
-            .to_vec(),
-            Board::Rpi4 => ["-M", "raspi4b", "-m", "2G"].map(String::from).to_vec(),
+        let machine = match self.board {
+            Board::Virt => Machine::Virt,
+            Board::Rpi4 => Machine::Raspi4b,
         };
-        let path = |p: &Path| p.to_string_lossy().into_owned();
-        args.extend(["-kernel".to_string(), path(&self.kernel)]);
+        let mut qemu = Qemu::new(machine, &self.kernel)
+            .interactive()
+            .semihosting(self.semihosting)
+            .extra(self.extra.iter().cloned());
         if let Some(dtb) = &self.dtb {
-            args.extend(["-dtb".to_string(), path(dtb)]);
+            qemu = qemu.dtb(dtb);
         }
         if let Some(sd) = &self.sd_image {
-            args.extend([
-                "-drive".to_string(),
-                format!("if=sd,format=raw,file={}", path(sd)),
-            ]);
-        }
-        args.extend(["-serial", "mon:stdio", "-display", "none"].map(String::from));
-        if self.semihosting {
-            args.push("-semihosting".to_string());
+            qemu = qemu.sd_image(sd);
         }
         if let Some(append) = &self.append {
-            args.extend(["-append".to_string(), append.clone()]);
+            qemu = qemu.append(append.clone());
         }
-        args.extend(self.extra.iter().cloned());
-        args
+        qemu.args()
     }
 }
 
