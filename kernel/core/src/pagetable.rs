@@ -349,6 +349,36 @@ unsafe fn entry_ptr<A: TableAlloc>(alloc: &A, table: u64, level: u32, va: u64) -
     unsafe { alloc.table_ptr(table).add(table_index(va, level)) }
 }
 
+/// `va`'s entry at one level, with where `va` falls inside the region that entry covers.
+struct Slot {
+    ptr: *mut u64,
+    desc: u64,
+    size: u64,
+    offset_in_entry: u64,
+    entry_left: u64,
+}
+
+/// Reads `va`'s entry at `level` in the table at physical address `table`.
+///
+/// # Safety
+///
+/// As for [`entry_ptr`].
+unsafe fn read_slot<A: TableAlloc>(alloc: &A, table: u64, level: u32, va: u64) -> Slot {
+    // SAFETY: forwarded from the caller.
+    let ptr = unsafe { entry_ptr(alloc, table, level, va) };
+    // SAFETY: `ptr` points into the live table page the caller vouches for.
+    let desc = unsafe { ptr.read_volatile() };
+    let size = entry_size(level);
+    let offset_in_entry = va & size.wrapping_sub(1);
+    Slot {
+        ptr,
+        desc,
+        size,
+        offset_in_entry,
+        entry_left: size.wrapping_sub(offset_in_entry),
+    }
+}
+
 /// Maps (or, when `apply` is false, only checks) the largest possible piece starting at `va`.
 ///
 /// Returns how many bytes starting at `va` were handled, at most `remaining`.
@@ -371,12 +401,13 @@ unsafe fn map_step<A: TableAlloc>(
     let mut level = 0;
     loop {
         // SAFETY: `table` is the root or a table linked from it, both valid per the contract.
-        let slot = unsafe { entry_ptr(alloc, table, level, va) };
-        // SAFETY: `slot` points into a live table page (see above).
-        let desc = unsafe { slot.read_volatile() };
-        let size = entry_size(level);
-        let offset_in_entry = va & size.wrapping_sub(1);
-        let entry_left = size.wrapping_sub(offset_in_entry);
+        let Slot {
+            ptr: slot,
+            desc,
+            size,
+            offset_in_entry,
+            entry_left,
+        } = unsafe { read_slot(alloc, table, level, va) };
         let covered = if entry_left < remaining {
             entry_left
         } else {
@@ -524,12 +555,13 @@ unsafe fn unmap_step<A: TableAlloc>(
     let mut level = 0;
     loop {
         // SAFETY: `table` is the root or a table linked from it, both valid per the contract.
-        let slot = unsafe { entry_ptr(alloc, table, level, va) };
-        // SAFETY: `slot` points into a live table page (see above).
-        let desc = unsafe { slot.read_volatile() };
-        let size = entry_size(level);
-        let offset_in_entry = va & size.wrapping_sub(1);
-        let entry_left = size.wrapping_sub(offset_in_entry);
+        let Slot {
+            ptr: slot,
+            desc,
+            size,
+            offset_in_entry,
+            entry_left,
+        } = unsafe { read_slot(alloc, table, level, va) };
         match decode_entry(desc, level) {
             Entry::Table { pa: next } => {
                 table = next;
