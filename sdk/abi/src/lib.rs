@@ -5,7 +5,13 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod errno;
+pub mod ipc;
+pub mod syscall;
 pub mod test_exit;
+pub mod types;
 
 /// Version of the kernel/module/user ABI described by this crate. Bumped on every incompatible change.
 pub const ABI_VERSION: u32 = 1;
+
+pub use errno::Errno;
