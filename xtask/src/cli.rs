@@ -32,8 +32,8 @@ of Debian's packages. The board names rpi4 and raspi4b are interchangeable.
 The initramfs holds the user programs of modules/services/ (init as /sbin/init, the others as
 /bin/NAME), the files of modules/rootfs/ at /, kernel modules at /lib/modules/, and empty /dev,
 /tmp and /proc. --add HOST:GUEST (repeatable) puts more into it: the file HOST at the absolute path
-GUEST, or the directory HOST with everything in it at GUEST. Later --add options override earlier
-ones and everything else.";
+GUEST, or the directory HOST with everything in it at GUEST (HOST relative to the current
+directory). Later --add options override earlier ones and everything else.";
 
 /// The machines Keel is built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
