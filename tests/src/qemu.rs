@@ -28,6 +28,7 @@ pub struct Qemu {
     machine: Machine,
     kernel: PathBuf,
     dtb: Option<PathBuf>,
+    initrd: Option<PathBuf>,
     sd_image: Option<PathBuf>,
     append: Option<String>,
     semihosting: bool,
@@ -43,6 +44,7 @@ impl Qemu {
             machine,
             kernel: kernel.into(),
             dtb: None,
+            initrd: None,
             sd_image: None,
             append: None,
             semihosting: false,
@@ -55,6 +57,13 @@ impl Qemu {
     /// Passes a device tree (`-dtb`).
     pub fn dtb(mut self, dtb: impl Into<PathBuf>) -> Qemu {
         self.dtb = Some(dtb.into());
+        self
+    }
+
+    /// Passes an initramfs (`-initrd`): QEMU loads it into memory and records where in the device
+    /// tree's `/chosen` (`linux,initrd-start`, `linux,initrd-end`).
+    pub fn initrd(mut self, initramfs: impl Into<PathBuf>) -> Qemu {
+        self.initrd = Some(initramfs.into());
         self
     }
 
@@ -120,6 +129,9 @@ impl Qemu {
         args.extend(["-kernel".to_string(), path(&self.kernel)]);
         if let Some(dtb) = &self.dtb {
             args.extend(["-dtb".to_string(), path(dtb)]);
+        }
+        if let Some(initrd) = &self.initrd {
+            args.extend(["-initrd".to_string(), path(initrd)]);
         }
         if let Some(image) = &self.sd_image {
             let snapshot = if self.interactive { "" } else { "snapshot=on," };
@@ -246,11 +258,14 @@ mod tests {
     fn raspi4b_gets_its_device_tree_and_a_snapshot_of_the_sd_card() {
         let args = Qemu::new(Machine::Raspi4b, "k.img")
             .dtb("b.dtb")
+            .initrd("initramfs.cpio")
             .sd_image("sd.img")
             .append("keel.halt=poweroff")
             .args();
         let joined = args.join(" ");
-        assert!(joined.starts_with("-M raspi4b -m 2G -kernel k.img -dtb b.dtb"));
+        assert!(joined.starts_with(
+            "-M raspi4b -m 2G -kernel k.img -dtb b.dtb -initrd initramfs.cpio -drive"
+        ));
         assert!(joined.contains("-drive if=sd,format=raw,snapshot=on,file=sd.img"));
         assert!(!args.contains(&"-semihosting".to_string()));
         assert_eq!(args[args.len() - 2..], ["-append", "keel.halt=poweroff"]);

@@ -8,6 +8,7 @@ use crate::cli::{Board, BuildOptions, KernelKind};
 use crate::error::{Error, Result};
 use crate::files::{copy, create_dir};
 use crate::firmware;
+use crate::initramfs;
 use crate::layout::{self, Layout};
 use crate::process;
 use crate::symbols;
@@ -144,10 +145,13 @@ pub fn rpi4_boot_files(layout: &Layout, firmware_dir: Option<&Path>) -> Result<(
     Ok(())
 }
 
-/// `cargo xtask build`: one kernel for one board; returns the folder holding `kernel8.img`.
+/// `cargo xtask build`: one kernel and the initramfs for one board; returns the folder holding
+/// `kernel8.img`.
 pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
+    initramfs::check_additions(&options.add)?;
     let kernel = kernel(layout, options.kernel)?;
     let dir = install(layout, options.board, options.kernel, &kernel)?;
+    initramfs::build(layout, options.board, &options.add)?;
     if options.board == Board::Rpi4 {
         rpi4_boot_files(layout, options.firmware.as_deref())?;
     }

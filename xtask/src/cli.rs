@@ -9,12 +9,15 @@ pub const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  build [--board virt|rpi4] [--test-kernel] [--firmware DIR]
+  build [--board virt|rpi4] [--test-kernel] [--firmware DIR] [--add HOST:GUEST]...
         build the kernel into target/dist/<board>/ (kernel8.img, keel.elf; test kernels go into
-        target/dist/<board>/test/); rpi4 adds config.txt, the firmware and the device tree
-  run [--board virt|raspi4b] [--test-kernel] [--append BOOTARGS] [--firmware DIR] [-- QEMU ARGS]
-        build, then boot the kernel in QEMU with the terminal attached (quit: Ctrl-A X)
-  image [--board rpi4] [--firmware DIR] [--out PATH]
+        target/dist/<board>/test/) and the user programs into target/dist/<board>/initramfs.cpio;
+        rpi4 adds config.txt, the firmware and the device tree
+  run [--board virt|raspi4b] [--test-kernel] [--append BOOTARGS] [--firmware DIR]
+      [--add HOST:GUEST]... [-- QEMU ARGS]
+        build, then boot the kernel and its initramfs in QEMU with the terminal attached (quit:
+        Ctrl-A X)
+  image [--board rpi4] [--firmware DIR] [--add HOST:GUEST]... [--out PATH]
         write a bootable SD card image for a Raspberry Pi 4 (default target/dist/rpi4/keel-rpi4.img)
   test [--firmware DIR]
         host unit tests, all kernel builds and the SD image, then the QEMU integration tests
@@ -24,7 +27,13 @@ commands:
         show this text
 
 --firmware DIR takes start4.elf, fixup4.dat (and bcm2711-rpi-4-b.dtb if present) from DIR instead
-of Debian's packages. The board names rpi4 and raspi4b are interchangeable.";
+of Debian's packages. The board names rpi4 and raspi4b are interchangeable.
+
+The initramfs holds the user programs of modules/services/ (init as /sbin/init, the others as
+/bin/NAME), the files of modules/rootfs/ at /, kernel modules at /lib/modules/, and empty /dev,
+/tmp and /proc. --add HOST:GUEST (repeatable) puts more into it: the file HOST at the absolute path
+GUEST, or the directory HOST with everything in it at GUEST (HOST relative to the current
+directory). Later --add options override earlier ones and everything else.";
 
 /// The machines Keel is built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +74,44 @@ pub enum KernelKind {
     Test,
 }
 
+/// One `--add HOST:GUEST` option: something from the host to put into the initramfs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Addition {
+    /// The file or directory on the host.
+    pub host: PathBuf,
+    /// Where it goes in the initramfs; always absolute.
+    pub guest: String,
+}
+
+impl Addition {
+    /// Parses `HOST:GUEST`, split at the last `:`; `GUEST` must be absolute.
+    pub fn parse(spec: &str) -> Result<Addition> {
+        let usage = |why: &str| {
+            Error::Usage(format!(
+                "`--add {spec}`: {why}; write `--add HOSTPATH:GUESTPATH`, for example \
+                 `--add target/hello:/bin/hello`"
+            ))
+        };
+        let Some((host, guest)) = spec.rsplit_once(':') else {
+            return Err(usage(
+                "there is no `:` between the host path and the guest path",
+            ));
+        };
+        if host.is_empty() {
+            return Err(usage("the host path is empty"));
+        }
+        if !guest.starts_with('/') {
+            return Err(usage(&format!(
+                "the guest path `{guest}` is not absolute (it must start with `/`)"
+            )));
+        }
+        Ok(Addition {
+            host: PathBuf::from(host),
+            guest: guest.to_string(),
+        })
+    }
+}
+
 /// Options of `cargo xtask build`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BuildOptions {
@@ -74,6 +121,8 @@ pub struct BuildOptions {
     pub kernel: KernelKind,
     /// Where to take the Raspberry Pi firmware from instead of Debian's packages.
     pub firmware: Option<PathBuf>,
+    /// `--add` options: more files for the initramfs, in command-line order.
+    pub add: Vec<Addition>,
 }
 
 /// Options of `cargo xtask run`.
@@ -94,6 +143,8 @@ pub struct ImageOptions {
     pub firmware: Option<PathBuf>,
     /// Where to write the image (default `target/dist/rpi4/keel-rpi4.img`).
     pub out: Option<PathBuf>,
+    /// `--add` options: more files for the initramfs, in command-line order.
+    pub add: Vec<Addition>,
 }
 
 /// Options of `cargo xtask test`.
@@ -157,6 +208,7 @@ struct Accepts {
     append: bool,
     out: bool,
     qemu_args: bool,
+    add: bool,
 }
 
 const NOTHING: Accepts = Accepts {
@@ -166,6 +218,7 @@ const NOTHING: Accepts = Accepts {
     append: false,
     out: false,
     qemu_args: false,
+    add: false,
 };
 
 /// Everything any subcommand can be given.
@@ -177,6 +230,7 @@ struct Parsed {
     append: Option<String>,
     out: Option<PathBuf>,
     qemu_args: Vec<String>,
+    add: Vec<Addition>,
 }
 
 impl Parsed {
@@ -189,6 +243,7 @@ impl Parsed {
                 KernelKind::Normal
             },
             firmware: self.firmware.clone(),
+            add: self.add.clone(),
         }
     }
 }
@@ -220,6 +275,9 @@ fn parse_options(command: &'static str, args: &[String], accepts: Accepts) -> Re
             }
             "--append" if accepts.append => parsed.append = Some(args.value(name, inline)?),
             "--out" if accepts.out => parsed.out = Some(PathBuf::from(args.value(name, inline)?)),
+            "--add" if accepts.add => parsed
+                .add
+                .push(Addition::parse(&args.value(name, inline)?)?),
             "--" if accepts.qemu_args => parsed.qemu_args = args.rest.by_ref().cloned().collect(),
             _ => return Err(args.unknown(arg)),
         }
@@ -236,6 +294,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
         board: true,
         test_kernel: true,
         firmware: true,
+        add: true,
         ..NOTHING
     };
     match command.as_str() {
@@ -261,6 +320,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 board: true,
                 firmware: true,
                 out: true,
+                add: true,
                 ..NOTHING
             };
             let parsed = parse_options("image", rest, accepts)?;
@@ -274,6 +334,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
             Ok(Command::Image(ImageOptions {
                 firmware: parsed.firmware,
                 out: parsed.out,
+                add: parsed.add,
             }))
         }
         "test" => {
@@ -312,6 +373,7 @@ mod tests {
             board,
             kernel,
             firmware: None,
+            add: Vec::new(),
         }
     }
 
@@ -374,6 +436,7 @@ mod tests {
             Command::Image(ImageOptions {
                 firmware: Some("fw".into()),
                 out: Some("card.img".into()),
+                add: Vec::new(),
             })
         );
     }
@@ -391,5 +454,58 @@ mod tests {
         assert!(parse_str("build -- -d int").is_err());
         assert!(parse_str("setup --force").is_err());
         assert!(parse_str("flash").is_err());
+    }
+
+    fn addition(host: &str, guest: &str) -> Addition {
+        Addition {
+            host: host.into(),
+            guest: guest.into(),
+        }
+    }
+
+    #[test]
+    fn add_is_repeatable_kept_in_order_and_split_at_the_last_colon() {
+        let Command::Build(options) =
+            parse_str("build --add hello:/bin/hello --add=a:b/dir:/opt --add out:/").unwrap()
+        else {
+            panic!("not a build");
+        };
+        assert_eq!(
+            options.add,
+            [
+                addition("hello", "/bin/hello"),
+                addition("a:b/dir", "/opt"),
+                addition("out", "/"),
+            ]
+        );
+        let Command::Run(run) = parse_str("run --add x:/x -- --add y:/y").unwrap() else {
+            panic!("not a run");
+        };
+        assert_eq!(run.build.add, [addition("x", "/x")]);
+        assert_eq!(run.qemu_args, ["--add", "y:/y"]);
+        let Command::Image(image) = parse_str("image --add x:/x").unwrap() else {
+            panic!("not an image");
+        };
+        assert_eq!(image.add, [addition("x", "/x")]);
+    }
+
+    #[test]
+    fn add_mistakes_say_what_is_wrong() {
+        let message = parse_str("build --add hello").unwrap_err().to_string();
+        assert!(
+            message.contains("`--add hello`: there is no `:`"),
+            "{message}"
+        );
+        let message = parse_str("build --add hello:bin/hello")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("the guest path `bin/hello` is not absolute"),
+            "{message}"
+        );
+        let message = parse_str("run --add :/x").unwrap_err().to_string();
+        assert!(message.contains("the host path is empty"), "{message}");
+        assert!(parse_str("run --add").is_err());
+        assert!(parse_str("test --add a:/a").is_err());
     }
 }

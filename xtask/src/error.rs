@@ -77,6 +77,15 @@ pub enum Error {
         /// What the user can do about it.
         hint: String,
     },
+    /// Something could not be put into the initramfs.
+    Initramfs {
+        /// What was being added, e.g. "`--add x:/bin/x`" or "modules/rootfs/etc/motd".
+        input: String,
+        /// Why it was refused.
+        reason: String,
+        /// What the user can do about it.
+        hint: String,
+    },
     /// Host tools are missing or too old.
     Prerequisites(Vec<crate::prereq::Problem>),
     /// Something about this host's configuration prevents the command from working.
@@ -206,6 +215,14 @@ impl fmt::Display for Error {
                     "\n  help: `sudo cargo xtask setup` installs all of it on Debian bookworm"
                 )
             }
+            Error::Initramfs {
+                input,
+                reason,
+                hint,
+            } => write!(
+                f,
+                "could not put {input} into the initramfs: {reason}\n  help: {hint}"
+            ),
             Error::Host { what, reason, hint } => {
                 write!(f, "could not {what}: {reason}\n  help: {hint}")
             }

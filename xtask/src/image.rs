@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::build;
-use crate::cli::{Board, BuildOptions, ImageOptions, KernelKind};
+use crate::cli::{Addition, Board, BuildOptions, ImageOptions, KernelKind};
 use crate::error::{Error, Result};
 use crate::files::create_dir;
 use crate::firmware::{FIXUP4, START4};
-use crate::layout::{Layout, DTB_NAME, IMAGE_NAME};
+use crate::layout::{Layout, DTB_NAME, IMAGE_NAME, INITRAMFS_NAME};
 use crate::prereq::{self, SdTools};
 use crate::process;
 
@@ -25,7 +25,14 @@ pub const PARTITION_START: u64 = 2048;
 /// The FAT volume label.
 const LABEL: &str = "KEEL";
 /// What the Pi 4 firmware needs on the boot partition, all taken from `target/dist/rpi4/`.
-pub const BOOT_FILES: [&str; 5] = [IMAGE_NAME, "config.txt", START4, FIXUP4, DTB_NAME];
+pub const BOOT_FILES: [&str; 6] = [
+    IMAGE_NAME,
+    INITRAMFS_NAME,
+    "config.txt",
+    START4,
+    FIXUP4,
+    DTB_NAME,
+];
 
 /// The `mtools` image specification of the boot partition inside `image`.
 fn partition(image: &Path) -> String {
@@ -86,12 +93,13 @@ fn write_at(tools: &SdTools, files: &[PathBuf], image: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds the normal rpi4 dist (kernel, `config.txt`, firmware, device tree) and writes the SD card
-/// image to `out`.
+/// Builds the normal rpi4 dist (kernel, initramfs with `additions`, `config.txt`, firmware,
+/// device tree) and writes the SD card image to `out`.
 pub fn build_and_write(
     layout: &Layout,
     tools: &SdTools,
     firmware: Option<&Path>,
+    additions: &[Addition],
     out: &Path,
 ) -> Result<()> {
     build::build(
@@ -100,6 +108,7 @@ pub fn build_and_write(
             board: Board::Rpi4,
             kernel: KernelKind::Normal,
             firmware: firmware.map(Path::to_path_buf),
+            add: additions.to_vec(),
         },
     )?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -122,7 +131,13 @@ pub fn build_and_write(
 pub fn image(layout: &Layout, options: &ImageOptions) -> Result<()> {
     let tools = prereq::sd_tools()?;
     let out = options.out.clone().unwrap_or_else(|| layout.sd_image());
-    build_and_write(layout, &tools, options.firmware.as_deref(), &out)?;
+    build_and_write(
+        layout,
+        &tools,
+        options.firmware.as_deref(),
+        &options.add,
+        &out,
+    )?;
     say!(
         "to flash it, find the card with `lsblk` and run (this erases the card; replace /dev/sdX \
          with its device):\n    sudo dd if={} of=/dev/sdX bs=4M conv=fsync status=progress",

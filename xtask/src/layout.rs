@@ -18,6 +18,10 @@ pub const ELF_NAME: &str = "keel.elf";
 pub const DTB_NAME: &str = "bcm2711-rpi-4-b.dtb";
 /// The SD card image's file name.
 pub const SD_IMAGE_NAME: &str = "keel-rpi4.img";
+/// The Rust target user programs are built for (hard-float: they may use FP/SIMD).
+pub const USER_TARGET: &str = "aarch64-unknown-none";
+/// The initramfs's file name in `target/dist/<board>/` and on the SD card.
+pub const INITRAMFS_NAME: &str = "initramfs.cpio";
 
 /// Paths of the workspace.
 #[derive(Clone, Debug)]
@@ -79,6 +83,41 @@ impl Layout {
             KernelKind::Normal => self.board_dist(board),
             KernelKind::Test => self.board_dist(board).join("test"),
         }
+    }
+
+    /// `modules/services/`: one crate per user program.
+    pub fn services(&self) -> PathBuf {
+        self.root.join("modules").join("services")
+    }
+
+    /// `modules/rootfs/`: files copied verbatim into the initramfs at `/`.
+    pub fn rootfs(&self) -> PathBuf {
+        self.root.join("modules").join("rootfs")
+    }
+
+    /// The linker script of user programs: `sdk/user/link.ld`.
+    pub fn user_linker_script(&self) -> PathBuf {
+        self.root.join("sdk").join("user").join("link.ld")
+    }
+
+    /// `target/user/`: the Cargo target directory of user programs, apart from the kernel's.
+    pub fn user_target_dir(&self) -> PathBuf {
+        self.target().join("user")
+    }
+
+    /// The folder Cargo writes the release binaries of user programs to.
+    pub fn user_bin_dir(&self) -> PathBuf {
+        self.user_target_dir().join(USER_TARGET).join("release")
+    }
+
+    /// `target/dist/<board>/modules/`: the board's built kernel modules (`.ko`).
+    pub fn modules_dist(&self, board: Board) -> PathBuf {
+        self.board_dist(board).join("modules")
+    }
+
+    /// `target/dist/<board>/initramfs.cpio`.
+    pub fn initramfs(&self, board: Board) -> PathBuf {
+        self.board_dist(board).join(INITRAMFS_NAME)
     }
 
     /// The default SD card image: `target/dist/rpi4/keel-rpi4.img`.

@@ -14,6 +14,7 @@ mod error;
 mod files;
 mod firmware;
 mod image;
+mod initramfs;
 mod layout;
 mod prereq;
 mod process;
@@ -24,6 +25,7 @@ mod symbols;
 mod system;
 mod test;
 mod toolchain;
+mod userland;
 
 use std::process::ExitCode;
 

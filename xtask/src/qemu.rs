@@ -22,6 +22,8 @@ pub struct Boot {
     pub kernel: PathBuf,
     /// The device tree (raspi4b has none built in).
     pub dtb: Option<PathBuf>,
+    /// The initramfs (`-initrd`).
+    pub initrd: Option<PathBuf>,
     /// The SD card image (raspi4b).
     pub sd_image: Option<PathBuf>,
     /// Semihosting, for test kernels only: they report their result as QEMU's exit status.
@@ -46,6 +48,9 @@ impl Boot {
         if let Some(dtb) = &self.dtb {
             qemu = qemu.dtb(dtb);
         }
+        if let Some(initrd) = &self.initrd {
+            qemu = qemu.initrd(initrd);
+        }
         if let Some(sd) = &self.sd_image {
             qemu = qemu.sd_image(sd);
         }
@@ -69,7 +74,7 @@ pub fn run(layout: &Layout, options: &RunOptions) -> Result<ExitCode> {
     let sd_image = match &sd_tools {
         Some(tools) => {
             let out = layout.sd_image();
-            image::build_and_write(layout, tools, build.firmware.as_deref(), &out)?;
+            image::build_and_write(layout, tools, build.firmware.as_deref(), &build.add, &out)?;
             Some(out)
         }
         None => None,
@@ -85,6 +90,7 @@ pub fn run(layout: &Layout, options: &RunOptions) -> Result<ExitCode> {
         kernel: layout.show(&dist.join(IMAGE_NAME)),
         dtb: (build.board == Board::Rpi4)
             .then(|| layout.show(&layout.board_dist(Board::Rpi4).join(DTB_NAME))),
+        initrd: Some(layout.show(&layout.initramfs(build.board))),
         sd_image: sd_image.map(|sd| layout.show(&sd)),
         semihosting: build.kernel == KernelKind::Test,
         append: options.append.clone(),
@@ -128,6 +134,7 @@ mod tests {
             board,
             kernel: "target/dist/virt/kernel8.img".into(),
             dtb: None,
+            initrd: None,
             sd_image: None,
             semihosting: false,
             append: None,
@@ -150,6 +157,7 @@ mod tests {
         let boot = Boot {
             kernel: "target/dist/rpi4/test/kernel8.img".into(),
             dtb: Some("target/dist/rpi4/bcm2711-rpi-4-b.dtb".into()),
+            initrd: Some("target/dist/rpi4/initramfs.cpio".into()),
             sd_image: Some("target/dist/rpi4/keel-rpi4.img".into()),
             semihosting: true,
             append: Some("keel.test=fault".into()),
@@ -160,6 +168,7 @@ mod tests {
             process::quote_all(&boot.arguments()),
             "-M raspi4b -m 2G -kernel target/dist/rpi4/test/kernel8.img \
              -dtb target/dist/rpi4/bcm2711-rpi-4-b.dtb \
+             -initrd target/dist/rpi4/initramfs.cpio \
              -drive if=sd,format=raw,file=target/dist/rpi4/keel-rpi4.img \
              -serial mon:stdio -display none -semihosting -append keel.test=fault -d int"
         );

@@ -6,18 +6,22 @@ use crate::build;
 use crate::cli::{Board, KernelKind, TestOptions};
 use crate::error::Result;
 use crate::image;
+use crate::initramfs;
 use crate::layout::Layout;
 use crate::prereq;
 use crate::process;
 use crate::toolchain;
+use crate::userland;
 
 /// The packages whose unit tests run on the host.
-const HOST_TEST_ARGS: [&str; 9] = [
+const HOST_TEST_ARGS: [&str; 11] = [
     "test",
     "--package",
     "keel-core",
     "--features",
     "keel-core/alloc",
+    "--package",
+    "keel-cpio",
     "--package",
     "keel-abi",
     "--package",
@@ -34,12 +38,19 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
         "stage 1 (host unit tests)",
     )?;
 
-    say!("stage 2 of 3: the normal and the test kernel, the rpi4 files and the SD image");
+    say!(
+        "stage 2 of 3: the normal and the test kernel, the initramfs, the rpi4 files and the SD \
+         image"
+    );
     for kind in [KernelKind::Normal, KernelKind::Test] {
         let kernel = build::kernel(layout, kind)?;
         for board in Board::ALL {
             build::install(layout, board, kind, &kernel)?;
         }
+    }
+    let programs = userland::build(layout)?;
+    for board in Board::ALL {
+        initramfs::install(layout, board, &programs, &[])?;
     }
     build::rpi4_boot_files(layout, options.firmware.as_deref())?;
     let dist = layout.board_dist(Board::Rpi4);
