@@ -188,6 +188,16 @@ impl OpenFile {
     }
 }
 
+impl core::fmt::Debug for OpenFile {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OpenFile")
+            .field("node", &self.node)
+            .field("flags", &self.flags)
+            .field("offset", &self.offset())
+            .finish()
+    }
+}
+
 impl Drop for OpenFile {
     fn drop(&mut self) {
         self.node.release(self.flags);

@@ -57,6 +57,9 @@ pub mod pipe;
 pub mod rofs;
 pub mod tmpfs;
 
+#[cfg(test)]
+mod tests;
+
 pub use devfs::{DevFs, NullDev, ZeroDev};
 pub use fdtable::{FdTable, MAX_FDS};
 pub use file::{open, pipe_files, OpenFile};

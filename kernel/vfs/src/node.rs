@@ -141,6 +141,17 @@ pub trait Node: Send + Sync {
     }
 }
 
+impl core::fmt::Debug for dyn Node {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let stat = self.stat();
+        f.debug_struct("Node")
+            .field("kind", &self.kind())
+            .field("ino", &stat.ino)
+            .field("dev", &stat.dev)
+            .finish()
+    }
+}
+
 /// The kernel's side of blocking: wakes every thread waiting on `key`.
 ///
 /// Installed once with [`set_waker`]. Nodes call it (through [`wake`]) after releasing their

@@ -16,7 +16,7 @@ use keel_abi::Errno;
 use crate::node::Node;
 
 /// A node found by path, with its canonical absolute path (`/`, `/tmp/a`).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Resolved {
     /// The node (the mounted file system's root for a mount point).
     pub node: Arc<dyn Node>,
@@ -25,7 +25,7 @@ pub struct Resolved {
 }
 
 /// Where a new entry goes: the directory, and the last component of the path.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Parent {
     /// The directory that holds (or will hold) the entry.
     pub dir: Arc<dyn Node>,
@@ -213,6 +213,11 @@ impl Vfs {
             }
             other => other?,
         };
+        // An existing name is `EEXIST` even where creating would be refused (a read-only
+        // directory, a mount point).
+        if parent.dir.lookup(&parent.name).is_ok() {
+            return Err(Errno::EEXIST);
+        }
         if parent.trailing_slash && kind != FileKind::Dir {
             return Err(Errno::EISDIR);
         }
