@@ -23,6 +23,7 @@ extern crate alloc;
 pub mod cmdline;
 pub mod dtaddr;
 pub mod esr;
+pub mod exec;
 pub mod fdtnop;
 pub mod logring;
 pub mod pagetable;
