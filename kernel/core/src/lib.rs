@@ -30,3 +30,4 @@ pub mod pagetable;
 pub mod ranges;
 pub mod symbols;
 pub mod time;
+pub mod userstack;
