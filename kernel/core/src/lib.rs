@@ -25,6 +25,7 @@ pub mod dtaddr;
 pub mod esr;
 pub mod exec;
 pub mod fdtnop;
+pub mod handles;
 pub mod logring;
 pub mod pagetable;
 pub mod ranges;
