@@ -26,6 +26,7 @@ pub mod esr;
 pub mod exec;
 pub mod fdtnop;
 pub mod handles;
+pub mod idalloc;
 pub mod logring;
 pub mod pagetable;
 pub mod ranges;
