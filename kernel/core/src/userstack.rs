@@ -25,7 +25,7 @@ const RECORD: usize = core::mem::size_of::<UserSlice>();
 /// Alignment of `sp` (and of `top`) required by the AArch64 procedure call standard.
 const STACK_ALIGN: u64 = 16;
 
-/// Where [`build`] put things, in user addresses: the values of `sp`, `x0`..`x3` at entry.
+/// Where [`build_into`] (or `build`) put things, in user addresses: the values of `sp`, `x0`..`x3` at entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StackImage {
     /// The initial stack pointer (16-byte aligned; the image is `[sp, top)`).
