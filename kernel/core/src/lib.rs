@@ -8,13 +8,17 @@
 //! ([`ranges`]), the kernel log ring read by `dmesg` ([`logring`]), the embedded symbol table used
 //! for backtraces ([`symbols`]), the boot command line ([`cmdline`]), timer arithmetic
 //! ([`time`]), device-tree address translation ([`dtaddr`]) and removing the `FDT_NOP` tokens
-//! some firmware leaves in device trees ([`fdtnop`]). Nothing here touches system
+//! some firmware leaves in device trees ([`fdtnop`]). For user processes it checks static ELF
+//! executables before they are loaded ([`exec`]), lays out a new program's arguments and
+//! environment on its stack ([`userstack`]), keeps each process's table of handles and their
+//! rights ([`handles`]) and hands out ASIDs and pids ([`idalloc`]). Nothing here touches system
 //! registers or devices, so every module is unit-tested on the host with `cargo test -p
 //! keel-core`; the kernel and the bootloader supply the hardware side (a table allocator, the
 //! counter frequency, the device-tree bytes) and call in.
 //!
-//! The crate is `no_std` outside of tests. The `alloc` feature adds host-side helpers (encoding
-//! the symbol table, demangling names) used by the build tooling.
+//! The crate is `no_std` outside of tests. The `alloc` feature adds the helpers that need a heap:
+//! encoding the symbol table and demangling names for the build tooling, and
+//! `userstack::build` into a `Vec` for the kernel.
 #![cfg_attr(not(test), no_std)]
 
 #[cfg(feature = "alloc")]
@@ -23,9 +27,13 @@ extern crate alloc;
 pub mod cmdline;
 pub mod dtaddr;
 pub mod esr;
+pub mod exec;
 pub mod fdtnop;
+pub mod handles;
+pub mod idalloc;
 pub mod logring;
 pub mod pagetable;
 pub mod ranges;
 pub mod symbols;
 pub mod time;
+pub mod userstack;
