@@ -117,8 +117,23 @@ struct DirBody {
 
 impl Drop for TmpNode {
     fn drop(&mut self) {
-        if let Body::File(data) = &self.body {
-            self.shared.unreserve(data.lock().len() as u64);
+        match &mut self.body {
+            Body::File(data) => self.shared.unreserve(data.get_mut().len() as u64),
+            Body::Dir(dir) => {
+                // Tear a whole tree down with a loop, not recursion: a deep tree must not
+                // overflow a small kernel stack. Nodes someone else still holds stay alive.
+                let mut pending: Vec<Arc<TmpNode>> = core::mem::take(&mut dir.get_mut().entries)
+                    .into_values()
+                    .collect();
+                while let Some(node) = pending.pop() {
+                    if let Some(mut node) = Arc::into_inner(node) {
+                        if let Body::Dir(dir) = &mut node.body {
+                            pending
+                                .extend(core::mem::take(&mut dir.get_mut().entries).into_values());
+                        }
+                    }
+                }
+            }
         }
     }
 }

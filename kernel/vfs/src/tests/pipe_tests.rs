@@ -132,3 +132,13 @@ fn threads_pass_a_stream_through_a_pipe() {
     assert_eq!(got.len(), 10_000);
     assert!(got.iter().enumerate().all(|(i, &b)| b == i as u8));
 }
+
+#[test]
+fn the_waker_is_installed_once() {
+    struct Other;
+    impl crate::Wake for Other {
+        fn wake(&self, _key: usize) {}
+    }
+    waker();
+    assert!(!crate::set_waker(&Other));
+}
