@@ -23,6 +23,7 @@ static mut POOL: Pool = Pool([[0; 512]; POOL_PAGES]);
 static POOL_NEXT: AtomicUsize = AtomicUsize::new(0);
 static IMAGE_PA: AtomicU64 = AtomicU64::new(0);
 static TTBR1_ROOT: AtomicU64 = AtomicU64::new(0);
+static IDMAP_ROOT: AtomicU64 = AtomicU64::new(0);
 static DTB_PA: AtomicU64 = AtomicU64::new(0);
 static DTB_SIZE: AtomicU64 = AtomicU64::new(0);
 
@@ -75,6 +76,11 @@ pub fn kernel_root_pa() -> u64 {
     TTBR1_ROOT.load(Ordering::Relaxed)
 }
 
+/// Physical address of the boot identity map of `.text` (kept for starting secondary cores).
+pub fn idmap_root_pa() -> u64 {
+    IDMAP_ROOT.load(Ordering::Relaxed)
+}
+
 /// The device tree's physical address and size as checked at boot (size 0: no valid tree).
 pub fn dtb() -> (u64, u64) {
     (
@@ -122,6 +128,7 @@ pub extern "C" fn early_mmu_setup(dtb_pa: u64, image_pa: u64) {
         return;
     };
     TTBR1_ROOT.store(ttbr1, Ordering::Relaxed);
+    IDMAP_ROOT.store(ttbr0, Ordering::Relaxed);
 
     let text = s.text_end - s.image_start;
     map_or_halt(

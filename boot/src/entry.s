@@ -29,14 +29,16 @@ primary_entry:
     mrs     x1, mpidr_el1
     and     x1, x1, #0xffffff           // Aff2..Aff0
     cbnz    x1, secondary_park
+    adr     x28, el1_entry              // where the EL drop below continues
 
+drop_to_el1:
     mrs     x0, CurrentEL
     lsr     x0, x0, #2
     cmp     x0, #3
     b.eq    from_el3
     cmp     x0, #2
     b.eq    from_el2
-    b       el1_entry
+    br      x28
 
 // EL3: make EL2 (or EL1 when there is no EL2) non-secure AArch64 and drop into it.
 from_el3:
@@ -53,8 +55,7 @@ from_el3:
     eret
 1:  mov     x0, #0x3c5                  // EL1h, DAIF masked
     msr     spsr_el3, x0
-    adr     x0, el1_entry
-    msr     elr_el3, x0
+    msr     elr_el3, x28
     eret
 
 // EL2: run EL1 in AArch64, untrapped, with the real ID registers and timer access, then drop.
@@ -74,8 +75,7 @@ from_el2:
     msr     vmpidr_el2, x0
     mov     x0, #0x3c5                  // EL1h, DAIF masked
     msr     spsr_el2, x0
-    adr     x0, el1_entry
-    msr     elr_el2, x0
+    msr     elr_el2, x28
     eret
 
 el1_entry:
@@ -135,8 +135,62 @@ upper_half_entry:
 3:  wfe
     b       3b
 
-// Any core other than the first waits here until its slot in secondary_release is set, then jumps
-// there with x0 = its MPIDR. Nothing releases them yet; SMP bring-up will.
+// A secondary core started by the kernel (PSCI CPU_ON on virt, the spin table on the Pi 4) enters
+// here at its physical address with the MMU off, at EL3, EL2 or EL1. It drops to EL1 like the first
+// core, loads the kernel's translation registers from secondary_boot (written and cleaned to the
+// point of coherency by the first core), turns the MMU on, and continues in the upper half on the
+// stack the kernel prepared for it (secondary_stacks[Aff0]).
+.global secondary_entry
+secondary_entry:
+    adr     x28, secondary_el1
+    b       drop_to_el1
+
+secondary_el1:
+    ldr     x0, =0x30d00800
+    msr     sctlr_el1, x0
+    isb
+    adrp    x1, secondary_boot
+    add     x1, x1, :lo12:secondary_boot
+    ldp     x2, x3, [x1, #0]            // MAIR, TCR
+    msr     mair_el1, x2
+    msr     tcr_el1, x3
+    ldp     x2, x3, [x1, #16]           // TTBR0 (identity map of .text), TTBR1 (the kernel)
+    msr     ttbr0_el1, x2
+    msr     ttbr1_el1, x3
+    isb
+    tlbi    vmalle1
+    dsb     nsh
+    ic      iallu
+    dsb     nsh
+    isb
+    mrs     x0, sctlr_el1
+    mov     x1, #((1 << 0) | (1 << 2) | (1 << 12))   // M | C | I
+    orr     x0, x0, x1
+    orr     x0, x0, #(1 << 19)          // WXN
+    msr     sctlr_el1, x0
+    isb
+    ldr     x0, =secondary_upper
+    br      x0
+
+secondary_upper:
+    mrs     x1, mpidr_el1
+    and     x1, x1, #0xff
+    ldr     x2, =secondary_stacks
+    ldr     x3, [x2, x1, lsl #3]
+    mov     sp, x3
+    ldr     x0, =exception_vectors
+    msr     vbar_el1, x0
+    isb
+    mov     x0, x1                      // Aff0
+    mov     x29, xzr
+    mov     x30, xzr
+    bl      secondary_main
+4:  wfe
+    b       4b
+
+// Any core other than the first that enters at _start (firmware that starts every core at the
+// kernel) waits here until its slot in secondary_release is set, then jumps there with x0 = its
+// MPIDR.
 secondary_park:
     and     x1, x1, #0xff               // Aff0 (up to 8 cores per cluster)
     adrp    x2, secondary_release
@@ -151,4 +205,16 @@ secondary_park:
 .balign 64
 .global secondary_release
 secondary_release:
+    .fill   8, 8, 0
+
+// MAIR, TCR, TTBR0, TTBR1 for secondary cores (read with the MMU and caches off).
+.balign 64
+.global secondary_boot
+secondary_boot:
+    .fill   8, 8, 0
+
+// The initial stack pointer of each secondary core, by Aff0.
+.balign 64
+.global secondary_stacks
+secondary_stacks:
     .fill   8, 8, 0

@@ -33,13 +33,19 @@ mod board;
 mod console;
 mod dt;
 mod fault;
+mod fs;
+mod ipc;
 mod irq;
 mod klog;
 #[cfg(feature = "qemu-test")]
 mod ktest;
 mod mm;
 mod power;
+mod proc;
+mod sched;
+mod smp;
 mod sync;
+mod syscall;
 mod time;
 
 use core::fmt::Write;
@@ -62,8 +68,8 @@ fn attach_console(pa: u64, board: &board::Board, gpio_pa: Option<u64>) {
     }
 }
 
-/// Moves the console to the UART the device tree names; returns its description.
-fn console_from_tree(board: &board::Board) -> Option<(u64, &'static str)> {
+/// Moves the console to the UART the device tree names; returns its address, interrupt and a note.
+fn console_from_tree(board: &board::Board) -> Option<(u64, Option<u32>, &'static str)> {
     let stdout = dt::stdout();
     let is_pl011 = |d: &dt::Device| {
         d.node
@@ -85,7 +91,7 @@ fn console_from_tree(board: &board::Board) -> Option<(u64, &'static str)> {
         board,
         gpio.or(board.console_pins.as_ref().map(|p| p.gpio_base)),
     );
-    Some((pa, note))
+    Some((pa, dev.irqs().first().copied(), note))
 }
 
 fn banner() {
@@ -124,9 +130,13 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     };
     let compatible: strlist::StrList = tree.root().compatible().all().collect();
     let board = board::by_compatible(compatible.as_slice()).unwrap_or(early);
-    if let Some((pa, note)) = console_from_tree(board) {
-        log::info!(target: "console", "PL011 at {pa:#x} ({note})");
-    }
+    let console_irq = match console_from_tree(board) {
+        Some((pa, irq, note)) => {
+            log::info!(target: "console", "PL011 at {pa:#x} ({note})");
+            irq
+        }
+        None => None,
+    };
     log::info!(target: "dt", "device tree at {dtb_pa:#x}, {dtb_size} bytes");
     log::info!(target: "board", "{}", dt::model());
     let cpu = arch::CpuId::current();
@@ -182,7 +192,23 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
             fault::stop(keel_abi::test_exit::FAIL)
         }
     }
+    sched::init_cpu(0, None);
+    sched::this_cpu()
+        .gic_mask
+        .store(irq::own_target_mask(), core::sync::atomic::Ordering::Relaxed);
     arch::irq_enable();
+    match console_irq.map(|i| (i, console::start_input(i, fs::tty::input))) {
+        Some((i, Ok(()))) => log::info!(target: "console", "input by interrupt {i}"),
+        Some((i, Err(e))) => log::warn!(target: "console", "no console input: interrupt {i}: {e}"),
+        None => log::warn!(target: "console", "no console input: the UART has no interrupt"),
+    }
+    let cores = smp::start_secondaries();
+    log::info!(target: "smp", "{cores} core(s) online");
+    match fs::init(dt::initrd()) {
+        Ok(r) if r.bytes > 0 => log::info!(target: "fs", "initramfs: {} entries, {} KiB, mounted read-only at /", r.entries, r.bytes >> 10),
+        Ok(_) => log::warn!(target: "fs", "no initramfs: / holds only /dev and /tmp"),
+        Err(e) => log::error!(target: "fs", "{e}"),
+    }
     log::info!(target: "boot", "boot finished in {} us", time::uptime_nanos() / 1000);
 
     // A test build runs its tests; it powers off for real only when asked to after they pass.
@@ -196,7 +222,8 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     after_boot(cmdline)
 }
 
-/// What the kernel does once booted: `keel.halt=poweroff|reboot`, or idle.
+/// What the kernel does once booted: `keel.halt=poweroff|reboot`, or start `init` (the program
+/// `keel.init=PATH` names, `/sbin/init` by default) and idle.
 fn after_boot(cmdline: Cmdline) -> ! {
     match cmdline.get("keel.halt") {
         Some("poweroff") => {
@@ -205,10 +232,23 @@ fn after_boot(cmdline: Cmdline) -> ! {
             power::shutdown(power::Action::Off);
         }
         Some("reboot") => power::shutdown(power::Action::Reboot),
-        _ => log::info!(target: "boot", "nothing more to start: idling"),
+        _ => start_init(cmdline.get("keel.init").unwrap_or("/sbin/init")),
     }
-    loop {
-        arch::wait_for_interrupt();
+    sched::idle_loop()
+}
+
+fn start_init(path: &str) {
+    let image = match fs::read_file("/", path) {
+        Ok(i) => i,
+        Err(e) => {
+            log::error!(target: "init", "cannot read {path}: {e}; nothing to run");
+            return;
+        }
+    };
+    let started = fs::console_fds().and_then(|fds| proc::start_init(path, &image, fds));
+    match started {
+        Ok(pid) => log::info!(target: "init", "started {path} as pid {pid}"),
+        Err(e) => log::error!(target: "init", "cannot start {path}: {e}"),
     }
 }
 

@@ -35,20 +35,30 @@ pub enum Action {
     Reboot,
 }
 
-fn psci_call(function: u64) -> Option<i64> {
+/// Calls PSCI `function` with up to three arguments through the conduit `/psci/method` names;
+/// `None` when the machine has no PSCI.
+pub fn psci(function: u64, a1: u64, a2: u64, a3: u64) -> Option<i64> {
     let psci = crate::dt::tree()?.find_node("/psci")?;
     let method = psci.property("method").and_then(|p| p.as_str())?;
     let mut ret = function;
     match method {
-        // SAFETY: a PSCI call into the firmware or hypervisor; SYSTEM_OFF and SYSTEM_RESET do not
-        // return on success.
-        "hvc" => unsafe { core::arch::asm!("hvc #0", inout("x0") ret, options(nostack)) },
+        // SAFETY: a PSCI call into the firmware or hypervisor, with its documented arguments.
+        "hvc" => unsafe {
+            core::arch::asm!("hvc #0", inout("x0") ret, in("x1") a1, in("x2") a2, in("x3") a3, options(nostack))
+        },
         // SAFETY: as above.
-        "smc" => unsafe { core::arch::asm!("smc #0", inout("x0") ret, options(nostack)) },
+        "smc" => unsafe {
+            core::arch::asm!("smc #0", inout("x0") ret, in("x1") a1, in("x2") a2, in("x3") a3, options(nostack))
+        },
         _ => return None,
     }
     Some(ret as i64)
 }
+
+fn psci_call(function: u64) -> Option<i64> {
+    psci(function, 0, 0, 0)
+}
+
 
 fn pm_watchdog(action: Action) -> bool {
     let Some(dev) = crate::dt::find_compatible(PM_COMPATIBLE) else {

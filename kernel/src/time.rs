@@ -16,7 +16,6 @@ pub const HZ: u64 = 100;
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
 static PERIOD: AtomicU64 = AtomicU64::new(0);
-static NEXT: AtomicU64 = AtomicU64::new(0);
 
 /// Why the tick could not start.
 #[derive(Debug)]
@@ -52,17 +51,31 @@ fn arm(deadline: u64) {
 }
 
 fn on_tick(_intid: u32) -> IrqReturn {
-    TICKS.fetch_add(1, Ordering::Relaxed);
+    let cpu = crate::sched::this_cpu();
+    if cpu.index == 0 {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+        crate::sched::wake_sleepers();
+    }
     let period = PERIOD.load(Ordering::Relaxed);
-    let mut next = NEXT.load(Ordering::Relaxed) + period;
+    let mut next = cpu.next_tick.load(Ordering::Relaxed) + period;
     let now = arch::counter();
     if next <= now {
         // Fell behind (a long section with interrupts masked): skip the lost ticks.
         next = now + period;
     }
-    NEXT.store(next, Ordering::Relaxed);
+    cpu.next_tick.store(next, Ordering::Relaxed);
     arm(next);
+    crate::sched::tick();
     IrqReturn::Handled
+}
+
+/// Starts the tick on a secondary core (its timer interrupt is already enabled in the GIC).
+pub fn init_secondary() {
+    let first = arch::counter() + PERIOD.load(Ordering::Relaxed);
+    crate::sched::this_cpu()
+        .next_tick
+        .store(first, Ordering::Relaxed);
+    arm(first);
 }
 
 /// Starts the periodic tick; returns (counter frequency, interrupt ID).
@@ -76,7 +89,9 @@ pub fn init() -> Result<(u64, u32), TimerError> {
     let intid = timer_intid();
     irq::register(intid, "timer", None, Box::new(on_tick)).map_err(TimerError::Irq)?;
     let first = arch::counter() + period;
-    NEXT.store(first, Ordering::Relaxed);
+    crate::sched::this_cpu()
+        .next_tick
+        .store(first, Ordering::Relaxed);
     arm(first);
     Ok((freq, intid))
 }

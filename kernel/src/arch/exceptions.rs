@@ -82,7 +82,24 @@ extern "C" fn trap_entry(frame: &mut TrapFrame, kind: u64) {
         );
     }
     match kind.index() {
-        1 | 5 | 9 | 13 => crate::irq::dispatch(),
+        1 | 5 => crate::irq::dispatch(),
+        9 | 13 => {
+            crate::irq::dispatch();
+            crate::proc::return_to_user();
+        }
+        8 => {
+            let esr = Esr(frame.esr);
+            if esr.class() == ExceptionClass::Svc64 {
+                crate::syscall::dispatch(frame);
+            } else {
+                let what = alloc::format!("{esr}");
+                crate::proc::fault_current(frame, &what);
+            }
+            crate::proc::return_to_user();
+        }
+        12 | 14 | 15 => {
+            crate::proc::fault_current(frame, "AArch32 execution is not supported");
+        }
         4 => {
             let esr = Esr(frame.esr);
             if esr.class() == ExceptionClass::Brk64 && (esr.iss() as u64 & 0xffff) == TEST_BRK_IMM {

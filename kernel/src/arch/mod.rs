@@ -40,6 +40,11 @@ pub fn halt() -> ! {
     }
 }
 
+/// This core's MPIDR_EL1 affinity bits (Aff2..Aff0).
+pub fn mpidr() -> u64 {
+    MPIDR_EL1.get() & 0xff_ffff
+}
+
 /// This core's affinity number (MPIDR Aff0).
 pub fn core_id() -> u64 {
     MPIDR_EL1.get() & 0xff

@@ -13,6 +13,7 @@
 
 .equ FRAME_SIZE, 36 * 8          // x0-x30, sp, elr, spsr, esr, far (see TrapFrame)
 .equ STACK_BIT, 16
+.equ OVERFLOW_STACK_SHIFT, 14    // 16 KiB per core
 
 .macro save_and_call kind
     stp     x0, x1, [sp, #16 * 0]
@@ -68,8 +69,13 @@ stack_overflow_\kind:
     msr     tpidrro_el0, x0             // scratch registers: this path never returns
     mov     x0, sp
     msr     tpidr_el0, x0               // the overflowed stack pointer, for the report
-    ldr     x0, =__overflow_stack_top
+    mrs     x0, mpidr_el1               // each core has its own overflow stack, by Aff0
+    and     x0, x0, #0xff
+    add     x0, x0, #1
+    lsl     x0, x0, #OVERFLOW_STACK_SHIFT
     mov     sp, x0
+    ldr     x0, =__overflow_stacks
+    add     sp, sp, x0
     mrs     x0, tpidrro_el0
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #16 * 0]
@@ -124,6 +130,9 @@ save_rest:
     bl      trap_entry
     add     sp, sp, #16
 
+// sp = &TrapFrame: restore it and return from the exception. New user threads start here too.
+.global trap_return
+trap_return:
     // Restore (the handler may have changed elr/spsr/sp_el0 in the frame).
     ldp     x2, x3, [sp, #16 * 16]
     msr     elr_el1, x2
@@ -153,6 +162,5 @@ save_rest:
 
 .section .bss
 .balign 16
-__overflow_stack:
-    .skip   16384
-__overflow_stack_top:
+__overflow_stacks:
+    .skip   16384 * 8

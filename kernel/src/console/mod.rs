@@ -6,10 +6,52 @@
 
 pub mod pl011;
 
+use alloc::boxed::Box;
+
+use crate::irq::IrqReturn;
 use crate::sync::IrqMutex;
 use pl011::Pl011;
 
 static CONSOLE: IrqMutex<Option<Pl011>> = IrqMutex::new(None);
+/// Where received bytes go (in the interrupt handler).
+static ON_INPUT: spin::Once<fn(&[u8])> = spin::Once::new();
+
+/// Starts interrupt-driven input on the console UART, whose interrupt is `intid`; `on_input` gets
+/// every received byte, in the interrupt handler.
+pub fn start_input(intid: u32, on_input: fn(&[u8])) -> Result<(), crate::irq::IrqError> {
+    ON_INPUT.call_once(|| on_input);
+    crate::irq::register(intid, "console", None, Box::new(on_rx_interrupt))?;
+    if let Some(uart) = CONSOLE.lock().as_mut() {
+        uart.enable_rx_interrupt();
+    }
+    Ok(())
+}
+
+fn on_rx_interrupt(_intid: u32) -> IrqReturn {
+    let mut buf = [0u8; 64];
+    loop {
+        let mut n = 0;
+        if let Some(uart) = CONSOLE.lock().as_mut() {
+            while n < buf.len() {
+                match uart.read_byte() {
+                    Some(b) => {
+                        buf[n] = b;
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+            uart.ack_rx();
+        }
+        if n == 0 {
+            break;
+        }
+        if let Some(f) = ON_INPUT.get() {
+            f(&buf[..n]);
+        }
+    }
+    IrqReturn::Handled
+}
 
 /// Points the console at a PL011 mapped at `base`, programming it for `baud` from `clock_hz`
 /// (0 keeps the firmware's divisors).

@@ -63,6 +63,14 @@ register_bitfields! {
     ICR [
         /// Clear all interrupts.
         ALL OFFSET(0) NUMBITS(11) []
+    ],
+
+    /// Interrupt mask set/clear (1 = enabled).
+    IMSC [
+        /// Receive timeout: data sits in the FIFO below its trigger level.
+        RTIM OFFSET(6) NUMBITS(1) [],
+        /// Receive FIFO reached its trigger level.
+        RXIM OFFSET(4) NUMBITS(1) []
     ]
 }
 
@@ -78,6 +86,8 @@ register_structs! {
         (0x2c => LCR_H: ReadWrite<u32, LCR_H::Register>),
         (0x30 => CR: ReadWrite<u32, CR::Register>),
         (0x34 => _reserved2),
+        (0x38 => IMSC: ReadWrite<u32, IMSC::Register>),
+        (0x3c => _reserved3),
         (0x44 => ICR: WriteOnly<u32, ICR::Register>),
         (0x48 => @END),
     }
@@ -127,6 +137,27 @@ impl Pl011 {
     }
 
     /// Sends one byte, waiting while the transmit FIFO is full.
+    /// Takes one received byte, if the receive FIFO holds any.
+    pub fn read_byte(&mut self) -> Option<u8> {
+        let r = self.regs();
+        if r.FR.is_set(FR::RXFE) {
+            None
+        } else {
+            Some((r.DR.get() & 0xff) as u8)
+        }
+    }
+
+    /// Raises the UART's interrupt when bytes arrive (FIFO level or receive timeout).
+    pub fn enable_rx_interrupt(&mut self) {
+        self.regs().IMSC.write(IMSC::RXIM::SET + IMSC::RTIM::SET);
+    }
+
+    /// Clears the receive and receive-timeout interrupts.
+    pub fn ack_rx(&mut self) {
+        self.regs().ICR.set((1 << 4) | (1 << 6));
+    }
+
+    /// Writes one byte, waiting for room in the transmit FIFO.
     pub fn write_byte(&mut self, b: u8) {
         let r = self.regs();
         while r.FR.is_set(FR::TXFF) {

@@ -211,6 +211,24 @@ impl Gic {
         reg.set(v | (u32::from(trigger == Trigger::Edge) << shift));
     }
 
+    /// Sends software-generated interrupt `sgi` (0..15) to the CPU interfaces in `targets`.
+    pub fn send_sgi(&self, sgi: u32, targets: u32) {
+        // TargetListFilter 0 (use the list), CPUTargetList, SGIINTID.
+        self.d().SGIR.set(((targets & 0xff) << 16) | (sgi & 0xf));
+    }
+
+    /// The CPU-interface mask of the calling core (GICD_ITARGETSR0 is banked and reads as it).
+    pub fn own_target_mask(&self) -> u32 {
+        self.d().ITARGETSR[0].get() & 0xff
+    }
+
+    /// Enables a banked (SGI or PPI) line on the calling core.
+    pub fn enable_banked(&self, intid: u32) {
+        if intid < 32 {
+            self.d().ISENABLER[0].set(1 << intid);
+        }
+    }
+
     /// Acknowledges the highest-priority pending interrupt; `None` when it was spurious.
     pub fn acknowledge(&self) -> Option<u32> {
         let iar = self.c().IAR.get();

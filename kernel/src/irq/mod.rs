@@ -163,6 +163,32 @@ pub fn unregister(r: Registration) -> Result<(), IrqError> {
     Ok(())
 }
 
+/// Sets up the calling secondary core's CPU interface and enables on it every banked line
+/// (SGIs and PPIs such as the timer) that has handlers.
+pub fn init_secondary() -> Result<u32, IrqError> {
+    let gic = gic()?;
+    gic.init_cpu();
+    let banked: Vec<u32> = LINES.lock().keys().copied().filter(|&i| i < 32).collect();
+    for intid in banked {
+        gic.enable_banked(intid);
+    }
+    Ok(gic.own_target_mask())
+}
+
+/// The calling core's SGI target mask.
+pub fn own_target_mask() -> u32 {
+    GIC.get().map_or(0, Gic::own_target_mask)
+}
+
+/// Sends SGI `sgi` to the cores in `targets` (GIC CPU-interface mask).
+pub fn send_sgi(sgi: u32, targets: u32) {
+    if let Some(gic) = GIC.get() {
+        // SAFETY: barrier only: make our queue updates visible before the other core looks.
+        unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
+        gic.send_sgi(sgi, targets);
+    }
+}
+
 /// Raises `intid` from software (GICD_ISPENDR), as if its device had signalled it.
 pub fn raise(intid: u32) -> Result<(), IrqError> {
     let gic = gic()?;

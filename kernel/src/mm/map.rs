@@ -55,6 +55,53 @@ fn map(pa: u64, size: u64, mem: MemType, perm: Perm) -> Result<(), MapError> {
     r
 }
 
+/// Maps `size` bytes of RAM at `pa` to kernel address `va` (outside the direct map), with `perm`.
+pub fn map_kernel(va: u64, pa: u64, size: u64, perm: Perm) -> Result<(), MapError> {
+    let _guard = LOCK.lock();
+    let root = keel_boot::early::kernel_root_pa();
+    // SAFETY: `root` is the live kernel table, changed only under LOCK; callers own `va`'s range
+    // (a kernel stack slot) and nothing else maps there.
+    let r = unsafe {
+        pagetable::map(
+            root,
+            va,
+            pa,
+            size,
+            MemType::Normal,
+            perm,
+            &mut KernelTables,
+            false,
+        )
+    };
+    publish();
+    r
+}
+
+/// Removes the kernel mapping of `[va, va + size)` and invalidates it in every core's TLB.
+pub fn unmap_kernel(va: u64, size: u64) -> Result<(), MapError> {
+    let _guard = LOCK.lock();
+    let root = keel_boot::early::kernel_root_pa();
+    // SAFETY: as for `map_kernel`; the caller no longer uses the range.
+    let r = unsafe { pagetable::unmap(root, va, size, &KernelTables) };
+    let mut page = va;
+    while page < va + size {
+        // SAFETY: TLB maintenance only; the broadcast form reaches every core.
+        unsafe { core::arch::asm!("tlbi vaae1is, {}", in(reg) (page >> 12) & ((1 << 44) - 1)) };
+        page += super::PAGE_SIZE;
+    }
+    // SAFETY: barriers only.
+    unsafe { core::arch::asm!("dsb ish", "isb", options(nostack)) };
+    r
+}
+
+/// A zeroed translation-table page for another table tree (user address spaces), from frames.
+pub fn alloc_table_page() -> Option<u64> {
+    let pa = phys::alloc_pages(1)?;
+    // SAFETY: the page was just allocated and is mapped at phys_to_virt(pa).
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, super::PAGE_SIZE as usize) };
+    Some(pa)
+}
+
 /// Maps RAM `[pa, pa + size)` read-write, never executable, into the direct map.
 pub fn map_ram(pa: u64, size: u64) -> Result<(), &'static str> {
     map(pa, size, MemType::Normal, Perm::RW).map_err(|_| "cannot map RAM into the direct map")
