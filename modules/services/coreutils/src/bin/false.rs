@@ -1,0 +1,9 @@
+//! `false`: exits with status 1.
+#![no_std]
+#![no_main]
+
+keel_user::main!(main);
+
+fn main(_: keel_user::Args) -> i32 {
+    1
+}
