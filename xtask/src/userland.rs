@@ -133,7 +133,14 @@ pub fn build(layout: &Layout) -> Result<Vec<Program>> {
 
     let bin_dir = layout.user_bin_dir();
     let mut programs = Vec::new();
-    for name in names {
+    let mut binaries = Vec::new();
+    for package in &names {
+        let manifest = layout.services().join(package).join("Cargo.toml");
+        let text = fs::read_to_string(&manifest)
+            .map_err(|e| Error::io("read the manifest", &manifest, e))?;
+        binaries.extend(binary_names(package, &text));
+    }
+    for name in binaries {
         let host = bin_dir.join(&name);
         if !host.is_file() {
             return Err(Error::Missing {
@@ -155,9 +162,41 @@ pub fn build(layout: &Layout) -> Result<Vec<Program>> {
     Ok(programs)
 }
 
+/// The binaries a package builds: the names of its `[[bin]]` tables, or the package's own name
+/// when it has none.
+pub fn binary_names(package: &str, manifest: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut in_bin = false;
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+            continue;
+        }
+        if in_bin {
+            if let Some(value) = line.strip_prefix("name").map(str::trim_start) {
+                if let Some(value) = value.strip_prefix('=') {
+                    names.push(value.trim().trim_matches('"').to_string());
+                }
+            }
+        }
+    }
+    if names.is_empty() {
+        names.push(package.to_string());
+    }
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binaries_come_from_bin_tables_or_the_package() {
+        assert_eq!(binary_names("sh", "[package]\nname = \"sh\"\n"), ["sh"]);
+        let multi = "[package]\nname = \"tools\"\n[[bin]]\nname = \"echo\"\npath = \"a.rs\"\n\n[[bin]]\nname = \"cat\"\n";
+        assert_eq!(binary_names("tools", multi), ["echo", "cat"]);
+    }
 
     #[test]
     fn init_goes_to_sbin_and_the_rest_to_bin() {
