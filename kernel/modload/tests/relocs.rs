@@ -305,7 +305,7 @@ fn adrp_and_lo12() {
     let (w, p) = text(
         0x9000_0000,
         R_AARCH64_ADR_PREL_PG_HI21_NC,
-        TEXT_VA + 0x1_0000_1000,
+        TEXT_VA + 0x2_0000_1000,
         0,
     )
     .unwrap();
