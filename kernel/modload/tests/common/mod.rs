@@ -498,3 +498,53 @@ pub fn movw_opc(insn: u32) -> &'static str {
 pub fn rustc() -> String {
     std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string())
 }
+
+/// A valid object using every group, local, global, hidden and undefined symbols and a mix
+/// of relocations: the base for malformed-input and fuzz tests.
+pub fn sample_object() -> Vec<u8> {
+    use goblin::elf::reloc::*;
+    let mut b = ElfBuilder::new();
+    let code: Vec<u8> = [
+        0x9000_0000u32, // adrp x0, table
+        0x9100_0000,    // add x0, x0, :lo12:table
+        0x9400_0000,    // bl kernel_print
+        0x1400_0000,    // b helper
+        0xf940_0000,    // ldr x0, [x0, :lo12:counter]
+        0xd65f_03c0,    // ret
+    ]
+    .iter()
+    .flat_map(|w| w.to_le_bytes())
+    .collect();
+    let text = b.section(".text.init", Kind::Text, &code, 4);
+    let helper = b.section(".text.helper", Kind::Text, &0xd65f_03c0u32.to_le_bytes(), 4);
+    let ro = b.section(".rodata.table", Kind::Rodata, b"keel\0module\0\0\0\0\0", 16);
+    let data = b.section(".data.desc", Kind::Data, &[0; 24], 8);
+    let bss = b.bss(".bss.counter", 64, 64);
+    b.section(".comment", Kind::Other, b"hand-made\0", 1);
+    let s_table = b.symbol("table", ro as u16, 0, Bind::Local);
+    let s_helper = b.symbol("helper", helper as u16, 0, Bind::Local);
+    let s_counter = b.symbol("counter", bss as u16, 8, Bind::Local);
+    b.symbol("init_module", text as u16, 0, Bind::Global);
+    b.full_symbol("__keel_module", data as u16, 0, 24, Bind::Global, 1, 0);
+    b.full_symbol("private_helper", helper as u16, 0, 4, Bind::Global, 2, 2);
+    let s_print = b.undefined("kernel_print");
+    let s_opt = b.weak_undefined("kernel_optional");
+    b.rela(text, 0, s_table, R_AARCH64_ADR_PREL_PG_HI21, 0);
+    b.rela(text, 4, s_table, R_AARCH64_ADD_ABS_LO12_NC, 0);
+    b.rela(text, 8, s_print, R_AARCH64_CALL26, 0);
+    b.rela(text, 12, s_helper, R_AARCH64_JUMP26, 0);
+    b.rela(text, 16, s_counter, R_AARCH64_LDST64_ABS_LO12_NC, 0);
+    b.rela(data, 0, s_table, R_AARCH64_ABS64, 5);
+    b.rela(data, 8, s_opt, R_AARCH64_ABS64, 0);
+    b.rela(data, 16, s_print, R_AARCH64_PREL32, 0);
+    b.rela(data, 20, s_helper, R_AARCH64_PREL32, 0);
+    b.build()
+}
+
+/// The resolver that goes with [`sample_object`].
+pub fn sample_resolver(name: &str) -> Option<u64> {
+    match name {
+        "kernel_print" => Some(0xffff_0000_1000_0000 - 0x4000_0000),
+        _ => None,
+    }
+}
