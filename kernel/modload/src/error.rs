@@ -13,9 +13,9 @@ pub enum RelocProblem {
         /// The value that did not fit.
         value: i128,
         /// The smallest value the field accepts.
-        min: i128,
+        min: i64,
         /// The largest value the field accepts.
-        max: i128,
+        max: i64,
     },
     /// The computed value is not a multiple of the field's scale.
     Misaligned {
@@ -230,8 +230,8 @@ impl fmt::Display for RelocProblem {
                 f,
                 "value {} does not fit in the field (allowed {}..={})",
                 Hex(*value),
-                Hex(*min),
-                Hex(*max)
+                Hex(i128::from(*min)),
+                Hex(i128::from(*max))
             ),
             RelocProblem::Misaligned { value, align } => write!(
                 f,

@@ -101,8 +101,8 @@ pub(crate) fn branch26_in_range(x: i128) -> bool {
     check_signed(x, 28).is_ok() && x & 3 == 0
 }
 
-fn check(value: i128, min: i128, max: i128) -> Result<(), RelocProblem> {
-    if value < min || value > max {
+fn check(value: i128, min: i64, max: i64) -> Result<(), RelocProblem> {
+    if value < i128::from(min) || value > i128::from(max) {
         Err(RelocProblem::Overflow { value, min, max })
     } else {
         Ok(())
@@ -111,17 +111,17 @@ fn check(value: i128, min: i128, max: i128) -> Result<(), RelocProblem> {
 
 /// `value` must fit in a `bits`-bit two's complement field.
 fn check_signed(value: i128, bits: u32) -> Result<(), RelocProblem> {
-    check(value, -(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+    check(value, -(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1)
 }
 
 /// `value` must fit in `bits` bits, either as signed or as unsigned.
 fn check_signed_or_unsigned(value: i128, bits: u32) -> Result<(), RelocProblem> {
-    check(value, -(1i128 << (bits - 1)), (1i128 << bits) - 1)
+    check(value, -(1i64 << (bits - 1)), (1i64 << bits) - 1)
 }
 
 /// `value` must fit in `bits` bits as an unsigned number.
 fn check_unsigned(value: i128, bits: u32) -> Result<(), RelocProblem> {
-    check(value, 0, (1i128 << bits) - 1)
+    check(value, 0, (1i64 << bits) - 1)
 }
 
 fn check_align(value: i128, align: u64) -> Result<(), RelocProblem> {

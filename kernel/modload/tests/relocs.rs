@@ -49,7 +49,7 @@ fn text(word: u32, r_type: u32, s: u64, addend: i64) -> Result<(u32, u64), LoadE
     insn(Kind::Text, word, r_type, s, addend)
 }
 
-fn overflow(r: Result<(u32, u64), LoadError>) -> (i128, i128, i128) {
+fn overflow(r: Result<(u32, u64), LoadError>) -> (i128, i64, i64) {
     match r {
         Err(LoadError::Relocation {
             problem: RelocProblem::Overflow { value, min, max },

@@ -225,7 +225,8 @@ impl ElfBuilder {
         };
 
         // (name_off, type, flags, data, size, link, info, align, entsize)
-        let mut all: Vec<(u32, u32, u64, Vec<u8>, u64, u32, u32, u64, u64)> = Vec::new();
+        type Header = (u32, u32, u64, Vec<u8>, u64, u32, u32, u64, u64);
+        let mut all: Vec<Header> = Vec::new();
         for s in &self.sections {
             all.push((
                 add_name(&s.name),
@@ -300,7 +301,7 @@ impl ElfBuilder {
         let mut out = vec![0u8; 64];
         let mut offsets = Vec::new();
         for sec in &all {
-            while out.len() % 8 != 0 {
+            while !out.len().is_multiple_of(8) {
                 out.push(0);
             }
             offsets.push(out.len() as u64);
@@ -308,7 +309,7 @@ impl ElfBuilder {
                 out.extend_from_slice(&sec.3);
             }
         }
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         let shoff = out.len() as u64;
