@@ -6,62 +6,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::*;
 use goblin::elf::reloc::R_AARCH64_NONE;
 use keel_modload::{Linked, Object, SymbolKind, SUPPORTED};
 
-const TARGET: &str = "aarch64-unknown-none-softfloat";
 const TEXT_VA: u64 = 0xffff_0000_4000_0000;
 const RODATA_VA: u64 = TEXT_VA + 0x4000;
 const DATA_VA: u64 = TEXT_VA + 0x8000;
-
-/// Compiles `tests/fixtures/<name>.rs` to an object, or `None` if the target is missing.
-fn compile(name: &str) -> Option<Vec<u8>> {
-    let rustc = rustc();
-    let sysroot = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("run rustc");
-    let sysroot = String::from_utf8(sysroot.stdout).unwrap();
-    let libdir = Path::new(sysroot.trim()).join("lib/rustlib").join(TARGET);
-    if !libdir.exists() {
-        eprintln!(
-            "skipping: the {TARGET} target is not installed ({} missing)",
-            libdir.display()
-        );
-        return None;
-    }
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("{name}.rs"));
-    let out: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("modload-{name}.o"));
-    let status = Command::new(&rustc)
-        .args([
-            "--target",
-            TARGET,
-            "--crate-type=lib",
-            "--emit=obj",
-            "-C",
-            "opt-level=2",
-        ])
-        .args([
-            "-C",
-            "panic=abort",
-            "-C",
-            "codegen-units=1",
-            "--edition=2021",
-            "-o",
-        ])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("run rustc");
-    assert!(status.success(), "rustc failed on {}", src.display());
-    Some(std::fs::read(&out).unwrap())
-}
 
 /// The relocation types in an object, read with goblin's full parser.
 fn relocation_types(bytes: &[u8]) -> BTreeSet<u32> {

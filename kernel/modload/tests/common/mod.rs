@@ -549,3 +549,57 @@ pub fn sample_resolver(name: &str) -> Option<u64> {
         _ => None,
     }
 }
+
+/// The target fixtures are compiled for.
+pub const TARGET: &str = "aarch64-unknown-none-softfloat";
+
+/// Compiles `tests/fixtures/<name>.rs` to an object with rustc, or returns `None` (after
+/// saying so) if the target's standard library is not installed.
+pub fn compile(name: &str) -> Option<Vec<u8>> {
+    use std::path::Path;
+    use std::process::Command;
+    let rustc = rustc();
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("run rustc");
+    let sysroot = String::from_utf8(sysroot.stdout).unwrap();
+    let libdir = Path::new(sysroot.trim()).join("lib/rustlib").join(TARGET);
+    if !libdir.exists() {
+        eprintln!(
+            "skipping: the {TARGET} target is not installed ({} missing)",
+            libdir.display()
+        );
+        return None;
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.rs"));
+    // One output per test binary, so parallel test binaries do not race on the file.
+    let exe = std::env::current_exe().unwrap();
+    let tag = exe.file_name().unwrap().to_string_lossy().to_string();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("modload-{name}-{tag}.o"));
+    let status = Command::new(&rustc)
+        .args([
+            "--target",
+            TARGET,
+            "--crate-type=lib",
+            "--emit=obj",
+            "-C",
+            "opt-level=2",
+        ])
+        .args([
+            "-C",
+            "panic=abort",
+            "-C",
+            "codegen-units=1",
+            "--edition=2021",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("run rustc");
+    assert!(status.success(), "rustc failed on {}", src.display());
+    Some(std::fs::read(&out).unwrap())
+}
