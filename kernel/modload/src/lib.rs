@@ -51,10 +51,13 @@
 //! short run of the mutation fuzzer. For a long fuzz run:
 //!
 //! ```text
-//! KEEL_FUZZ_ITERS=1000000 cargo test -p keel-modload --release --test fuzz
+//! KEEL_FUZZ_ITERS=1000000 CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
+//!     cargo test -p keel-modload --release --test fuzz -- --nocapture
 //! ```
 //!
-//! `KEEL_FUZZ_SEED` picks another seed.
+//! Keep overflow checks on (the dev profile has them; the release profile needs the variable
+//! above) so an arithmetic overflow shows up as a panic. `KEEL_FUZZ_SEED` picks another seed;
+//! a crashing input is saved under `target/tmp/`.
 #![no_std]
 
 extern crate alloc;

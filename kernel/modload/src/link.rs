@@ -1,6 +1,7 @@
 //! [`Object::link`]: copies a module into the caller's memory, resolves its symbols and
 //! applies its relocations, routing far branches through veneers.
 
+use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -184,8 +185,8 @@ struct Linker<'o, 'a, 'm, 'r> {
     placed: Vec<Option<Placed>>,
     /// Resolved addresses of undefined symbols, by symbol index.
     resolved: Vec<Option<u64>>,
-    /// Targets that have a veneer, by slot.
-    veneers: Vec<u64>,
+    /// Targets that have a veneer, with their slot.
+    veneers: BTreeMap<u64, usize>,
     layout: Layout,
 }
 
@@ -226,7 +227,7 @@ impl<'a> Object<'a> {
             resolve,
             placed,
             resolved: vec![None; self.symbol_count()],
-            veneers: Vec::new(),
+            veneers: BTreeMap::new(),
             layout,
         };
         linker.copy_sections();
@@ -312,14 +313,15 @@ impl Linker<'_, '_, '_, '_> {
 
     /// Returns the address of the veneer jumping to `target`, writing one if needed.
     fn veneer(&mut self, target: u64) -> Result<u64, RelocProblem> {
-        let slot = match self.veneers.iter().position(|&t| t == target) {
-            Some(slot) => slot,
+        let slot = match self.veneers.get(&target) {
+            Some(&slot) => slot,
             None => {
-                if self.veneers.len() >= self.layout.veneer_slots {
+                let slot = self.veneers.len();
+                if slot >= self.layout.veneer_slots {
                     return Err(RelocProblem::NoVeneerRoom { target });
                 }
-                self.veneers.push(target);
-                self.veneers.len() - 1
+                self.veneers.insert(target, slot);
+                slot
             }
         };
         let offset = slot

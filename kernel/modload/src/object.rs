@@ -168,7 +168,9 @@ impl<'a> Object<'a> {
         obj.shstrtab = obj.checked_strtab(shstrndx, &sh, "")?;
 
         for i in 0..shnum {
-            let sh = obj.shdr(i).ok_or(bad_section(i, "", "header unreadable"))?;
+            let sh = obj
+                .shdr(i)
+                .ok_or_else(|| bad_section(i, "", "header unreadable"))?;
             let name = str_at(obj.shstrtab, sh.name).map_err(|why| bad_section(i, "", why))?;
             if sh.sh_type != SHT_NOBITS {
                 obj.file_range(i, &sh)?;
@@ -213,7 +215,7 @@ impl<'a> Object<'a> {
                     let strsh = obj
                         .shdr(link)
                         .filter(|_| link != 0)
-                        .ok_or(bad_section(i, name, "sh_link does not name a string table"))?;
+                        .ok_or_else(|| bad_section(i, name, "sh_link does not name a string table"))?;
                     obj.symtab_index = i;
                     obj.symtab = obj.file_range(i, &sh)?;
                     obj.strtab = obj.checked_strtab(link, &strsh, name)?;
@@ -275,7 +277,7 @@ impl<'a> Object<'a> {
     /// Checks every symbol.
     fn check_symbols(&self) -> Result<(), LoadError> {
         for index in 0..self.symbol_count() {
-            let sym = self.sym(index).ok_or(LoadError::BadSymbol {
+            let sym = self.sym(index).ok_or_else(|| LoadError::BadSymbol {
                 index,
                 name: String::new(),
                 why: "entry unreadable",
@@ -318,7 +320,7 @@ impl<'a> Object<'a> {
                 _ => {
                     let sh = self
                         .shdr(shndx as usize)
-                        .ok_or(bad("section index is out of range"))?;
+                        .ok_or_else(|| bad("section index is out of range"))?;
                     if sym.value > sh.size {
                         return Err(bad("value lies past the end of its section"));
                     }
@@ -354,18 +356,16 @@ impl<'a> Object<'a> {
             let tsh = self
                 .shdr(target)
                 .filter(|_| target != 0 && target != i)
-                .ok_or(bad_section(
-                    i,
-                    name,
-                    "sh_info does not name a section to relocate",
-                ))?;
+                .ok_or_else(|| {
+                    bad_section(i, name, "sh_info does not name a section to relocate")
+                })?;
             let tname = self.section_name(target);
             let loaded = tsh.flags & u64::from(SHF_ALLOC) != 0;
             let count = self.file_range(i, &sh)?.len() / RELA_SIZE;
             for j in 0..count {
                 let rela = self
                     .rela(&sh, j)
-                    .ok_or(bad_section(i, name, "entry unreadable"))?;
+                    .ok_or_else(|| bad_section(i, name, "entry unreadable"))?;
                 let bad = |why| LoadError::BadRelocation {
                     section: tname.to_string(),
                     index: j,
@@ -375,7 +375,7 @@ impl<'a> Object<'a> {
                 };
                 let sym = self
                     .sym(rela.sym as usize)
-                    .ok_or(bad("symbol index is out of range"))?;
+                    .ok_or_else(|| bad("symbol index is out of range"))?;
                 if !loaded {
                     continue;
                 }

@@ -6,7 +6,8 @@
 //! `KEEL_FUZZ_ITERS` sets the number of iterations (default 5000), `KEEL_FUZZ_SEED` the seed:
 //!
 //! ```text
-//! KEEL_FUZZ_ITERS=1000000 cargo test -p keel-modload --release --test fuzz
+//! KEEL_FUZZ_ITERS=1000000 CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
+//!     cargo test -p keel-modload --release --test fuzz -- --nocapture
 //! ```
 
 mod common;
