@@ -554,8 +554,22 @@ pub fn sample_resolver(name: &str) -> Option<u64> {
 pub const TARGET: &str = "aarch64-unknown-none-softfloat";
 
 /// Compiles `tests/fixtures/<name>.rs` to an object with rustc, or returns `None` (after
-/// saying so) if the target's standard library is not installed.
+/// saying so) if the target's standard library is not installed. Each fixture is compiled
+/// once per test binary.
 pub fn compile(name: &str) -> Option<Vec<u8>> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<Vec<u8>>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    // A panicking test may poison the lock; the cache is still consistent.
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(name.to_string())
+        .or_insert_with(|| compile_uncached(name))
+        .clone()
+}
+
+fn compile_uncached(name: &str) -> Option<Vec<u8>> {
     use std::path::Path;
     use std::process::Command;
     let rustc = rustc();
@@ -575,10 +589,9 @@ pub fn compile(name: &str) -> Option<Vec<u8>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(format!("{name}.rs"));
-    // One output per test binary, so parallel test binaries do not race on the file.
-    let exe = std::env::current_exe().unwrap();
-    let tag = exe.file_name().unwrap().to_string_lossy().to_string();
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("modload-{name}-{tag}.o"));
+    // One output per process, so parallel test binaries do not race on the file.
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("modload-{name}-{}.o", std::process::id()));
     let status = Command::new(&rustc)
         .args([
             "--target",
@@ -601,5 +614,7 @@ pub fn compile(name: &str) -> Option<Vec<u8>> {
         .status()
         .expect("run rustc");
     assert!(status.success(), "rustc failed on {}", src.display());
-    Some(std::fs::read(&out).unwrap())
+    let bytes = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    Some(bytes)
 }
