@@ -59,6 +59,8 @@
 //! above) so an arithmetic overflow shows up as a panic. `KEEL_FUZZ_SEED` picks another seed;
 //! a crashing input is saved under `target/tmp/`.
 #![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 extern crate alloc;
 
