@@ -1,0 +1,148 @@
+//! Bounds-checked little-endian reads of the ELF64 structures the loader needs.
+//!
+//! The loader reads headers straight out of the caller's byte slice with checked
+//! arithmetic instead of going through `goblin::elf::Elf::parse`, which allocates tables and
+//! is not meant for hostile input. goblin still supplies the constants and their names.
+
+/// Size of the ELF64 file header.
+pub(crate) const EHDR_SIZE: usize = 64;
+/// Size of one ELF64 section header.
+pub(crate) const SHDR_SIZE: usize = 64;
+/// Size of one ELF64 symbol.
+pub(crate) const SYM_SIZE: usize = 24;
+/// Size of one ELF64 `Rela` entry.
+pub(crate) const RELA_SIZE: usize = 24;
+
+/// Reads `N` bytes at `off`, or `None` if they are not all inside `bytes`.
+fn array<const N: usize>(bytes: &[u8], off: usize) -> Option<[u8; N]> {
+    let end = off.checked_add(N)?;
+    bytes.get(off..end)?.try_into().ok()
+}
+
+/// Reads a little-endian `u16` at `off`.
+pub(crate) fn u16_at(bytes: &[u8], off: usize) -> Option<u16> {
+    array(bytes, off).map(u16::from_le_bytes)
+}
+
+/// Reads a little-endian `u32` at `off`.
+pub(crate) fn u32_at(bytes: &[u8], off: usize) -> Option<u32> {
+    array(bytes, off).map(u32::from_le_bytes)
+}
+
+/// Reads a little-endian `u64` at `off`.
+pub(crate) fn u64_at(bytes: &[u8], off: usize) -> Option<u64> {
+    array(bytes, off).map(u64::from_le_bytes)
+}
+
+/// One section header.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Shdr {
+    pub name: u32,
+    pub sh_type: u32,
+    pub flags: u64,
+    pub offset: u64,
+    pub size: u64,
+    pub link: u32,
+    pub info: u32,
+    pub addralign: u64,
+    pub entsize: u64,
+}
+
+impl Shdr {
+    /// Decodes the section header at `off`.
+    pub(crate) fn read(bytes: &[u8], off: usize) -> Option<Shdr> {
+        let field = |o: usize| off.checked_add(o);
+        Some(Shdr {
+            name: u32_at(bytes, field(0)?)?,
+            sh_type: u32_at(bytes, field(4)?)?,
+            flags: u64_at(bytes, field(8)?)?,
+            offset: u64_at(bytes, field(24)?)?,
+            size: u64_at(bytes, field(32)?)?,
+            link: u32_at(bytes, field(40)?)?,
+            info: u32_at(bytes, field(44)?)?,
+            addralign: u64_at(bytes, field(48)?)?,
+            entsize: u64_at(bytes, field(56)?)?,
+        })
+    }
+}
+
+/// One symbol table entry.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Sym {
+    pub name: u32,
+    pub info: u8,
+    pub other: u8,
+    pub shndx: u16,
+    pub value: u64,
+    pub size: u64,
+}
+
+impl Sym {
+    /// Decodes the symbol at `off`.
+    pub(crate) fn read(bytes: &[u8], off: usize) -> Option<Sym> {
+        let field = |o: usize| off.checked_add(o);
+        Some(Sym {
+            name: u32_at(bytes, field(0)?)?,
+            info: *bytes.get(field(4)?)?,
+            other: *bytes.get(field(5)?)?,
+            shndx: u16_at(bytes, field(6)?)?,
+            value: u64_at(bytes, field(8)?)?,
+            size: u64_at(bytes, field(16)?)?,
+        })
+    }
+
+    /// The symbol's binding (`STB_*`).
+    pub(crate) fn bind(&self) -> u8 {
+        self.info >> 4
+    }
+
+    /// The symbol's type (`STT_*`).
+    pub(crate) fn kind(&self) -> u8 {
+        self.info & 0xf
+    }
+
+    /// The symbol's visibility (`STV_*`).
+    pub(crate) fn visibility(&self) -> u8 {
+        self.other & 0x3
+    }
+}
+
+/// One relocation with an explicit addend.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Rela {
+    pub offset: u64,
+    pub sym: u32,
+    pub r_type: u32,
+    pub addend: i64,
+}
+
+impl Rela {
+    /// Decodes the relocation at `off`.
+    pub(crate) fn read(bytes: &[u8], off: usize) -> Option<Rela> {
+        let info = u64_at(bytes, off.checked_add(8)?)?;
+        Some(Rela {
+            offset: u64_at(bytes, off)?,
+            // The high half is the symbol index, the low half the type: truncation intended.
+            sym: (info >> 32) as u32,
+            r_type: info as u32,
+            addend: u64_at(bytes, off.checked_add(16)?)? as i64,
+        })
+    }
+}
+
+/// Returns the NUL-terminated string at `off` in `table`, if it is in bounds and UTF-8.
+pub(crate) fn str_at(table: &[u8], off: u32) -> Result<&str, &'static str> {
+    let start = usize::try_from(off).map_err(|_| "offset past the end of the table")?;
+    let rest = table
+        .get(start..)
+        .ok_or("offset past the end of the table")?;
+    if rest.is_empty() {
+        return Err("offset past the end of the table");
+    }
+    let len = rest
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or("name is not NUL-terminated")?;
+    let raw = rest.get(..len).ok_or("name is not NUL-terminated")?;
+    core::str::from_utf8(raw).map_err(|_| "name is not valid UTF-8")
+}

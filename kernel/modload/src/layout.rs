@@ -1,0 +1,169 @@
+//! [`Layout`]: where each loaded section goes, grouped by permission (W^X).
+
+use alloc::vec::Vec;
+
+use goblin::elf::section_header::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS};
+
+use crate::elf::Shdr;
+use crate::error::LoadError;
+use crate::object::Object;
+
+/// Size of one branch veneer: `ldr x16, #8; br x16; .quad target`.
+pub const VENEER_SIZE: usize = 16;
+
+/// The permission group a loaded section belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Group {
+    /// Executable code (RX).
+    Text,
+    /// Read-only data (R).
+    Rodata,
+    /// Writable data and, after it, zero-initialised data (RW).
+    Data,
+}
+
+/// Sizes and alignments of the three memory regions a module needs.
+///
+/// The caller allocates `text` bytes aligned to `text_align` (to be mapped RX after
+/// linking), `rodata` bytes aligned to `rodata_align` (R) and `data` bytes aligned to
+/// `data_align` (RW), normally each on its own pages so the permissions can differ. A size of
+/// zero means the module has no such sections. All alignments are powers of two, at most
+/// [`MAX_SECTION_ALIGN`](crate::MAX_SECTION_ALIGN).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// Bytes of code, including the veneer area at its end.
+    pub text: usize,
+    /// Alignment the text region's start needs.
+    pub text_align: usize,
+    /// Bytes of read-only data.
+    pub rodata: usize,
+    /// Alignment the rodata region's start needs.
+    pub rodata_align: usize,
+    /// Bytes of writable data, including the zero-initialised (`.bss`) part at its end.
+    pub data: usize,
+    /// Alignment the data region's start needs.
+    pub data_align: usize,
+    /// Offset within the data region where `.bss` starts.
+    pub bss_offset: usize,
+    /// Offset within the text region where the veneer area starts.
+    pub veneer_offset: usize,
+    /// Number of [`VENEER_SIZE`]-byte veneer slots reserved: one per distinct
+    /// `CALL26`/`JUMP26` target (symbol and addend) outside the module's own text.
+    pub veneer_slots: usize,
+}
+
+impl Layout {
+    /// The largest of the three alignments.
+    pub fn max_align(&self) -> usize {
+        self.text_align.max(self.rodata_align).max(self.data_align)
+    }
+}
+
+/// Which group a section belongs to, or `None` if it is not loaded.
+pub(crate) fn group_of(sh: &Shdr) -> Option<Group> {
+    if sh.flags & u64::from(SHF_ALLOC) == 0 {
+        None
+    } else if sh.flags & u64::from(SHF_EXECINSTR) != 0 {
+        Some(Group::Text)
+    } else if sh.flags & u64::from(SHF_WRITE) == 0 {
+        Some(Group::Rodata)
+    } else {
+        Some(Group::Data)
+    }
+}
+
+/// A running cursor within one group.
+struct Cursor {
+    end: usize,
+    align: usize,
+}
+
+impl Cursor {
+    fn new() -> Cursor {
+        Cursor { end: 0, align: 1 }
+    }
+
+    /// Reserves `size` bytes aligned to `align`; returns their offset.
+    fn place(&mut self, size: u64, align: u64, group: &'static str) -> Result<usize, LoadError> {
+        let too_large = LoadError::TooLarge { group };
+        let align = usize::try_from(align.max(1)).map_err(|_| too_large.clone())?;
+        let size = usize::try_from(size).map_err(|_| too_large.clone())?;
+        let start = self
+            .end
+            .checked_next_multiple_of(align)
+            .ok_or(too_large.clone())?;
+        self.end = start.checked_add(size).ok_or(too_large)?;
+        self.align = self.align.max(align);
+        Ok(start)
+    }
+}
+
+impl Object<'_> {
+    /// Computes the module's memory layout: the size and alignment of its text (RX), rodata
+    /// (R) and data (RW, with `.bss` at the end) regions, with veneer room for the worst
+    /// case.
+    ///
+    /// Sections are placed in section-table order within their group, each at its own
+    /// alignment. Allocates a small temporary list to count distinct branch targets.
+    pub fn layout(&self) -> Layout {
+        let mut targets: Vec<(u32, i64)> = self.veneer_candidates().collect();
+        targets.sort_unstable();
+        targets.dedup();
+        // `parse` already planned with one veneer per candidate branch, an upper bound of
+        // this count, so this cannot fail.
+        self.plan(targets.len(), |_, _, _| {}).unwrap_or_default()
+    }
+
+    /// Places every loaded section, telling `place` each one's index, group and offset, and
+    /// returns the layout with `veneer_slots` veneers.
+    pub(crate) fn plan(
+        &self,
+        veneer_slots: usize,
+        mut place: impl FnMut(usize, Group, usize),
+    ) -> Result<Layout, LoadError> {
+        let mut text = Cursor::new();
+        let mut rodata = Cursor::new();
+        let mut data = Cursor::new();
+        let mut bss_offset = 0;
+        // Initialised sections first, then `.bss` after the initialised data.
+        for bss_pass in [false, true] {
+            if bss_pass {
+                bss_offset = data.end;
+            }
+            for i in 0..self.shnum {
+                let Some(sh) = self.shdr(i) else { continue };
+                let Some(group) = group_of(&sh) else { continue };
+                let is_bss = group == Group::Data && sh.sh_type == SHT_NOBITS;
+                if is_bss != bss_pass {
+                    continue;
+                }
+                let (cursor, name) = match group {
+                    Group::Text => (&mut text, "text"),
+                    Group::Rodata => (&mut rodata, "rodata"),
+                    Group::Data => (&mut data, "data"),
+                };
+                let offset = cursor.place(sh.size, sh.addralign, name)?;
+                place(i, group, offset);
+            }
+        }
+        let veneer_bytes = veneer_slots
+            .checked_mul(VENEER_SIZE)
+            .ok_or(LoadError::TooLarge { group: "text" })?;
+        let veneer_offset = if veneer_slots > 0 {
+            text.place(veneer_bytes as u64, 8, "text")?
+        } else {
+            text.end
+        };
+        Ok(Layout {
+            text: text.end,
+            text_align: text.align,
+            rodata: rodata.end,
+            rodata_align: rodata.align,
+            data: data.end,
+            data_align: data.align,
+            bss_offset,
+            veneer_offset,
+            veneer_slots,
+        })
+    }
+}

@@ -1,0 +1,448 @@
+//! [`Object::link`]: copies a module into the caller's memory, resolves its symbols and
+//! applies its relocations, routing far branches through veneers.
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use goblin::elf::section_header::{SHN_ABS, SHN_UNDEF, SHT_NOBITS};
+use goblin::elf::sym::{STB_GLOBAL, STB_WEAK, STT_FILE, STT_FUNC, STT_OBJECT, STT_SECTION};
+use goblin::elf::sym::{STV_DEFAULT, STV_PROTECTED};
+
+use crate::elf::Sym;
+use crate::error::{LoadError, RelocProblem};
+use crate::layout::{Group, Layout, VENEER_SIZE};
+use crate::object::Object;
+use crate::reloc;
+
+/// `ldr x16, #8`: loads the veneer's target from the literal after the next instruction.
+pub const VENEER_LDR_X16: u32 = 0x5800_0050;
+/// `br x16`: jumps to it (x16, IP0, is the AAPCS64 register veneers may clobber).
+pub const VENEER_BR_X16: u32 = 0xd61f_0200;
+
+/// The memory the caller allocated for a module, with the virtual addresses the module will
+/// run at. Each buffer must be at least as large as the [`Layout`] asks and each address
+/// aligned as it asks; the buffers may be written through a different mapping than the
+/// address given (for example a writable alias of pages that will be executable).
+#[derive(Debug)]
+pub struct Image<'m> {
+    /// Memory for the text region (code and veneers).
+    pub text: &'m mut [u8],
+    /// The address the text region runs at.
+    pub text_va: u64,
+    /// Memory for the read-only data region.
+    pub rodata: &'m mut [u8],
+    /// The address the rodata region runs at.
+    pub rodata_va: u64,
+    /// Memory for the writable data region (data, then `.bss`).
+    pub data: &'m mut [u8],
+    /// The address the data region runs at.
+    pub data_va: u64,
+}
+
+/// What kind of thing a defined symbol names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymbolKind {
+    /// Code (`STT_FUNC`).
+    Function,
+    /// Data (`STT_OBJECT`).
+    Object,
+    /// Anything else (`STT_NOTYPE`, absolute values).
+    Other,
+}
+
+/// A global symbol the linked module defines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefinedSymbol {
+    /// The symbol's name.
+    pub name: String,
+    /// Its address in the module's image (or its value, for an absolute symbol).
+    pub va: u64,
+    /// Its size in bytes, as the object states (0 if unknown).
+    pub size: u64,
+    /// What it names.
+    pub kind: SymbolKind,
+    /// Whether it is a weak definition.
+    pub weak: bool,
+}
+
+/// A module linked into its image: its defined global symbols, for finding its descriptor
+/// and for other modules to import.
+#[derive(Clone, Debug)]
+pub struct Linked {
+    symbols: Vec<DefinedSymbol>,
+    layout: Layout,
+    veneers_used: usize,
+}
+
+impl Linked {
+    /// The module's defined global and weak symbols with default or protected visibility,
+    /// sorted by name. Hidden symbols stay private to the module.
+    pub fn symbols(&self) -> &[DefinedSymbol] {
+        &self.symbols
+    }
+
+    /// Looks up a defined global symbol by name.
+    pub fn symbol(&self, name: &str) -> Option<&DefinedSymbol> {
+        self.symbols
+            .binary_search_by(|s| s.name.as_str().cmp(name))
+            .ok()
+            .and_then(|i| self.symbols.get(i))
+    }
+
+    /// The address of a defined global symbol.
+    pub fn address(&self, name: &str) -> Option<u64> {
+        self.symbol(name).map(|s| s.va)
+    }
+
+    /// The layout the module was linked with.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// How many veneers the link wrote.
+    pub fn veneers_used(&self) -> usize {
+        self.veneers_used
+    }
+}
+
+/// Where each loaded section landed.
+#[derive(Clone, Copy)]
+struct Placed {
+    group: Group,
+    offset: usize,
+}
+
+fn group_name(group: Group) -> &'static str {
+    match group {
+        Group::Text => "text",
+        Group::Rodata => "rodata",
+        Group::Data => "data",
+    }
+}
+
+impl Image<'_> {
+    fn buffer(&mut self, group: Group) -> &mut [u8] {
+        match group {
+            Group::Text => self.text,
+            Group::Rodata => self.rodata,
+            Group::Data => self.data,
+        }
+    }
+
+    fn va(&self, group: Group) -> u64 {
+        match group {
+            Group::Text => self.text_va,
+            Group::Rodata => self.rodata_va,
+            Group::Data => self.data_va,
+        }
+    }
+
+    /// Checks the buffers and addresses against `layout`.
+    fn check(&self, layout: &Layout) -> Result<(), LoadError> {
+        let groups = [
+            (Group::Text, self.text.len(), layout.text, layout.text_align),
+            (
+                Group::Rodata,
+                self.rodata.len(),
+                layout.rodata,
+                layout.rodata_align,
+            ),
+            (Group::Data, self.data.len(), layout.data, layout.data_align),
+        ];
+        for (group, got, needed, align) in groups {
+            let name = group_name(group);
+            if got < needed {
+                return Err(LoadError::ImageTooSmall {
+                    group: name,
+                    needed,
+                    got,
+                });
+            }
+            let va = self.va(group);
+            let fits = u64::try_from(got)
+                .ok()
+                .and_then(|len| va.checked_add(len))
+                .is_some();
+            if !fits || !va.is_multiple_of(align.max(1) as u64) {
+                return Err(LoadError::BadImageAddress {
+                    group: name,
+                    va,
+                    align,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The link's working state.
+struct Linker<'o, 'a, 'm, 'r> {
+    obj: &'o Object<'a>,
+    image: &'o mut Image<'m>,
+    resolve: &'r mut dyn FnMut(&str) -> Option<u64>,
+    placed: Vec<Option<Placed>>,
+    /// Resolved addresses of undefined symbols, by symbol index.
+    resolved: Vec<Option<u64>>,
+    /// Targets that have a veneer, with their slot.
+    veneers: BTreeMap<u64, usize>,
+    layout: Layout,
+}
+
+impl<'a> Object<'a> {
+    /// Links the module into `image`: zeroes the buffers, copies every loaded section's
+    /// contents, resolves undefined symbols with `resolve` (name to address), applies every
+    /// relocation of every loaded section, and writes veneers for `CALL26`/`JUMP26` branches
+    /// whose target lies outside ±128 MiB.
+    ///
+    /// Undefined symbols are resolved lazily, once each, when a relocation first needs them;
+    /// an unknown global is [`LoadError::UnknownSymbol`], an unknown weak one is address 0.
+    ///
+    /// The engine works only through the buffers and addresses given; it assumes nothing
+    /// about where the image lives. Afterwards the caller must make the code visible to
+    /// instruction fetch (clean the D-cache to the point of unification and invalidate the
+    /// I-cache for the text region, then `dsb ish; isb`), set the final page permissions (text
+    /// RX, rodata R, data RW) and only then run the module's `init`. On error the buffers
+    /// hold partial contents and must be discarded.
+    pub fn link(
+        &self,
+        image: &mut Image<'_>,
+        resolve: &mut dyn FnMut(&str) -> Option<u64>,
+    ) -> Result<Linked, LoadError> {
+        let layout = self.layout();
+        image.check(&layout)?;
+        image.text.fill(0);
+        image.rodata.fill(0);
+        image.data.fill(0);
+        let mut placed = vec![None; self.shnum];
+        self.plan(layout.veneer_slots, |i, group, offset| {
+            if let Some(slot) = placed.get_mut(i) {
+                *slot = Some(Placed { group, offset });
+            }
+        })?;
+        let mut linker = Linker {
+            obj: self,
+            image,
+            resolve,
+            placed,
+            resolved: vec![None; self.symbol_count()],
+            veneers: BTreeMap::new(),
+            layout,
+        };
+        linker.copy_sections();
+        linker.relocate()?;
+        let symbols = linker.exports();
+        Ok(Linked {
+            symbols,
+            layout,
+            veneers_used: linker.veneers.len(),
+        })
+    }
+}
+
+impl Linker<'_, '_, '_, '_> {
+    /// Copies the contents of every loaded, non-`NOBITS` section.
+    fn copy_sections(&mut self) {
+        for i in 0..self.obj.shnum {
+            let (Some(Some(p)), Some(sh)) = (self.placed.get(i).copied(), self.obj.shdr(i)) else {
+                continue;
+            };
+            if sh.sh_type == SHT_NOBITS {
+                continue;
+            }
+            let src = self.obj.section_data(i, &sh);
+            let dst = p
+                .offset
+                .checked_add(src.len())
+                .and_then(|end| self.image.buffer(p.group).get_mut(p.offset..end));
+            if let Some(dst) = dst {
+                dst.copy_from_slice(src);
+            }
+        }
+    }
+
+    /// The run-time address of section `index` plus `offset`, if the section is loaded.
+    fn section_va(&self, index: usize, offset: u64) -> Option<u64> {
+        let p = self.placed.get(index).copied().flatten()?;
+        self.image
+            .va(p.group)
+            .checked_add(p.offset as u64)?
+            .checked_add(offset)
+    }
+
+    /// The address of symbol `index`, resolving it if it is undefined.
+    fn symbol_address(
+        &mut self,
+        index: usize,
+        sym: &Sym,
+        section: usize,
+    ) -> Result<u64, LoadError> {
+        let shndx = u32::from(sym.shndx);
+        if shndx == SHN_ABS {
+            return Ok(sym.value);
+        }
+        if shndx != SHN_UNDEF {
+            // Parse checked the section is loaded and the value within it.
+            return self
+                .section_va(shndx as usize, sym.value)
+                .ok_or(LoadError::TooLarge { group: "text" });
+        }
+        if index == 0 {
+            return Ok(0);
+        }
+        if let Some(Some(addr)) = self.resolved.get(index) {
+            return Ok(*addr);
+        }
+        let name = self.obj.sym_name(sym);
+        let addr = match (self.resolve)(name) {
+            Some(addr) => addr,
+            None if sym.bind() == STB_WEAK => 0,
+            None => {
+                return Err(LoadError::UnknownSymbol {
+                    name: name.to_string(),
+                    referenced_from: self.obj.section_name(section).to_string(),
+                })
+            }
+        };
+        if let Some(slot) = self.resolved.get_mut(index) {
+            *slot = Some(addr);
+        }
+        Ok(addr)
+    }
+
+    /// Returns the address of the veneer jumping to `target`, writing one if needed.
+    fn veneer(&mut self, target: u64) -> Result<u64, RelocProblem> {
+        let slot = match self.veneers.get(&target) {
+            Some(&slot) => slot,
+            None => {
+                let slot = self.veneers.len();
+                if slot >= self.layout.veneer_slots {
+                    return Err(RelocProblem::NoVeneerRoom { target });
+                }
+                self.veneers.insert(target, slot);
+                slot
+            }
+        };
+        let offset = slot
+            .checked_mul(VENEER_SIZE)
+            .and_then(|o| o.checked_add(self.layout.veneer_offset))
+            .ok_or(RelocProblem::NoVeneerRoom { target })?;
+        let end = offset
+            .checked_add(VENEER_SIZE)
+            .ok_or(RelocProblem::NoVeneerRoom { target })?;
+        let dst = self
+            .image
+            .text
+            .get_mut(offset..end)
+            .ok_or(RelocProblem::NoVeneerRoom { target })?;
+        let mut code = [0u8; VENEER_SIZE];
+        code[..4].copy_from_slice(&VENEER_LDR_X16.to_le_bytes());
+        code[4..8].copy_from_slice(&VENEER_BR_X16.to_le_bytes());
+        code[8..].copy_from_slice(&target.to_le_bytes());
+        dst.copy_from_slice(&code);
+        self.image
+            .text_va
+            .checked_add(offset as u64)
+            .ok_or(RelocProblem::NoVeneerRoom { target })
+    }
+
+    /// Applies every relocation of every loaded section.
+    fn relocate(&mut self) -> Result<(), LoadError> {
+        let obj = self.obj;
+        for (sh, target, _) in obj.loaded_rela_sections() {
+            let count = usize::try_from(sh.size).unwrap_or(0) / crate::elf::RELA_SIZE;
+            let tname = obj.section_name(target);
+            for j in 0..count {
+                let Some(rela) = obj.rela(&sh, j) else {
+                    continue;
+                };
+                let Some(sym) = obj.sym(rela.sym as usize) else {
+                    continue;
+                };
+                let fail = |problem| LoadError::Relocation {
+                    r_type: rela.r_type,
+                    section: tname.to_string(),
+                    offset: rela.offset,
+                    symbol: obj.sym_name(&sym).to_string(),
+                    problem,
+                };
+                let mut s = self.symbol_address(rela.sym as usize, &sym, target)?;
+                let mut a = rela.addend;
+                let p = self
+                    .section_va(target, rela.offset)
+                    .ok_or(LoadError::TooLarge { group: "text" })?;
+                if reloc::is_branch26(rela.r_type) && !obj.in_own_text(&sym) {
+                    let dest = i128::from(s) + i128::from(a);
+                    if !reloc::branch26_in_range(dest - i128::from(p)) {
+                        // The veneer holds the 64-bit address, modulo 2^64 like ABS64.
+                        s = self.veneer(dest as u64).map_err(fail)?;
+                        a = 0;
+                    }
+                }
+                let width = reloc::width(rela.r_type).unwrap_or(0);
+                let placed = self.placed.get(target).copied().flatten();
+                let place = placed.and_then(|pl| {
+                    let start = pl.offset.checked_add(usize::try_from(rela.offset).ok()?)?;
+                    let end = start.checked_add(usize::try_from(width).ok()?)?;
+                    self.image.buffer(pl.group).get_mut(start..end)
+                });
+                let applied = match place {
+                    Some(place) => reloc::apply(rela.r_type, place, s, a, p).map_err(fail)?,
+                    None => false,
+                };
+                if !applied {
+                    // Parse refuses unsupported types and out-of-bounds offsets.
+                    return Err(LoadError::UnsupportedRelocation {
+                        section: tname.to_string(),
+                        offset: rela.offset,
+                        r_type: rela.r_type,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The module's exported symbols, sorted by name.
+    fn exports(&self) -> Vec<DefinedSymbol> {
+        let obj = self.obj;
+        let mut out: Vec<DefinedSymbol> = (1..obj.symbol_count())
+            .filter_map(|i| {
+                let sym = obj.sym(i)?;
+                let shndx = u32::from(sym.shndx);
+                let bind = sym.bind();
+                let vis = sym.visibility();
+                if shndx == SHN_UNDEF
+                    || !(bind == STB_GLOBAL || bind == STB_WEAK)
+                    || !(vis == STV_DEFAULT || vis == STV_PROTECTED)
+                    || matches!(sym.kind(), STT_SECTION | STT_FILE)
+                {
+                    return None;
+                }
+                let va = if shndx == SHN_ABS {
+                    sym.value
+                } else {
+                    self.section_va(shndx as usize, sym.value)?
+                };
+                let name = obj.sym_name(&sym);
+                if name.is_empty() {
+                    return None;
+                }
+                Some(DefinedSymbol {
+                    name: name.to_string(),
+                    va,
+                    size: sym.size,
+                    kind: match sym.kind() {
+                        STT_FUNC => SymbolKind::Function,
+                        STT_OBJECT => SymbolKind::Object,
+                        _ => SymbolKind::Other,
+                    },
+                    weak: bind == STB_WEAK,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+}

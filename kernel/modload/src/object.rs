@@ -1,0 +1,527 @@
+//! [`Object`]: a validated view of a module's ELF bytes, and [`Object::parse`], which checks
+//! everything the later steps rely on.
+
+use alloc::string::{String, ToString};
+
+use goblin::elf::header::{EM_AARCH64, ET_REL};
+use goblin::elf::section_header::{
+    SHF_ALLOC, SHF_EXECINSTR, SHF_TLS, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX,
+    SHT_NOBITS, SHT_REL, SHT_RELA, SHT_STRTAB, SHT_SYMTAB, SHT_SYMTAB_SHNDX,
+};
+use goblin::elf::sym::{STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_GNU_IFUNC, STT_TLS};
+
+use crate::elf::{self, str_at, Rela, Shdr, Sym, EHDR_SIZE, RELA_SIZE, SHDR_SIZE, SYM_SIZE};
+use crate::error::LoadError;
+use crate::reloc;
+
+/// The largest section alignment accepted (64 KiB); larger requests are refused so a group's
+/// alignment stays something a page allocator can honour.
+pub const MAX_SECTION_ALIGN: u64 = 64 * 1024;
+
+/// A validated AArch64 relocatable object, borrowing the module's bytes.
+///
+/// Creating one with [`Object::parse`] checks every header, table, name, symbol and
+/// relocation that [`Object::layout`] and [`Object::link`] later use, so those never index
+/// out of bounds. Parsing allocates nothing unless it fails (the error copies the names it
+/// mentions).
+#[derive(Clone, Copy, Debug)]
+pub struct Object<'a> {
+    pub(crate) bytes: &'a [u8],
+    shoff: usize,
+    pub(crate) shnum: usize,
+    shstrtab: &'a [u8],
+    /// Index of the `SHT_SYMTAB` section, or 0 if there is none.
+    pub(crate) symtab_index: usize,
+    symtab: &'a [u8],
+    strtab: &'a [u8],
+}
+
+/// An undefined global symbol the module needs from the kernel (or another module).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Import<'a> {
+    /// The symbol's name.
+    pub name: &'a str,
+    /// Whether the reference is weak: an unresolved weak symbol links as address 0.
+    pub weak: bool,
+}
+
+fn bad_section(index: usize, name: &str, why: &'static str) -> LoadError {
+    LoadError::BadSection {
+        index,
+        name: name.to_string(),
+        why,
+    }
+}
+
+impl<'a> Object<'a> {
+    /// Validates `bytes` as an ELF64 little-endian AArch64 relocatable object (`ET_REL`).
+    ///
+    /// Checks the file header, the section header table and every section's file range, the
+    /// string tables, every symbol (name, section index, value within its section) and every
+    /// relocation that patches a loaded section (target index, symbol index, a supported
+    /// type, and offset plus the width the type patches within the target). Relocation
+    /// sections that patch unloaded sections (debug info) are checked for bounds and symbol
+    /// indices only, and never applied.
+    ///
+    /// Refused outright: `SHT_REL` sections (implicit addends; LLVM always emits `SHT_RELA`
+    /// for AArch64), thread-local storage, `STT_GNU_IFUNC`, common symbols and extended
+    /// section numbering.
+    pub fn parse(bytes: &'a [u8]) -> Result<Object<'a>, LoadError> {
+        use goblin::elf::header::{EI_CLASS, EI_DATA, EI_VERSION, ELFCLASS64, ELFDATA2LSB, ELFMAG};
+        let len = bytes.len();
+        if len < EHDR_SIZE {
+            return Err(LoadError::TooShort { len });
+        }
+        let ident = bytes.get(..16).ok_or(LoadError::TooShort { len })?;
+        if ident.get(..4) != Some(&ELFMAG[..]) {
+            return Err(LoadError::BadMagic);
+        }
+        let byte = |i: usize| ident.get(i).copied().unwrap_or(0);
+        if byte(EI_CLASS) != ELFCLASS64 {
+            return Err(LoadError::WrongClass {
+                class: byte(EI_CLASS),
+            });
+        }
+        if byte(EI_DATA) != ELFDATA2LSB {
+            return Err(LoadError::WrongEndian {
+                data: byte(EI_DATA),
+            });
+        }
+        if byte(EI_VERSION) != 1 {
+            return Err(LoadError::WrongVersion {
+                version: byte(EI_VERSION).into(),
+            });
+        }
+        let short = LoadError::TooShort { len };
+        let e_type = elf::u16_at(bytes, 16).ok_or(short.clone())?;
+        let machine = elf::u16_at(bytes, 18).ok_or(short.clone())?;
+        let version = elf::u32_at(bytes, 20).ok_or(short.clone())?;
+        let e_shoff = elf::u64_at(bytes, 40).ok_or(short.clone())?;
+        let shentsize = elf::u16_at(bytes, 58).ok_or(short.clone())?;
+        let e_shnum = elf::u16_at(bytes, 60).ok_or(short.clone())?;
+        let shstrndx = elf::u16_at(bytes, 62).ok_or(short)?;
+        if machine != EM_AARCH64 {
+            return Err(LoadError::WrongMachine { machine });
+        }
+        if version != 1 {
+            return Err(LoadError::WrongVersion { version });
+        }
+        if e_type != ET_REL {
+            return Err(LoadError::NotRelocatable { e_type });
+        }
+        if e_shnum == 0 {
+            let why = if e_shoff == 0 {
+                "a module needs sections"
+            } else {
+                "extended section numbering (more than 65279 sections) is not supported"
+            };
+            return Err(LoadError::BadHeader {
+                field: "e_shnum",
+                value: 0,
+                why,
+            });
+        }
+        if usize::from(shentsize) != SHDR_SIZE {
+            return Err(LoadError::BadHeader {
+                field: "e_shentsize",
+                value: shentsize.into(),
+                why: "ELF64 section headers are 64 bytes",
+            });
+        }
+        let table_end = usize::try_from(e_shoff)
+            .ok()
+            .and_then(|o| o.checked_add(usize::from(e_shnum).checked_mul(SHDR_SIZE)?));
+        let shoff = match table_end {
+            Some(end) if end <= len => e_shoff as usize,
+            _ => {
+                return Err(LoadError::SectionTableOutOfBounds {
+                    offset: e_shoff,
+                    count: e_shnum,
+                    len,
+                })
+            }
+        };
+        let shnum = usize::from(e_shnum);
+        let shstrndx = usize::from(shstrndx);
+        if shstrndx == 0 || shstrndx >= shnum {
+            return Err(LoadError::BadHeader {
+                field: "e_shstrndx",
+                value: shstrndx as u64,
+                why: "the section name table index is not a section",
+            });
+        }
+        let mut obj = Object {
+            bytes,
+            shoff,
+            shnum,
+            shstrtab: &[],
+            symtab_index: 0,
+            symtab: &[],
+            strtab: &[],
+        };
+        // The section name table first, so later errors can name sections.
+        let sh = obj.shdr(shstrndx).ok_or(LoadError::BadHeader {
+            field: "e_shstrndx",
+            value: shstrndx as u64,
+            why: "the section name table index is not a section",
+        })?;
+        obj.shstrtab = obj.checked_strtab(shstrndx, &sh, "")?;
+
+        for i in 0..shnum {
+            let sh = obj
+                .shdr(i)
+                .ok_or_else(|| bad_section(i, "", "header unreadable"))?;
+            let name = str_at(obj.shstrtab, sh.name).map_err(|why| bad_section(i, "", why))?;
+            if sh.sh_type != SHT_NOBITS {
+                obj.file_range(i, &sh)?;
+            }
+            if sh.flags & u64::from(SHF_ALLOC) != 0 {
+                if sh.addralign > MAX_SECTION_ALIGN
+                    || (sh.addralign != 0 && !sh.addralign.is_power_of_two())
+                {
+                    return Err(bad_section(
+                        i,
+                        name,
+                        "alignment is not a power of two or exceeds 64 KiB",
+                    ));
+                }
+                if sh.flags & u64::from(SHF_TLS) != 0 {
+                    return Err(bad_section(
+                        i,
+                        name,
+                        "thread-local storage is not supported in modules",
+                    ));
+                }
+            }
+            match sh.sh_type {
+                SHT_REL => {
+                    return Err(bad_section(
+                        i,
+                        name,
+                        "SHT_REL relocations (implicit addends) are not supported; AArch64 objects use SHT_RELA",
+                    ))
+                }
+                SHT_SYMTAB_SHNDX => {
+                    return Err(bad_section(i, name, "extended symbol section indices are not supported"))
+                }
+                SHT_SYMTAB => {
+                    if obj.symtab_index != 0 {
+                        return Err(bad_section(i, name, "a second symbol table"));
+                    }
+                    if sh.entsize != SYM_SIZE as u64 || sh.size % SYM_SIZE as u64 != 0 {
+                        return Err(bad_section(i, name, "symbol table entry size is not 24 or its size is not a multiple of it"));
+                    }
+                    let link = sh.link as usize;
+                    let strsh = obj
+                        .shdr(link)
+                        .filter(|_| link != 0)
+                        .ok_or_else(|| bad_section(i, name, "sh_link does not name a string table"))?;
+                    obj.symtab_index = i;
+                    obj.symtab = obj.file_range(i, &sh)?;
+                    obj.strtab = obj.checked_strtab(link, &strsh, name)?;
+                }
+                _ => {}
+            }
+        }
+        obj.check_symbols()?;
+        obj.check_relocations()?;
+        // Fail now, not after the caller allocated, if the sizes overflow: the worst case
+        // assumes one veneer per candidate branch.
+        obj.plan(obj.veneer_candidates().count(), |_, _, _| {})?;
+        Ok(obj)
+    }
+
+    /// Returns the contents of a non-`NOBITS` section, checking it lies in the file.
+    fn file_range(&self, index: usize, sh: &Shdr) -> Result<&'a [u8], LoadError> {
+        let range = usize::try_from(sh.offset).ok().and_then(|start| {
+            let end = start.checked_add(usize::try_from(sh.size).ok()?)?;
+            self.bytes.get(start..end)
+        });
+        range.ok_or_else(|| LoadError::SectionOutOfBounds {
+            index,
+            name: self.section_name(index).to_string(),
+            offset: sh.offset,
+            size: sh.size,
+            len: self.bytes.len(),
+        })
+    }
+
+    /// Validates string table `index` (type, bounds, NUL at both ends) and returns its bytes.
+    fn checked_strtab(&self, index: usize, sh: &Shdr, user: &str) -> Result<&'a [u8], LoadError> {
+        let name = || {
+            let own = self.section_name(index);
+            if own.is_empty() {
+                String::from(user)
+            } else {
+                own.to_string()
+            }
+        };
+        if sh.sh_type != SHT_STRTAB {
+            return Err(LoadError::BadSection {
+                index,
+                name: name(),
+                why: "is used as a string table but is not SHT_STRTAB",
+            });
+        }
+        let table = self.file_range(index, sh)?;
+        if table.first() != Some(&0) || table.last() != Some(&0) {
+            return Err(LoadError::BadSection {
+                index,
+                name: name(),
+                why: "string table is empty or does not start and end with NUL",
+            });
+        }
+        Ok(table)
+    }
+
+    /// Checks every symbol.
+    fn check_symbols(&self) -> Result<(), LoadError> {
+        for index in 0..self.symbol_count() {
+            let sym = self.sym(index).ok_or_else(|| LoadError::BadSymbol {
+                index,
+                name: String::new(),
+                why: "entry unreadable",
+            })?;
+            let name = str_at(self.strtab, sym.name).map_err(|why| LoadError::BadSymbol {
+                index,
+                name: String::new(),
+                why,
+            })?;
+            let bad = |why| LoadError::BadSymbol {
+                index,
+                name: name.to_string(),
+                why,
+            };
+            if !matches!(sym.bind(), STB_LOCAL | STB_GLOBAL | STB_WEAK) {
+                return Err(bad("binding is not local, global or weak"));
+            }
+            match sym.kind() {
+                STT_TLS => return Err(bad("thread-local symbols are not supported in modules")),
+                STT_GNU_IFUNC => {
+                    return Err(bad("indirect functions (STT_GNU_IFUNC) are not supported"))
+                }
+                _ => {}
+            }
+            let shndx = u32::from(sym.shndx);
+            match shndx {
+                SHN_UNDEF => {
+                    if index != 0 && sym.bind() == STB_LOCAL {
+                        return Err(bad("local symbol is undefined"));
+                    }
+                }
+                SHN_ABS => {}
+                SHN_COMMON => {
+                    return Err(bad(
+                        "common symbols are not supported; build with -fno-common",
+                    ))
+                }
+                SHN_XINDEX => return Err(bad("extended section indices are not supported")),
+                _ if shndx >= SHN_LORESERVE => return Err(bad("reserved section index")),
+                _ => {
+                    let sh = self
+                        .shdr(shndx as usize)
+                        .ok_or_else(|| bad("section index is out of range"))?;
+                    if sym.value > sh.size {
+                        return Err(bad("value lies past the end of its section"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every relocation section and, for loaded targets, every relocation.
+    fn check_relocations(&self) -> Result<(), LoadError> {
+        for i in 0..self.shnum {
+            let Some(sh) = self.shdr(i) else { continue };
+            if sh.sh_type != SHT_RELA {
+                continue;
+            }
+            let name = self.section_name(i);
+            if sh.entsize != RELA_SIZE as u64 || sh.size % RELA_SIZE as u64 != 0 {
+                return Err(bad_section(
+                    i,
+                    name,
+                    "relocation entry size is not 24 or its size is not a multiple of it",
+                ));
+            }
+            if self.symtab_index == 0 || sh.link as usize != self.symtab_index {
+                return Err(bad_section(
+                    i,
+                    name,
+                    "sh_link does not name the symbol table",
+                ));
+            }
+            let target = sh.info as usize;
+            let tsh = self
+                .shdr(target)
+                .filter(|_| target != 0 && target != i)
+                .ok_or_else(|| {
+                    bad_section(i, name, "sh_info does not name a section to relocate")
+                })?;
+            let tname = self.section_name(target);
+            let loaded = tsh.flags & u64::from(SHF_ALLOC) != 0;
+            let count = self.file_range(i, &sh)?.len() / RELA_SIZE;
+            for j in 0..count {
+                let rela = self
+                    .rela(&sh, j)
+                    .ok_or_else(|| bad_section(i, name, "entry unreadable"))?;
+                let bad = |why| LoadError::BadRelocation {
+                    section: tname.to_string(),
+                    index: j,
+                    offset: rela.offset,
+                    r_type: rela.r_type,
+                    why,
+                };
+                let sym = self
+                    .sym(rela.sym as usize)
+                    .ok_or_else(|| bad("symbol index is out of range"))?;
+                if !loaded {
+                    continue;
+                }
+                let width =
+                    reloc::width(rela.r_type).ok_or_else(|| LoadError::UnsupportedRelocation {
+                        section: tname.to_string(),
+                        offset: rela.offset,
+                        r_type: rela.r_type,
+                    })?;
+                match rela.offset.checked_add(width) {
+                    Some(end) if end <= tsh.size => {}
+                    _ => {
+                        return Err(bad(
+                            "offset plus the patched width lies outside the section",
+                        ))
+                    }
+                }
+                if self
+                    .defining_section(&sym)
+                    .is_some_and(|s| s.flags & u64::from(SHF_ALLOC) == 0)
+                {
+                    return Err(bad("refers to a symbol in a section that is not loaded"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Section header `index`, if it is inside the (validated) table.
+    pub(crate) fn shdr(&self, index: usize) -> Option<Shdr> {
+        if index >= self.shnum {
+            return None;
+        }
+        Shdr::read(
+            self.bytes,
+            self.shoff.checked_add(index.checked_mul(SHDR_SIZE)?)?,
+        )
+    }
+
+    /// Name of section `index` (empty if unreadable, which parse rules out).
+    pub(crate) fn section_name(&self, index: usize) -> &'a str {
+        self.shdr(index)
+            .and_then(|sh| str_at(self.shstrtab, sh.name).ok())
+            .unwrap_or("")
+    }
+
+    /// Contents of section `index` (empty for `NOBITS`).
+    pub(crate) fn section_data(&self, index: usize, sh: &Shdr) -> &'a [u8] {
+        if sh.sh_type == SHT_NOBITS {
+            return &[];
+        }
+        self.file_range(index, sh).unwrap_or(&[])
+    }
+
+    /// Number of entries in the symbol table.
+    pub(crate) fn symbol_count(&self) -> usize {
+        self.symtab.len() / SYM_SIZE
+    }
+
+    /// Symbol `index`.
+    pub(crate) fn sym(&self, index: usize) -> Option<Sym> {
+        if index >= self.symbol_count() {
+            return None;
+        }
+        Sym::read(self.symtab, index.checked_mul(SYM_SIZE)?)
+    }
+
+    /// A symbol's name (empty if unreadable, which parse rules out).
+    pub(crate) fn sym_name(&self, sym: &Sym) -> &'a str {
+        str_at(self.strtab, sym.name).unwrap_or("")
+    }
+
+    /// The header of the section defining `sym`, or `None` for undefined, absolute and
+    /// other special symbols.
+    pub(crate) fn defining_section(&self, sym: &Sym) -> Option<Shdr> {
+        let shndx = u32::from(sym.shndx);
+        if shndx == SHN_UNDEF || shndx >= SHN_LORESERVE {
+            return None;
+        }
+        self.shdr(shndx as usize)
+    }
+
+    /// Relocation `j` of relocation section `sh`.
+    pub(crate) fn rela(&self, sh: &Shdr, j: usize) -> Option<Rela> {
+        let off = usize::try_from(sh.offset)
+            .ok()?
+            .checked_add(j.checked_mul(RELA_SIZE)?)?;
+        if j >= usize::try_from(sh.size).ok()? / RELA_SIZE {
+            return None;
+        }
+        Rela::read(self.bytes, off)
+    }
+
+    /// The relocation sections that patch loaded sections, as
+    /// `(relocation section header, target index, target header)`.
+    pub(crate) fn loaded_rela_sections(&self) -> impl Iterator<Item = (Shdr, usize, Shdr)> + '_ {
+        (0..self.shnum).filter_map(move |i| {
+            let sh = self.shdr(i)?;
+            if sh.sh_type != SHT_RELA {
+                return None;
+            }
+            let target = sh.info as usize;
+            let tsh = self.shdr(target)?;
+            (tsh.flags & u64::from(SHF_ALLOC) != 0).then_some((sh, target, tsh))
+        })
+    }
+
+    /// Whether `sym` is defined in the module's own text (an executable, loaded section).
+    pub(crate) fn in_own_text(&self, sym: &Sym) -> bool {
+        self.defining_section(sym).is_some_and(|sh| {
+            let flags = u64::from(SHF_ALLOC | SHF_EXECINSTR);
+            sh.flags & flags == flags
+        })
+    }
+
+    /// Every CALL26/JUMP26 relocation of a loaded section whose target is not in the
+    /// module's own text, as `(symbol index, addend)`: each may need a veneer.
+    pub(crate) fn veneer_candidates(&self) -> impl Iterator<Item = (u32, i64)> + '_ {
+        self.loaded_rela_sections().flat_map(move |(sh, _, _)| {
+            let count = usize::try_from(sh.size).unwrap_or(0) / RELA_SIZE;
+            (0..count).filter_map(move |j| {
+                let rela = self.rela(&sh, j)?;
+                if !reloc::is_branch26(rela.r_type) {
+                    return None;
+                }
+                let sym = self.sym(rela.sym as usize)?;
+                (!self.in_own_text(&sym)).then_some((rela.sym, rela.addend))
+            })
+        })
+    }
+
+    /// The undefined global and weak symbols the module needs resolved, in symbol table
+    /// order.
+    ///
+    /// A weak undefined symbol the resolver does not know links as address 0 (the usual ELF
+    /// meaning: code tests the address before use); a branch to it goes through a veneer to
+    /// address 0.
+    pub fn imports(&self) -> impl Iterator<Item = Import<'a>> + '_ {
+        (1..self.symbol_count()).filter_map(move |i| {
+            let sym = self.sym(i)?;
+            let name = self.sym_name(&sym);
+            let external = matches!(sym.bind(), STB_GLOBAL | STB_WEAK);
+            (u32::from(sym.shndx) == SHN_UNDEF && external && !name.is_empty()).then_some(Import {
+                name,
+                weak: sym.bind() == STB_WEAK,
+            })
+        })
+    }
+}
