@@ -5,6 +5,10 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod exports;
+pub mod modinfo;
+pub mod module;
+pub mod signature;
 pub mod test_exit;
 
 /// Version of the kernel/module/user ABI described by this crate. Bumped on every incompatible change.
