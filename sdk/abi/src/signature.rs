@@ -173,7 +173,7 @@ impl fmt::Display for SignatureError {
 /// assert_eq!(all, [Ok(("keel_time_ns", 0x1234_5678))]);
 /// ```
 pub fn records(section: &[u8]) -> Result<Records<'_>, SignatureError> {
-    if section.len() % RECORD_SIZE != 0 {
+    if !section.len().is_multiple_of(RECORD_SIZE) {
         return Err(SignatureError::BadSize {
             size: section.len(),
         });
