@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::files::{copy, create_dir};
 use crate::firmware;
 use crate::layout::{self, Layout};
+use crate::modules;
 use crate::process;
 use crate::symbols;
 use crate::toolchain;
@@ -151,6 +152,7 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
     if options.board == Board::Rpi4 {
         rpi4_boot_files(layout, options.firmware.as_deref())?;
     }
+    modules::build_all(layout, options.board)?;
     say!(
         "{} kernel for {} is in {}",
         options.kernel.describe(),

@@ -1,7 +1,8 @@
 //! The `.modinfo` section: metadata a tool or the loader reads from a `.ko` file without loading it.
 //!
 //! The section is a sequence of NUL-terminated `key=value` strings, as in Linux. Zero bytes between
-//! entries (alignment padding) are skipped. Keys, in the order the SDK writes them:
+//! entries (alignment padding) are skipped. The order of entries is not significant (the linker
+//! may reorder them); keys that occur once occur exactly once. The keys:
 //!
 //! | key | value | times |
 //! |---|---|---|
@@ -333,6 +334,52 @@ pub mod build {
         out
     }
 
+    /// Length of the entry `prefix` + `items` joined by `,` plus its NUL terminator.
+    pub const fn list_len(prefix: &str, items: &[&str]) -> usize {
+        let mut len = prefix.len() + 1;
+        let mut i = 0;
+        while i < items.len() {
+            if i > 0 {
+                len += 1;
+            }
+            len += items[i].len();
+            i += 1;
+        }
+        len
+    }
+
+    /// The bytes of `prefix` + `items` joined by `,`, NUL-terminated; `N` must be [`list_len`].
+    pub const fn list<const N: usize>(prefix: &str, items: &[&str]) -> [u8; N] {
+        assert!(N == list_len(prefix, items), "modinfo list length mismatch");
+        let mut out = [0u8; N];
+        let mut at = copy(&mut out, 0, prefix);
+        let mut i = 0;
+        while i < items.len() {
+            if i > 0 {
+                at = copy(&mut out, at, ",");
+            }
+            at = copy(&mut out, at, items[i]);
+            i += 1;
+        }
+        out
+    }
+
+    /// Copies `text` into `out` at `at`; returns the offset after it.
+    const fn copy(out: &mut [u8], mut at: usize, text: &str) -> usize {
+        let bytes = text.as_bytes();
+        let mut j = 0;
+        while j < bytes.len() {
+            assert!(
+                bytes[j] != 0,
+                "a .modinfo value must not contain a NUL byte"
+            );
+            out[at] = bytes[j];
+            at += 1;
+            j += 1;
+        }
+        at
+    }
+
     /// Fails compilation unless `name` is a valid module name: 1 to 55 bytes of `a-z`, `0-9`, `_`, `-`.
     pub const fn check_module_name(name: &str) {
         let bytes = name.as_bytes();
@@ -351,7 +398,7 @@ pub mod build {
         }
     }
 
-    /// Fails compilation if `text` contains `byte` (`what` is not used at run time).
+    /// Fails compilation if `text` contains `byte`.
     pub const fn check_lacks(text: &str, byte: u8) {
         let bytes = text.as_bytes();
         let mut i = 0;
@@ -481,6 +528,11 @@ mod tests {
         const PARTS: &[&str] = &["parm=", "count", ":u32:", "1", ":", "how many"];
         const BYTES: [u8; build::entry_len(PARTS)] = build::entry(PARTS);
         assert_eq!(&BYTES, b"parm=count:u32:1:how many\0");
+        const DEPS: &[&str] = &["a", "b-c"];
+        const LIST: [u8; build::list_len("depends=", DEPS)] = build::list("depends=", DEPS);
+        assert_eq!(&LIST, b"depends=a,b-c\0");
+        const NONE: [u8; build::list_len("depends=", &[])] = build::list("depends=", &[]);
+        assert_eq!(&NONE, b"depends=\0");
         build::check_module_name("uart-pl011");
         build::check_pci("1b36:0007");
     }
