@@ -160,6 +160,7 @@ unsafe impl GlobalAlloc for KernelAllocator {
 static ALLOCATOR: KernelAllocator = KernelAllocator;
 
 /// Longest panic message a module reports; longer ones are cut.
+#[cfg(target_os = "none")]
 const PANIC_MESSAGE: usize = 256;
 
 #[cfg(target_os = "none")]
