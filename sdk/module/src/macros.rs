@@ -114,11 +114,12 @@ macro_rules! module {
                 },
             )*];
 
-            extern "C" fn init(module: ModuleHandle) -> i32 {
+            // Named so that they cannot shadow the module's own `init`/`exit` paths.
+            extern "C" fn __keel_init(module: ModuleHandle) -> i32 {
                 $crate::rt::run_init(module, $name, $init)
             }
 
-            extern "C" fn exit() {
+            extern "C" fn __keel_exit() {
                 $crate::rt::run_exit($exit)
             }
 
@@ -131,8 +132,8 @@ macro_rules! module {
                 size: ::core::mem::size_of::<ModuleDescriptor>() as u32,
                 param_count: PARAMS.len() as u32,
                 name: StrRef::new($name),
-                init,
-                exit,
+                init: __keel_init,
+                exit: __keel_exit,
                 params: PARAMS.as_ptr(),
             };
         };

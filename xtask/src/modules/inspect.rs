@@ -313,14 +313,16 @@ pub fn check_links(info: &ModuleInfo, all: &[ModuleInfo]) -> Result<()> {
                     ),
                 ))
             }
-            Some((provider, exported)) if exported != hash => return Err(bad(
-                &info.path,
-                format!(
+            Some((provider, exported)) if exported != hash => {
+                return Err(bad(
+                    &info.path,
+                    format!(
                     "`{symbol}`: signature hash {hash:#010x} in the module, {exported:#010x} in \
                          `{provider}`: the declarations differ; make the `import!` match the \
                          `export!`"
                 ),
-            )),
+                ))
+            }
             Some(_) => {}
         }
     }
