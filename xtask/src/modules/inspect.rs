@@ -340,3 +340,95 @@ pub fn describe_relocations(relocations: &BTreeMap<u32, usize>) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(name: &str) -> ModuleInfo {
+        ModuleInfo {
+            path: format!("{name}.ko").into(),
+            modinfo: [
+                ("name", name),
+                ("abi", abi_module::ABI_VERSION_TEXT),
+                ("vermagic", abi_module::VERMAGIC),
+                ("depends", ""),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            defined: vec![DESCRIPTOR_SYMBOL.to_string()],
+            relocations: [(283, 3), (257, 1)].into_iter().collect(),
+            ..ModuleInfo::default()
+        }
+    }
+
+    #[test]
+    fn a_module_importing_kernel_exports_with_their_hashes_passes() {
+        let mut info = module("m");
+        info.undefined = vec!["keel_alloc".into()];
+        info.imports = vec![("keel_alloc".into(), exports::hash_of("keel_alloc").unwrap())];
+        check(&info, "m").unwrap();
+    }
+
+    #[test]
+    fn a_changed_kernel_signature_is_named_with_both_hashes() {
+        let mut info = module("m");
+        info.undefined = vec!["keel_alloc".into()];
+        info.imports = vec![("keel_alloc".into(), 0x1234)];
+        let message = check(&info, "m").unwrap_err().to_string();
+        assert!(
+            message.contains("`keel_alloc`: signature hash 0x00001234 in the module"),
+            "{message}"
+        );
+        assert!(message.contains("rebuild the module against this SDK"));
+    }
+
+    #[test]
+    fn imports_without_a_record_other_abis_and_strange_relocations_are_refused() {
+        let mut info = module("m");
+        info.undefined = vec!["_ZN4core9panicking5panic17h0E".into()];
+        let message = check(&info, "m").unwrap_err().to_string();
+        assert!(message.contains("neither a kernel export"), "{message}");
+
+        let mut info = module("m");
+        info.modinfo[1].1 = "2".into();
+        assert!(check(&info, "m")
+            .unwrap_err()
+            .to_string()
+            .contains("`abi=2`"));
+
+        let mut info = module("m");
+        info.relocations.insert(311, 1); // R_AARCH64_ADR_GOT_PAGE
+        let message = check(&info, "m").unwrap_err().to_string();
+        assert!(message.contains("type 311"), "{message}");
+
+        assert!(check(&module("m"), "other").is_err());
+    }
+
+    #[test]
+    fn imports_between_modules_need_the_provider_in_depends_and_the_same_hash() {
+        let mut provider = module("core");
+        provider.exports = vec![("core_f".into(), 7)];
+        let mut user = module("user");
+        user.undefined = vec!["core_f".into()];
+        user.imports = vec![("core_f".into(), 7)];
+        let all = |user: &ModuleInfo| vec![provider.clone(), user.clone()];
+
+        let message = check_links(&user, &all(&user)).unwrap_err().to_string();
+        assert!(
+            message.contains("without listing `core` in `depends`"),
+            "{message}"
+        );
+
+        user.modinfo[3].1 = "core".into();
+        check_links(&user, &all(&user)).unwrap();
+
+        user.imports[0].1 = 8;
+        let message = check_links(&user, &all(&user)).unwrap_err().to_string();
+        assert!(
+            message.contains("0x00000008 in the module, 0x00000007 in `core`"),
+            "{message}"
+        );
+    }
+}
