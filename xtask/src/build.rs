@@ -10,6 +10,7 @@ use crate::files::{copy, create_dir};
 use crate::firmware;
 use crate::initramfs;
 use crate::layout::{self, Layout};
+use crate::modules;
 use crate::process;
 use crate::symbols;
 use crate::toolchain;
@@ -151,6 +152,8 @@ pub fn build(layout: &Layout, options: &BuildOptions) -> Result<PathBuf> {
     initramfs::check_additions(&options.add)?;
     let kernel = kernel(layout, options.kernel)?;
     let dir = install(layout, options.board, options.kernel, &kernel)?;
+    // The modules first: the initramfs carries them in /lib/modules.
+    modules::build_all(layout, options.board)?;
     initramfs::build(layout, options.board, &options.add)?;
     if options.board == Board::Rpi4 {
         rpi4_boot_files(layout, options.firmware.as_deref())?;

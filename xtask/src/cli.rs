@@ -11,8 +11,9 @@ usage: cargo xtask <command> [options]
 commands:
   build [--board virt|rpi4] [--test-kernel] [--firmware DIR] [--add HOST:GUEST]...
         build the kernel into target/dist/<board>/ (kernel8.img, keel.elf; test kernels go into
-        target/dist/<board>/test/) and the user programs into target/dist/<board>/initramfs.cpio;
-        rpi4 adds config.txt, the firmware and the device tree
+        target/dist/<board>/test/), the modules of modules/drivers/ into target/dist/<board>/modules/
+        (NAME.ko, modules.dep, modules.alias) and the user programs, /etc files and modules into
+        target/dist/<board>/initramfs.cpio; rpi4 adds config.txt, the firmware and the device tree
   run [--board virt|raspi4b] [--test-kernel] [--append BOOTARGS] [--firmware DIR]
       [--add HOST:GUEST]... [-- QEMU ARGS]
         build, then boot the kernel and its initramfs in QEMU with the terminal attached (quit:
@@ -21,6 +22,10 @@ commands:
         write a bootable SD card image for a Raspberry Pi 4 (default target/dist/rpi4/keel-rpi4.img)
   test [--firmware DIR]
         host unit tests, all kernel builds and the SD image, then the QEMU integration tests
+  module --path DIR [--out DIR]
+        build the out-of-tree module crate in DIR (which depends on sdk/module by path) into
+        NAME.ko, with its own target directory DIR/target; the .ko goes into --out or
+        DIR/target/aarch64-unknown-none-softfloat/release/
   setup
         install the host prerequisites (Debian; run as root: sudo cargo xtask setup)
   help
@@ -154,6 +159,15 @@ pub struct TestOptions {
     pub firmware: Option<PathBuf>,
 }
 
+/// Options of `cargo xtask module`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleOptions {
+    /// The module crate's folder (holding its `Cargo.toml`).
+    pub path: PathBuf,
+    /// Where to put `NAME.ko` (default: the crate's release folder under `DIR/target/`).
+    pub out: Option<PathBuf>,
+}
+
 /// A parsed `cargo xtask` command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -165,6 +179,8 @@ pub enum Command {
     Image(ImageOptions),
     /// `cargo xtask test`.
     Test(TestOptions),
+    /// `cargo xtask module`.
+    Module(ModuleOptions),
     /// `cargo xtask setup`.
     Setup,
     /// `cargo xtask help` (also `-h`, `--help`, or no command at all).
@@ -207,6 +223,7 @@ struct Accepts {
     firmware: bool,
     append: bool,
     out: bool,
+    path: bool,
     qemu_args: bool,
     add: bool,
 }
@@ -217,6 +234,7 @@ const NOTHING: Accepts = Accepts {
     firmware: false,
     append: false,
     out: false,
+    path: false,
     qemu_args: false,
     add: false,
 };
@@ -229,6 +247,7 @@ struct Parsed {
     firmware: Option<PathBuf>,
     append: Option<String>,
     out: Option<PathBuf>,
+    path: Option<PathBuf>,
     qemu_args: Vec<String>,
     add: Vec<Addition>,
 }
@@ -278,6 +297,9 @@ fn parse_options(command: &'static str, args: &[String], accepts: Accepts) -> Re
             "--add" if accepts.add => parsed
                 .add
                 .push(Addition::parse(&args.value(name, inline)?)?),
+            "--path" if accepts.path => {
+                parsed.path = Some(PathBuf::from(args.value(name, inline)?))
+            }
             "--" if accepts.qemu_args => parsed.qemu_args = args.rest.by_ref().cloned().collect(),
             _ => return Err(args.unknown(arg)),
         }
@@ -347,6 +369,24 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 firmware: parsed.firmware,
             }))
         }
+        "module" => {
+            let accepts = Accepts {
+                path: true,
+                out: true,
+                ..NOTHING
+            };
+            let parsed = parse_options("module", rest, accepts)?;
+            let path = parsed.path.ok_or_else(|| {
+                Error::Usage(
+                    "`cargo xtask module` needs `--path DIR`, the folder of the module crate"
+                        .to_string(),
+                )
+            })?;
+            Ok(Command::Module(ModuleOptions {
+                path,
+                out: parsed.out,
+            }))
+        }
         "setup" => {
             parse_options("setup", rest, NOTHING)?;
             Ok(Command::Setup)
@@ -354,7 +394,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(Error::Usage(format!(
             "unknown command `cargo xtask {other}`; the commands are build, run, image, test, \
-             setup and help"
+             module, setup and help"
         ))),
     }
 }
@@ -439,6 +479,20 @@ mod tests {
                 add: Vec::new(),
             })
         );
+    }
+
+    #[test]
+    fn module_takes_a_path_and_an_optional_out() {
+        assert_eq!(
+            parse_str("module --path ../mymod --out=dist").unwrap(),
+            Command::Module(ModuleOptions {
+                path: "../mymod".into(),
+                out: Some("dist".into()),
+            })
+        );
+        let message = parse_str("module").unwrap_err().to_string();
+        assert!(message.contains("needs `--path DIR`"));
+        assert!(parse_str("module --path x --board virt").is_err());
     }
 
     #[test]

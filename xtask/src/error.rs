@@ -50,6 +50,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A module object (`.ko`) or module crate is not what the module contract requires.
+    Module {
+        /// The `.ko` file or the crate's manifest.
+        path: PathBuf,
+        /// What is wrong with it, as the rest of a sentence starting with the path.
+        reason: String,
+    },
     /// The encoded symbol table does not fit into the kernel's `.ksyms` section.
     SymbolsTooLarge {
         /// The ELF file.
@@ -177,6 +184,7 @@ impl fmt::Display for Error {
             Error::Elf { path, reason } => {
                 write!(f, "the kernel ELF {} {reason}", path.display())
             }
+            Error::Module { path, reason } => write!(f, "{} {reason}", path.display()),
             Error::SymbolsTooLarge {
                 path,
                 symbols,

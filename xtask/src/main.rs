@@ -16,6 +16,7 @@ mod firmware;
 mod image;
 mod initramfs;
 mod layout;
+mod modules;
 mod prereq;
 mod process;
 mod qemu;
@@ -40,6 +41,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         Command::Run(options) => qemu::run(&layout, &options),
         Command::Image(options) => image::image(&layout, &options).map(|()| ExitCode::SUCCESS),
         Command::Test(options) => test::test(&layout, &options).map(|()| ExitCode::SUCCESS),
+        Command::Module(options) => modules::module(&layout, &options).map(|_| ExitCode::SUCCESS),
         Command::Setup => setup::setup(&layout).map(|()| ExitCode::SUCCESS),
         Command::Help => {
             println!("{}", cli::USAGE);

@@ -6,7 +6,11 @@
 #![deny(missing_docs)]
 
 pub mod errno;
+pub mod exports;
 pub mod ipc;
+pub mod modinfo;
+pub mod module;
+pub mod signature;
 pub mod syscall;
 pub mod test_exit;
 pub mod types;

@@ -1,0 +1,112 @@
+//! [`IrqRegistration`]: an interrupt handler installed for as long as the value lives.
+
+use alloc::boxed::Box;
+use core::ffi::c_void;
+
+use keel_abi::module::irq_return;
+
+use crate::{rt, sys, Error};
+
+/// What an interrupt handler says about the interrupt (Linux's `irqreturn_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqReturn {
+    /// The interrupt did not come from this handler's device.
+    None,
+    /// The handler serviced the interrupt.
+    Handled,
+}
+
+/// An interrupt handler registered with the kernel; dropping it unregisters the handler, and once
+/// the drop returns the handler no longer runs on any core.
+///
+/// The handler runs in IRQ context (the top half): it must be short, must not block, and should
+/// only acknowledge the device and move data.
+///
+/// ```ignore
+/// let irq = keel_module::IrqRegistration::new(33, move || {
+///     // acknowledge the device ...
+///     keel_module::IrqReturn::Handled
+/// })?;
+/// // keep `irq` in the driver's state; dropping it unregisters the handler
+/// ```
+pub struct IrqRegistration {
+    line: u32,
+    context: *mut c_void,
+    free: unsafe fn(*mut c_void),
+}
+
+/// Calls the handler `F` stored at `context`.
+///
+/// # Safety
+/// `context` must come from `Box::<F>::into_raw` and the box must still be alive.
+unsafe extern "C" fn trampoline<F: Fn() -> IrqReturn>(context: *mut c_void) -> u32 {
+    // SAFETY: the kernel passes back the context registered with this trampoline, a live `Box<F>`
+    // (it is freed only after `keel_irq_unregister` returned).
+    let handler = unsafe { &*context.cast::<F>() };
+    match handler() {
+        IrqReturn::None => irq_return::NONE,
+        IrqReturn::Handled => irq_return::HANDLED,
+    }
+}
+
+/// Frees the handler `F` stored at `context`.
+///
+/// # Safety
+/// `context` must come from `Box::<F>::into_raw` and must not be used afterwards.
+unsafe fn free<F>(context: *mut c_void) {
+    // SAFETY: guaranteed by the caller.
+    drop(unsafe { Box::from_raw(context.cast::<F>()) });
+}
+
+impl IrqRegistration {
+    /// Registers `handler` for interrupt `line` (the GIC INTID) and enables the line.
+    ///
+    /// Fails with the kernel's error: [`Error::Busy`] if the line has a handler already,
+    /// [`Error::InvalidArgument`] if there is no such line, [`Error::NoMemory`].
+    pub fn new<F>(line: u32, handler: F) -> Result<Self, Error>
+    where
+        F: Fn() -> IrqReturn + Send + Sync + 'static,
+    {
+        let context = Box::into_raw(Box::new(handler)).cast::<c_void>();
+        // SAFETY: `trampoline::<F>` matches what `context` points to, and the box lives until
+        // after `keel_irq_unregister` (in `drop`) or is freed right here if registering fails.
+        let status =
+            unsafe { sys::keel_irq_register(rt::handle(), line, trampoline::<F>, context) };
+        if let Err(error) = Error::check(status) {
+            // SAFETY: the kernel refused the handler, so nothing else refers to `context`.
+            unsafe { free::<F>(context) };
+            return Err(error);
+        }
+        Ok(IrqRegistration {
+            line,
+            context,
+            free: free::<F>,
+        })
+    }
+
+    /// The interrupt line.
+    pub fn line(&self) -> u32 {
+        self.line
+    }
+}
+
+impl Drop for IrqRegistration {
+    fn drop(&mut self) {
+        // SAFETY: `line` and `context` name the registration made in `new`.
+        let status = unsafe { sys::keel_irq_unregister(rt::handle(), self.line, self.context) };
+        match Error::check(status) {
+            // Unregistered now, or already removed by the kernel: the handler cannot run again.
+            Ok(()) | Err(Error::NotFound) => {
+                // SAFETY: the kernel no longer refers to `context`, and this is its only owner.
+                unsafe { (self.free)(self.context) }
+            }
+            // Unsure whether the handler may still run: leak it rather than free it under it.
+            Err(_) => {}
+        }
+    }
+}
+
+// SAFETY: the handler is `Send + Sync` (required by `new`); the rest are plain values.
+unsafe impl Send for IrqRegistration {}
+// SAFETY: as for `Send`; no method mutates through `&self`.
+unsafe impl Sync for IrqRegistration {}
