@@ -110,7 +110,14 @@ fn run_pipeline(sh: &mut Shell, p: &Pipeline) -> i32 {
         let Ok(_files) = redirect(cmd, &mut io) else {
             return 1;
         };
-        return builtins::run(sh, &cmd.argv, Io { out: io[1], err: io[2] });
+        return builtins::run(
+            sh,
+            &cmd.argv,
+            Io {
+                out: io[1],
+                err: io[2],
+            },
+        );
     }
 
     let mut pipes: Vec<(File, File)> = Vec::new();
@@ -165,7 +172,14 @@ fn run_pipeline(sh: &mut Shell, p: &Pipeline) -> i32 {
         }
     }
     for (i, io) in deferred {
-        let s = builtins::run(sh, &p.commands[i].argv, Io { out: io[1], err: io[2] });
+        let s = builtins::run(
+            sh,
+            &p.commands[i].argv,
+            Io {
+                out: io[1],
+                err: io[2],
+            },
+        );
         if i == n - 1 {
             status = s;
         }

@@ -97,7 +97,9 @@ pub const CALLS: &[u64] = &[
 ];
 
 /// Numbers that are no call.
-const INVALID: &[u64] = &[9, 13, 19, 37, 39, 51, 59, 62, 69, 71, 79, 83, 99, 127, 255, 1000, 4095];
+const INVALID: &[u64] = &[
+    9, 13, 19, 37, 39, 51, 59, 62, 69, 71, 79, 83, 99, 127, 255, 1000, 4095,
+];
 
 /// Where the fuzzer's memory is.
 #[derive(Clone, Debug)]
@@ -236,7 +238,7 @@ pub fn generate(rng: &mut Rng, ctx: &Ctx) -> Call {
             rng.pick(CALLS)
         } else {
             // High bits random, low 32 bits no call.
-            (rng.next_u64() & 0xffff_ffff_0000_0000) * rng.below(2) | rng.pick(INVALID)
+            ((rng.next_u64() & 0xffff_ffff_0000_0000) * rng.below(2)) | rng.pick(INVALID)
         };
         fix(rng, ctx, &mut c);
         if check(&c, ctx).is_ok() {
@@ -257,7 +259,11 @@ fn fix(rng: &mut Rng, ctx: &Ctx, c: &mut Call) {
             }
         }
         sc::WAIT => {
-            a[0] = if rng.chance(50) { u64::MAX } else { any(rng, ctx) };
+            a[0] = if rng.chance(50) {
+                u64::MAX
+            } else {
+                any(rng, ctx)
+            };
             a[2] |= sc::WNOHANG;
         }
         sc::KILL => a[0] = 0x4000_0000 + rng.below(0x1000_0000),
@@ -271,7 +277,11 @@ fn fix(rng: &mut Rng, ctx: &Ctx, c: &mut Call) {
             if !ctx.mapped.is_empty() && rng.chance(50) {
                 let (addr, len) = rng.pick(&ctx.mapped);
                 a[0] = addr;
-                a[1] = if rng.chance(70) { len } else { rng.below(len + 1) };
+                a[1] = if rng.chance(70) {
+                    len
+                } else {
+                    rng.below(len + 1)
+                };
             } else {
                 a[0] = bad_addr(rng);
                 a[1] = rng.pick(&[0, 1, 4096, 4097, 1 << 20]);
@@ -311,11 +321,7 @@ fn fix(rng: &mut Rng, ctx: &Ctx, c: &mut Call) {
             a[1] = l;
         }
         sc::KLOG_WRITE => a[0] = bad_addr(rng) | 0xffff_0000_0000_0000,
-        sc::INIT_MODULE => {
-            if ctx.in_buf(a[0]) {
-                a[1] = rng.below(RANDOM_LEN);
-            }
-        }
+        sc::INIT_MODULE if ctx.in_buf(a[0]) => a[1] = rng.below(RANDOM_LEN),
         _ => {}
     }
 }
@@ -331,12 +337,16 @@ fn console_fd(v: u64) -> bool {
 /// Why a call must not be issued, if it must not.
 pub fn check(c: &Call, ctx: &Ctx) -> Result<(), &'static str> {
     let a = &c.args;
-    let writes_in_buf = |ptr: u64, len: u64| {
-        !ctx.in_buf(ptr) || len >= HUGE || ptr + len <= ctx.buf + RANDOM_LEN
-    };
-    let counts_in_buf = |ptr: u64, n: u64| !ctx.in_buf(ptr) || n < 64 || n >= 1 << 40;
+    let writes_in_buf =
+        |ptr: u64, len: u64| !ctx.in_buf(ptr) || len >= HUGE || ptr + len <= ctx.buf + RANDOM_LEN;
+    let counts_in_buf = |ptr: u64, n: u64| !ctx.in_buf(ptr) || !(64..1 << 40).contains(&n);
     let nr32 = low32(c.nr);
-    if nr32 != c.nr && CALLS.iter().chain(&[sc::EXIT, sc::POWER, sc::RECV, sc::CALL]).any(|&n| n == nr32) {
+    if nr32 != c.nr
+        && CALLS
+            .iter()
+            .chain(&[sc::EXIT, sc::POWER, sc::RECV, sc::CALL])
+            .any(|&n| n == nr32)
+    {
         return Err("call number that truncates to a real call");
     }
     match c.nr {
@@ -357,7 +367,9 @@ pub fn check(c: &Call, ctx: &Ctx) -> Result<(), &'static str> {
         sc::DUP2 if console_fd(a[0]) || console_fd(a[1]) => Err("console descriptor"),
         sc::READ | sc::KLOG_READ if !writes_in_buf(a[1], a[2]) => Err("write past the buffer"),
         sc::GETCWD if !writes_in_buf(a[0], a[1]) => Err("write past the buffer"),
-        sc::PROCLIST | sc::MODULE_LIST if !counts_in_buf(a[0], a[1]) => Err("entries past the buffer"),
+        sc::PROCLIST | sc::MODULE_LIST if !counts_in_buf(a[0], a[1]) => {
+            Err("entries past the buffer")
+        }
         sc::READDIR if !counts_in_buf(a[1], a[2]) => Err("entries past the buffer"),
         sc::MUNMAP => {
             let own = ctx.mapped.iter().any(|&(m, l)| a[0] == m && a[1] <= l);
@@ -369,7 +381,8 @@ pub fn check(c: &Call, ctx: &Ctx) -> Result<(), &'static str> {
             }
         }
         sc::MKDIR | sc::UNLINK | sc::CHDIR => {
-            let ok = SAFE_PATHS.iter().any(|&i| ctx.path(i) == (a[0], a[1])) || !ctx.in_buf(a[0]) && a[0] != ctx.ro;
+            let ok = SAFE_PATHS.iter().any(|&i| ctx.path(i) == (a[0], a[1]))
+                || !ctx.in_buf(a[0]) && a[0] != ctx.ro;
             if ok {
                 Ok(())
             } else {
@@ -408,15 +421,25 @@ mod tests {
             seen.insert(c.nr);
         }
         for nr in CALLS {
-            assert!(seen.contains(nr), "never generated {}", sc::name(*nr).unwrap());
+            assert!(
+                seen.contains(nr),
+                "never generated {}",
+                sc::name(*nr).unwrap()
+            );
         }
-        assert!(seen.iter().any(|n| !CALLS.contains(n)), "no invalid numbers");
+        assert!(
+            seen.iter().any(|n| !CALLS.contains(n)),
+            "no invalid numbers"
+        );
     }
 
     #[test]
     fn rules_refuse_dangerous_calls() {
         let ctx = ctx();
-        let call = |nr, a0, a1, a2| Call { nr, args: [a0, a1, a2, 0, 0, 0, 0, 0] };
+        let call = |nr, a0, a1, a2| Call {
+            nr,
+            args: [a0, a1, a2, 0, 0, 0, 0, 0],
+        };
         assert!(check(&call(sc::EXIT, 0, 0, 0), &ctx).is_err());
         assert!(check(&call(sc::POWER, 0, 0, 0), &ctx).is_err());
         assert!(check(&call(sc::KILL, 1, 0, 0), &ctx).is_err());

@@ -50,9 +50,7 @@ fn crash(kind: &str) {
         "kernel-read" => unsafe {
             asm!("ldr {0}, [{1}]", out(reg) _, in(reg) KERNEL_ADDR, options(nostack))
         },
-        "kernel-write" => unsafe {
-            asm!("str xzr, [{0}]", in(reg) KERNEL_ADDR, options(nostack))
-        },
+        "kernel-write" => unsafe { asm!("str xzr, [{0}]", in(reg) KERNEL_ADDR, options(nostack)) },
         "null" => unsafe { asm!("ldr {0}, [{1}]", out(reg) _, in(reg) 0u64, options(nostack)) },
         "exec-data" => {
             let target = core::ptr::addr_of!(DATA_CODE) as u64;

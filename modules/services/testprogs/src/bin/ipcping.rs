@@ -62,7 +62,11 @@ fn server() -> i32 {
                 for (o, i) in outbuf[..n].iter_mut().zip(&inbuf[..n]) {
                     *o = !*i;
                 }
-                ep.reply_recv_with(Message::new(BYTES, [n as u64, 0, 0, 0]), &outbuf[..n], &mut inbuf)
+                ep.reply_recv_with(
+                    Message::new(BYTES, [n as u64, 0, 0, 0]),
+                    &outbuf[..n],
+                    &mut inbuf,
+                )
             }
             _ => ep.reply_recv_with(Message::new(u64::MAX, [0; 4]), &[], &mut inbuf),
         };
@@ -77,7 +81,11 @@ fn server() -> i32 {
 }
 
 fn client(argv0: &str, n: u64) -> i32 {
-    let path = if argv0.contains('/') { argv0 } else { "/bin/ipcping" };
+    let path = if argv0.contains('/') {
+        argv0
+    } else {
+        "/bin/ipcping"
+    };
     let ep = match Endpoint::create() {
         Ok(e) => e,
         Err(e) => {
@@ -95,9 +103,15 @@ fn client(argv0: &str, n: u64) -> i32 {
     let result = rounds(&ep, n);
     let status = match result {
         Ok((words_ns, bytes_ns)) => {
-            let each = |ns: u64| if n == 0 { 0 } else { ns / n };
-            println!("ipcping: {n} register round trips, {} ns each", each(words_ns));
-            println!("ipcping: {n} {BYTES_LEN}-byte round trips, {} ns each", each(bytes_ns));
+            let each = |ns: u64| ns.checked_div(n).unwrap_or(0);
+            println!(
+                "ipcping: {n} register round trips, {} ns each",
+                each(words_ns)
+            );
+            println!(
+                "ipcping: {n} {BYTES_LEN}-byte round trips, {} ns each",
+                each(bytes_ns)
+            );
             let _ = ep.call(Message::new(QUIT, [0; 4]));
             0
         }
@@ -130,7 +144,9 @@ fn rounds(ep: &Endpoint, n: u64) -> Result<(u64, u64), alloc::string::String> {
     let start = Instant::now();
     for i in 0..n {
         let words = [i, i * 2, i * 3, u64::MAX - i];
-        let r = ep.call(Message::new(WORDS, words)).map_err(|e| fail(i, "call", Some(e)))?;
+        let r = ep
+            .call(Message::new(WORDS, words))
+            .map_err(|e| fail(i, "call", Some(e)))?;
         if r.label != WORDS || r.words != words.map(|w| w.wrapping_add(1)) {
             return Err(fail(i, "wrong reply words", None));
         }

@@ -90,7 +90,12 @@ fn main(args: keel_user::Args) -> i32 {
     }
     // Tidy up what the calls may have created.
     let _ = keel_user::fs::chdir("/");
-    for p in ["/tmp/sysfuzz.dir/x", "/tmp/sysfuzz.dir", "/tmp/sysfuzz.a", "/tmp/sysfuzz.b"] {
+    for p in [
+        "/tmp/sysfuzz.dir/x",
+        "/tmp/sysfuzz.dir",
+        "/tmp/sysfuzz.a",
+        "/tmp/sysfuzz.b",
+    ] {
         let _ = keel_user::fs::unlink(p);
     }
     println!("sysfuzz: {count} calls, {errors} errors, ok");
@@ -154,20 +159,18 @@ fn issue(c: &Call) -> i64 {
 fn after(c: &Call, ret: u64, ctx: &mut Ctx) {
     let a = c.args;
     match c.nr {
-        sc::PIPE => {
-            // Close both ends at once: a pipe could block a later read or write.
-            if a[0] >= ctx.buf && a[0] + 8 <= ctx.buf + BUF_LEN {
-                // SAFETY: the kernel wrote two i32 at a[0], inside BUF.
-                let fds = unsafe { core::ptr::read_unaligned(a[0] as *const [i32; 2]) };
-                for fd in fds {
-                    if fd > 2 {
-                        let _ = keel_user::fs::close(fd);
-                    }
+        // Close both ends at once: a pipe could block a later read or write.
+        sc::PIPE if a[0] >= ctx.buf && a[0] + 8 <= ctx.buf + BUF_LEN => {
+            // SAFETY: the kernel wrote two i32 at a[0], inside BUF.
+            let fds = unsafe { core::ptr::read_unaligned(a[0] as *const [i32; 2]) };
+            for fd in fds {
+                if fd > 2 {
+                    let _ = keel_user::fs::close(fd);
                 }
             }
         }
         sc::MMAP => {
-            let len = (a[0] + 4095) & !4095;
+            let len = a[0].saturating_add(4095) & !4095;
             ctx.mapped.push((ret, len));
             if ctx.mapped.len() > MAX_MAPPED {
                 let (addr, len) = ctx.mapped.remove(0);
