@@ -12,7 +12,12 @@ static ENVP: AtomicPtr<UserSlice> = AtomicPtr::new(core::ptr::null_mut());
 ///
 /// # Safety
 /// See [`crate::rt::start`].
-pub(crate) unsafe fn init(argc: usize, argv: *const UserSlice, envc: usize, envp: *const UserSlice) {
+pub(crate) unsafe fn init(
+    argc: usize,
+    argv: *const UserSlice,
+    envc: usize,
+    envp: *const UserSlice,
+) {
     let (argc, envc) = (
         if argv.is_null() { 0 } else { argc },
         if envp.is_null() { 0 } else { envc },
@@ -72,7 +77,11 @@ impl Args {
         if i >= self.len() {
             return None;
         }
-        entry(ARGV.load(Ordering::Relaxed), ARGC.load(Ordering::Relaxed), self.front + i)
+        entry(
+            ARGV.load(Ordering::Relaxed),
+            ARGC.load(Ordering::Relaxed),
+            self.front + i,
+        )
     }
 }
 
@@ -96,7 +105,11 @@ impl DoubleEndedIterator for Args {
             return None;
         }
         self.back -= 1;
-        entry(ARGV.load(Ordering::Relaxed), ARGC.load(Ordering::Relaxed), self.back)
+        entry(
+            ARGV.load(Ordering::Relaxed),
+            ARGC.load(Ordering::Relaxed),
+            self.back,
+        )
     }
 }
 
@@ -134,7 +147,11 @@ impl Iterator for Env {
         if self.next >= self.end {
             return None;
         }
-        let s = entry(ENVP.load(Ordering::Relaxed), ENVC.load(Ordering::Relaxed), self.next);
+        let s = entry(
+            ENVP.load(Ordering::Relaxed),
+            ENVC.load(Ordering::Relaxed),
+            self.next,
+        );
         self.next += 1;
         s
     }
@@ -142,7 +159,11 @@ impl Iterator for Env {
 
 /// The program's name for messages: the last component of `argv[0]`, or `"?"`.
 pub fn program_name() -> &'static str {
-    match entry(ARGV.load(Ordering::Relaxed), ARGC.load(Ordering::Relaxed), 0) {
+    match entry(
+        ARGV.load(Ordering::Relaxed),
+        ARGC.load(Ordering::Relaxed),
+        0,
+    ) {
         Some(path) if !path.is_empty() => path.rsplit('/').next().unwrap_or(path),
         _ => "?",
     }

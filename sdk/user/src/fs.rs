@@ -33,7 +33,12 @@ impl File {
     pub fn open_with(path: &str, flags: u64) -> crate::Result<File> {
         // SAFETY: the kernel reads `path.len()` bytes of `path`.
         let r = unsafe {
-            raw::syscall3(syscall::OPEN, path.as_ptr() as u64, path.len() as u64, flags)
+            raw::syscall3(
+                syscall::OPEN,
+                path.as_ptr() as u64,
+                path.len() as u64,
+                flags,
+            )
         };
         raw::check(r).map(|fd| File { fd: fd as Fd })
     }

@@ -21,14 +21,28 @@ pub const STDERR: Fd = 2;
 /// Reads up to `buf.len()` bytes from `fd`; 0 means end of file.
 pub fn read(fd: Fd, buf: &mut [u8]) -> crate::Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which we borrow mutably.
-    let r = unsafe { raw::syscall3(syscall::READ, fd as u64, buf.as_mut_ptr() as u64, buf.len() as u64) };
+    let r = unsafe {
+        raw::syscall3(
+            syscall::READ,
+            fd as u64,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        )
+    };
     raw::check(r).map(|n| n as usize)
 }
 
 /// Writes some of `buf` to `fd`; returns how many bytes were written.
 pub fn write(fd: Fd, buf: &[u8]) -> crate::Result<usize> {
     // SAFETY: the kernel only reads `buf.len()` bytes from `buf`.
-    let r = unsafe { raw::syscall3(syscall::WRITE, fd as u64, buf.as_ptr() as u64, buf.len() as u64) };
+    let r = unsafe {
+        raw::syscall3(
+            syscall::WRITE,
+            fd as u64,
+            buf.as_ptr() as u64,
+            buf.len() as u64,
+        )
+    };
     raw::check(r).map(|n| n as usize)
 }
 

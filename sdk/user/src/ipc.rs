@@ -91,7 +91,9 @@ impl Endpoint {
     pub fn create() -> crate::Result<Endpoint> {
         // SAFETY: ENDPOINT_CREATE touches no user memory.
         let h = raw::check(unsafe { raw::syscall0(syscall::ENDPOINT_CREATE) })?;
-        Ok(Endpoint { handle: h as Handle })
+        Ok(Endpoint {
+            handle: h as Handle,
+        })
     }
 
     /// Takes ownership of a handle (e.g. handle 0, given at spawn).
@@ -205,7 +207,9 @@ impl Notification {
     pub fn create() -> crate::Result<Notification> {
         // SAFETY: NOTIFY_CREATE touches no user memory.
         let h = raw::check(unsafe { raw::syscall0(syscall::NOTIFY_CREATE) })?;
-        Ok(Notification { handle: h as Handle })
+        Ok(Notification {
+            handle: h as Handle,
+        })
     }
 
     /// Takes ownership of a handle.

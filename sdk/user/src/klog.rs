@@ -8,7 +8,12 @@ use keel_abi::syscall;
 pub fn read(offset: u64, buf: &mut [u8]) -> crate::Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
     let r = unsafe {
-        raw::syscall3(syscall::KLOG_READ, offset, buf.as_mut_ptr() as u64, buf.len() as u64)
+        raw::syscall3(
+            syscall::KLOG_READ,
+            offset,
+            buf.as_mut_ptr() as u64,
+            buf.len() as u64,
+        )
     };
     raw::check(r).map(|n| n as usize)
 }

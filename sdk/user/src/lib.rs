@@ -75,9 +75,12 @@ pub type Result<T> = core::result::Result<T, Error>;
 macro_rules! main {
     ($main:path) => {
         /// Called by the runtime's `_start` with the registers the kernel set up.
+        ///
+        /// # Safety
+        /// Only `_start` calls it, with the kernel's `argc`/`argv`/`envc`/`envp`.
         #[cfg(all(target_arch = "aarch64", target_os = "none"))]
         #[unsafe(no_mangle)]
-        pub extern "C" fn __keel_main(
+        unsafe extern "C" fn __keel_main(
             argc: usize,
             argv: *const $crate::abi::types::UserSlice,
             envc: usize,

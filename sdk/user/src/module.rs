@@ -26,7 +26,12 @@ pub fn init_module(image: &[u8], params: &str) -> crate::Result<()> {
 pub fn delete_module(name: &str, flags: u64) -> crate::Result<()> {
     // SAFETY: the kernel only reads `name`.
     let r = unsafe {
-        raw::syscall3(syscall::DELETE_MODULE, name.as_ptr() as u64, name.len() as u64, flags)
+        raw::syscall3(
+            syscall::DELETE_MODULE,
+            name.as_ptr() as u64,
+            name.len() as u64,
+            flags,
+        )
     };
     raw::check(r).map(drop)
 }

@@ -88,7 +88,12 @@ fn wait_raw(pid: i64, flags: u64) -> crate::Result<Option<(Pid, ExitStatus)>> {
     let mut status: i32 = 0;
     // SAFETY: the kernel writes one i32 to `status`, a local we own.
     let r = unsafe {
-        raw::syscall3(syscall::WAIT, pid as u64, &mut status as *mut i32 as u64, flags)
+        raw::syscall3(
+            syscall::WAIT,
+            pid as u64,
+            &mut status as *mut i32 as u64,
+            flags,
+        )
     };
     match raw::check(r)? {
         0 => Ok(None),
@@ -188,7 +193,8 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.argv.extend(args.into_iter().map(|a| String::from(a.as_ref())));
+        self.argv
+            .extend(args.into_iter().map(|a| String::from(a.as_ref())));
         self
     }
 
@@ -204,7 +210,8 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.env.extend(entries.into_iter().map(|a| String::from(a.as_ref())));
+        self.env
+            .extend(entries.into_iter().map(|a| String::from(a.as_ref())));
         self
     }
 

@@ -100,11 +100,7 @@ pub struct Records {
 /// GNU dd's report: `N+M records in`, `N+M records out`, `B bytes copied, T s, R/s`.
 pub fn report(r: &Records, ns: u64) -> String {
     let secs = ns as f64 / 1e9;
-    let rate = if ns > 0 {
-        r.bytes as f64 / secs
-    } else {
-        0.0
-    };
+    let rate = if ns > 0 { r.bytes as f64 / secs } else { 0.0 };
     format!(
         "{}+{} records in\n{}+{} records out\n{} bytes copied, {:.4} s, {}/s\n",
         r.full_in,
@@ -148,7 +144,15 @@ mod tests {
 
     #[test]
     fn operands() {
-        let d = parse_args(["if=/dev/zero", "of=/tmp/z", "bs=1k", "count=4", "skip=1", "seek=2"]).unwrap();
+        let d = parse_args([
+            "if=/dev/zero",
+            "of=/tmp/z",
+            "bs=1k",
+            "count=4",
+            "skip=1",
+            "seek=2",
+        ])
+        .unwrap();
         assert_eq!(
             d,
             DdArgs {
@@ -162,14 +166,31 @@ mod tests {
         );
         assert_eq!(parse_args([]).unwrap(), DdArgs::default());
         assert_eq!(parse_args(["bs=0"]), Err("invalid number '0'".into()));
-        assert_eq!(parse_args(["foo=1"]), Err("unrecognized operand 'foo=1'".into()));
-        assert_eq!(parse_args(["count"]), Err("unrecognized operand 'count'".into()));
+        assert_eq!(
+            parse_args(["foo=1"]),
+            Err("unrecognized operand 'foo=1'".into())
+        );
+        assert_eq!(
+            parse_args(["count"]),
+            Err("unrecognized operand 'count'".into())
+        );
     }
 
     #[test]
     fn report_layout() {
-        let r = Records { full_in: 4, partial_in: 1, full_out: 4, partial_out: 1, bytes: 4196 };
+        let r = Records {
+            full_in: 4,
+            partial_in: 1,
+            full_out: 4,
+            partial_out: 1,
+            bytes: 4196,
+        };
         let text = report(&r, 2_000_000);
-        assert!(text.starts_with("4+1 records in\n4+1 records out\n4196 bytes copied, 0.0020 s, 2.1 MB/s\n"), "{text}");
+        assert!(
+            text.starts_with(
+                "4+1 records in\n4+1 records out\n4196 bytes copied, 0.0020 s, 2.1 MB/s\n"
+            ),
+            "{text}"
+        );
     }
 }

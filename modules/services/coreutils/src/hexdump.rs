@@ -93,7 +93,11 @@ fn line(out: &mut String, offset: u64, bytes: &[u8]) {
     }
     out.push_str(" |");
     for &b in bytes {
-        out.push(if (0x20..0x7f).contains(&b) { b as char } else { '.' });
+        out.push(if (0x20..0x7f).contains(&b) {
+            b as char
+        } else {
+            '.'
+        });
     }
     out.push_str("|\n");
 }

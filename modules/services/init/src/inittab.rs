@@ -85,7 +85,10 @@ pub fn parse_caps(s: &str) -> Result<u64, String> {
 
 /// Parses one line; `Ok(None)` for a blank or comment line.
 pub fn parse_line(line_no: usize, line: &str) -> Result<Option<Entry>, ParseError> {
-    let err = |message: String| ParseError { line: line_no, message };
+    let err = |message: String| ParseError {
+        line: line_no,
+        message,
+    };
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
@@ -156,10 +159,14 @@ mod tests {
 
     #[test]
     fn reports_malformed_lines_with_their_number() {
-        let text = "respawn::/bin/sh\nbogus::/bin/x\nonce:root:/bin/y\nonce:\nwait::\nonce::/bin/ok\n";
+        let text =
+            "respawn::/bin/sh\nbogus::/bin/x\nonce:root:/bin/y\nonce:\nwait::\nonce::/bin/ok\n";
         let (entries, errors) = parse(text);
         assert_eq!(entries.len(), 2);
-        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 3, 4, 5]);
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            [2, 3, 4, 5]
+        );
         assert!(errors[0].message.contains("bogus"));
         assert!(errors[1].message.contains("root"));
         assert_eq!(

@@ -25,7 +25,11 @@ type Builtin = fn(&mut Shell, &[String], Io) -> i32;
 /// Every built-in: name, one-line help, function.
 const BUILTINS: &[(&str, &str, Builtin)] = &[
     ("help", "list the commands", help),
-    ("cd", "cd [DIR]: change the working directory (default /)", cd),
+    (
+        "cd",
+        "cd [DIR]: change the working directory (default /)",
+        cd,
+    ),
     ("pwd", "print the working directory", pwd),
     ("exit", "exit [STATUS]: leave the shell", exit),
     ("history", "list the lines typed before", history),
@@ -34,10 +38,18 @@ const BUILTINS: &[(&str, &str, Builtin)] = &[
     ("poweroff", "sync and power the machine off", poweroff),
     ("reboot", "sync and reboot the machine", reboot),
     ("dmesg", "print the kernel log", dmesg),
-    ("insmod", "insmod FILE [PARAM=VALUE...]: load a kernel module", insmod),
+    (
+        "insmod",
+        "insmod FILE [PARAM=VALUE...]: load a kernel module",
+        insmod,
+    ),
     ("rmmod", "rmmod NAME: unload a kernel module", rmmod),
     ("lsmod", "list the loaded kernel modules", lsmod),
-    ("modinfo", "modinfo FILE|NAME: show a module's metadata", modinfo),
+    (
+        "modinfo",
+        "modinfo FILE|NAME: show a module's metadata",
+        modinfo,
+    ),
     (
         "modprobe",
         "modprobe [-r] NAME [PARAM=VALUE...]: load (or remove) a module and its dependencies",
@@ -53,7 +65,10 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("ps", "list processes"),
     ("uptime", "time since boot"),
     ("free", "memory use in KiB"),
-    ("hexdump", "hexdump -C [-n LEN] [-s OFF] [FILE]: canonical hex dump"),
+    (
+        "hexdump",
+        "hexdump -C [-n LEN] [-s OFF] [FILE]: canonical hex dump",
+    ),
     ("dd", "dd if= of= bs= count= skip= seek=: copy blocks"),
     ("true", "exit with status 0"),
     ("false", "exit with status 1"),
@@ -61,8 +76,14 @@ const PROGRAMS: &[(&str, &str)] = &[
     ("sh", "sh [-c CMD | SCRIPT]: the shell"),
     ("crash", "crash KIND: fault on purpose (test)"),
     ("spin", "loop forever (test)"),
-    ("sysfuzz", "sysfuzz [COUNT] [SEED]: random system calls (test)"),
-    ("ipcping", "ipcping [client N | server]: IPC round trips (test)"),
+    (
+        "sysfuzz",
+        "sysfuzz [COUNT] [SEED]: random system calls (test)",
+    ),
+    (
+        "ipcping",
+        "ipcping [client N | server]: IPC round trips (test)",
+    ),
     ("sleeper", "sleeper MS: sleep then exit (test)"),
 ];
 
@@ -99,7 +120,9 @@ fn help(_: &mut Shell, _: &[String], io: Io) -> i32 {
             text.push_str(&format!("  {name:<10} (a program in /bin)\n"));
         }
     }
-    text.push_str("Syntax: CMD ARGS | CMD ..., < FILE, > FILE, >> FILE, 2> FILE, '...', \"...\", CMD &\n");
+    text.push_str(
+        "Syntax: CMD ARGS | CMD ..., < FILE, > FILE, >> FILE, 2> FILE, '...', \"...\", CMD &\n",
+    );
     let _ = io::write_all(io.out, text.as_bytes());
     0
 }

@@ -110,7 +110,14 @@ fn run_pipeline(sh: &mut Shell, p: &Pipeline) -> i32 {
         let Ok(_files) = redirect(cmd, &mut io) else {
             return 1;
         };
-        return builtins::run(sh, &cmd.argv, Io { out: io[1], err: io[2] });
+        return builtins::run(
+            sh,
+            &cmd.argv,
+            Io {
+                out: io[1],
+                err: io[2],
+            },
+        );
     }
 
     let mut pipes: Vec<(File, File)> = Vec::new();
@@ -165,7 +172,14 @@ fn run_pipeline(sh: &mut Shell, p: &Pipeline) -> i32 {
         }
     }
     for (i, io) in deferred {
-        let s = builtins::run(sh, &p.commands[i].argv, Io { out: io[1], err: io[2] });
+        let s = builtins::run(
+            sh,
+            &p.commands[i].argv,
+            Io {
+                out: io[1],
+                err: io[2],
+            },
+        );
         if i == n - 1 {
             status = s;
         }
@@ -185,8 +199,10 @@ fn run_pipeline(sh: &mut Shell, p: &Pipeline) -> i32 {
         return 0;
     }
     let (last_pid, last_name) = pids[pids.len() - 1];
+    // The program gets the terminal: Ctrl-C kills it, and it reads edited, echoed lines.
     if let Some(t) = &sh.term {
         t.foreground(last_pid);
+        t.cooked();
     }
     // Wait for the last command first; if Ctrl-C killed it, end the rest of the pipeline too.
     let last_status = wait_reporting(last_pid, last_name);
@@ -199,6 +215,7 @@ fn run_pipeline(sh: &mut Shell, p: &Pipeline) -> i32 {
         wait_reporting(pid, name);
     }
     if let Some(t) = &sh.term {
+        t.raw();
         t.foreground(process::getpid());
     }
     match last_stage_pid {

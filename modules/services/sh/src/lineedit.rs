@@ -279,7 +279,11 @@ impl Editor {
 
     fn history_step(&mut self, dir: isize, out: &mut Vec<u8>) {
         let len = self.history.len();
-        let pos = if self.hist_pos > len { len } else { self.hist_pos };
+        let pos = if self.hist_pos > len {
+            len
+        } else {
+            self.hist_pos
+        };
         let new = match dir {
             -1 if pos > 0 => pos - 1,
             1 if pos < len => pos + 1,
@@ -359,7 +363,9 @@ mod tests {
         let (ev, out) = feed(&mut ed, b"ac\x1b[DB\x1b[Cd\r");
         assert_eq!(ev, [line("aBcd")]);
         // Inserting before "c" rewrites "Bc" and steps back over "c".
-        assert!(out.windows(6).any(|w| w == b"Bc\x1b[D" as &[u8] || w.starts_with(b"Bc\x1b[D")));
+        assert!(out
+            .windows(6)
+            .any(|w| w == b"Bc\x1b[D" as &[u8] || w.starts_with(b"Bc\x1b[D")));
     }
 
     #[test]
@@ -398,7 +404,10 @@ mod tests {
         let (ev, _) = feed(&mut ed, b"\x1b[A\x1b[A\r");
         assert_eq!(ev, [line("two")]);
         // Up past the oldest stays there; down past the newest gives back the typed line.
-        let (ev, _) = feed(&mut ed, b"x\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[B\x1b[B\x1b[B\x1b[B\x1b[B\r");
+        let (ev, _) = feed(
+            &mut ed,
+            b"x\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[B\x1b[B\x1b[B\x1b[B\x1b[B\r",
+        );
         assert_eq!(ev, [line("x")]);
         let (ev, _) = feed(&mut ed, b"\x1bOA\r");
         assert_eq!(ev, [line("x")]);
@@ -426,7 +435,11 @@ mod tests {
         let mut ed = Editor::new();
         feed(&mut ed, b"ab\r");
         let (_, out) = feed(&mut ed, b"long line\x1b[A");
-        assert!(out.ends_with(b"\x1b[9Dab\x1b[K"), "{:?}", String::from_utf8_lossy(&out));
+        assert!(
+            out.ends_with(b"\x1b[9Dab\x1b[K"),
+            "{:?}",
+            String::from_utf8_lossy(&out)
+        );
     }
 
     #[test]

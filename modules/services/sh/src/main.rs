@@ -1,7 +1,8 @@
 //! `sh`: Keel's shell. Interactive on a tty (raw mode, its own line editor, history), or reading
 //! commands from stdin (`sh < script`), from a file (`sh SCRIPT`) or from `-c COMMAND`.
 //!
-//! `Ctrl-D` on an empty line does nothing; leave with `exit`.
+//! `Ctrl-D` on an empty line does nothing; leave with `exit`. Children get the shell's
+//! environment and no capabilities; built-ins run with the shell's.
 #![no_std]
 #![no_main]
 
@@ -101,7 +102,9 @@ fn prompt() {
     keel_user::print!("{cwd} # ");
 }
 
-/// The interactive loop: raw mode while editing, cooked mode while a command runs.
+/// The interactive loop. The terminal stays raw (no echo, no Ctrl-C signal) while the shell edits
+/// a line and runs built-ins, so Ctrl-C never kills the shell itself; it is cooked only while a
+/// foreground program runs (see `exec`).
 fn interactive(sh: &mut Shell) -> i32 {
     let mut buf = [0u8; 64];
     let mut echo: Vec<u8> = Vec::new();
@@ -136,11 +139,11 @@ fn interactive(sh: &mut Shell) -> i32 {
                 }
             }
         };
-        if let Some(t) = &sh.term {
-            t.cooked();
-        }
         exec::run_line(sh, &line);
         if let Some(code) = sh.exit {
+            if let Some(t) = &sh.term {
+                t.cooked();
+            }
             return code;
         }
     }

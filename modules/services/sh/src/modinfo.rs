@@ -48,7 +48,9 @@ pub fn section<'a>(elf: &'a [u8], name: &str) -> Result<Option<&'a [u8]>, Modinf
         return Err(bad);
     }
     let header = |i: usize| -> Result<(u32, usize, usize), ModinfoError> {
-        let h = shoff.checked_add(i.checked_mul(shentsize).ok_or(bad)?).ok_or(bad)?;
+        let h = shoff
+            .checked_add(i.checked_mul(shentsize).ok_or(bad)?)
+            .ok_or(bad)?;
         let name = u32_at(elf, h).ok_or(bad)?;
         let off = u64_at(elf, h + 0x18).ok_or(bad)?;
         let size = u64_at(elf, h + 0x20).ok_or(bad)?;
@@ -109,7 +111,7 @@ pub(crate) mod tests {
         f.extend_from_slice(data);
         let str_off = f.len();
         f.extend_from_slice(&shstrtab);
-        while f.len() % 8 != 0 {
+        while !f.len().is_multiple_of(8) {
             f.push(0);
         }
         let shoff = f.len();

@@ -144,7 +144,13 @@ mod tests {
     fn parses_dep_lines() {
         let d = parse_dep(DEP);
         assert_eq!(d.len(), 6);
-        assert_eq!(d[0], DepEntry { file: "hello.ko".into(), deps: Vec::new() });
+        assert_eq!(
+            d[0],
+            DepEntry {
+                file: "hello.ko".into(),
+                deps: Vec::new()
+            }
+        );
         assert_eq!(d[2].deps, ["bus.ko", "core.ko"]);
     }
 
@@ -152,18 +158,39 @@ mod tests {
     fn dependencies_load_first_once_each() {
         let d = parse_dep(DEP);
         assert_eq!(load_order(&d, "hello").unwrap(), ["hello.ko"]);
-        assert_eq!(load_order(&d, "sensor").unwrap(), ["core.ko", "bus.ko", "sensor.ko"]);
-        assert_eq!(load_order(&d, "sensor.ko").unwrap(), ["core.ko", "bus.ko", "sensor.ko"]);
+        assert_eq!(
+            load_order(&d, "sensor").unwrap(),
+            ["core.ko", "bus.ko", "sensor.ko"]
+        );
+        assert_eq!(
+            load_order(&d, "sensor.ko").unwrap(),
+            ["core.ko", "bus.ko", "sensor.ko"]
+        );
         assert_eq!(load_order(&d, "unknown").unwrap(), ["unknown.ko"]);
-        assert_eq!(load_order(&d, "loop-a"), Err(DepError::Cycle("loop-a".into())));
+        assert_eq!(
+            load_order(&d, "loop-a"),
+            Err(DepError::Cycle("loop-a".into()))
+        );
     }
 
     #[test]
     fn lsmod_matches_linux_layout() {
         let users = [String::from("sensor")];
         let rows = [
-            LsmodRow { name: "bus", size: 16384, refcount: 1, used_by: &users, state: None },
-            LsmodRow { name: "broken", size: 8192, refcount: 0, used_by: &[], state: Some("failed") },
+            LsmodRow {
+                name: "bus",
+                size: 16384,
+                refcount: 1,
+                used_by: &users,
+                state: None,
+            },
+            LsmodRow {
+                name: "broken",
+                size: 8192,
+                refcount: 0,
+                used_by: &[],
+                state: Some("failed"),
+            },
         ];
         assert_eq!(
             format_lsmod(&rows),

@@ -251,9 +251,15 @@ mod tests {
 
     #[test]
     fn quotes() {
-        assert_eq!(words(&one("echo 'a  b' \"c | d\"")), [vec!["echo", "a  b", "c | d"]]);
+        assert_eq!(
+            words(&one("echo 'a  b' \"c | d\"")),
+            [vec!["echo", "a  b", "c | d"]]
+        );
         assert_eq!(words(&one("echo a'b c'd")), [vec!["echo", "ab cd"]]);
-        assert_eq!(words(&one(r#"echo "say \"hi\" \\ \n""#)), [vec!["echo", r#"say "hi" \ \n"#]]);
+        assert_eq!(
+            words(&one(r#"echo "say \"hi\" \\ \n""#)),
+            [vec!["echo", r#"say "hi" \ \n"#]]
+        );
         assert_eq!(words(&one(r"echo a\ b \|")), [vec!["echo", "a b", "|"]]);
         assert_eq!(words(&one("echo '' \"\"")), [vec!["echo", "", ""]]);
         assert_eq!(parse("echo 'abc"), Err(ParseError::UnterminatedQuote('\'')));
@@ -263,7 +269,10 @@ mod tests {
     #[test]
     fn pipes() {
         let p = one("cat f | hexdump -C|cat");
-        assert_eq!(words(&p), [vec!["cat", "f"], vec!["hexdump", "-C"], vec!["cat"]]);
+        assert_eq!(
+            words(&p),
+            [vec!["cat", "f"], vec!["hexdump", "-C"], vec!["cat"]]
+        );
         assert_eq!(parse("| cat"), Err(ParseError::EmptyCommand));
         assert_eq!(parse("cat |"), Err(ParseError::EmptyCommand));
         assert_eq!(parse("a | | b"), Err(ParseError::EmptyCommand));
@@ -277,19 +286,44 @@ mod tests {
         assert_eq!(
             c.redirects,
             [
-                Redirect { fd: 0, kind: RedirKind::In, path: "in".into() },
-                Redirect { fd: 1, kind: RedirKind::Out, path: "out".into() },
+                Redirect {
+                    fd: 0,
+                    kind: RedirKind::In,
+                    path: "in".into()
+                },
+                Redirect {
+                    fd: 1,
+                    kind: RedirKind::Out,
+                    path: "out".into()
+                },
             ]
         );
         let c = &one("echo hi>>log 2>err").commands[0];
         assert_eq!(c.argv, ["echo", "hi"]);
-        assert_eq!(c.redirects[0], Redirect { fd: 1, kind: RedirKind::Append, path: "log".into() });
-        assert_eq!(c.redirects[1], Redirect { fd: 2, kind: RedirKind::Out, path: "err".into() });
+        assert_eq!(
+            c.redirects[0],
+            Redirect {
+                fd: 1,
+                kind: RedirKind::Append,
+                path: "log".into()
+            }
+        );
+        assert_eq!(
+            c.redirects[1],
+            Redirect {
+                fd: 2,
+                kind: RedirKind::Out,
+                path: "err".into()
+            }
+        );
         let c = &one("echo 2 > x '2'>y").commands[0];
         assert_eq!(c.argv, ["echo", "2", "2"]);
         assert_eq!(c.redirects.len(), 2);
         assert_eq!(c.redirects[1].fd, 1, "a quoted 2 is a word");
-        assert_eq!(one("> '/tmp/a b' echo").commands[0].redirects[0].path, "/tmp/a b");
+        assert_eq!(
+            one("> '/tmp/a b' echo").commands[0].redirects[0].path,
+            "/tmp/a b"
+        );
         assert_eq!(parse("echo >"), Err(ParseError::MissingFile(">")));
         assert_eq!(parse("echo > | cat"), Err(ParseError::MissingFile(">")));
         assert_eq!(parse("cat <"), Err(ParseError::MissingFile("<")));

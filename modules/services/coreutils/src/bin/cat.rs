@@ -22,7 +22,11 @@ fn copy(fd: Fd) -> Result<(), (bool, Error)> {
 
 fn main(args: keel_user::Args) -> i32 {
     let files: alloc::vec::Vec<&str> = args.skip(1).collect();
-    let files = if files.is_empty() { alloc::vec!["-"] } else { files };
+    let files = if files.is_empty() {
+        alloc::vec!["-"]
+    } else {
+        files
+    };
     let mut status = 0;
     for name in files {
         let result = if name == "-" {

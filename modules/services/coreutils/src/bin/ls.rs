@@ -116,7 +116,11 @@ fn main(args: keel_user::Args) -> i32 {
             let _ = writeln!(out, "{path}:");
         }
         for name in &names {
-            let st = if long { fs::stat(&join(path, name)).ok() } else { None };
+            let st = if long {
+                fs::stat(&join(path, name)).ok()
+            } else {
+                None
+            };
             entry_line(&mut out, long, name, st.as_ref());
         }
         let _ = io::write_all(io::STDOUT, out.as_bytes());

@@ -21,7 +21,11 @@ fn main(_: keel_user::Args) -> i32 {
     };
     list.sort_by_key(|p| p.pid);
     let mut out = String::new();
-    let _ = writeln!(out, "{:>5} {:>5} {:<7} {:>3} {:>9} {:>8} NAME", "PID", "PPID", "STATE", "CPU", "TIME", "MEM");
+    let _ = writeln!(
+        out,
+        "{:>5} {:>5} {:<7} {:>3} {:>9} {:>8} NAME",
+        "PID", "PPID", "STATE", "CPU", "TIME", "MEM"
+    );
     for p in &list {
         let state = match p.state {
             proc_state::RUNNING => "run",

@@ -5,6 +5,9 @@
 keel_user::main!(main);
 
 fn main(_: keel_user::Args) -> i32 {
-    keel_user::println!("{}", coreutils::fmt::uptime(keel_user::time::uptime().as_secs()));
+    keel_user::println!(
+        "{}",
+        coreutils::fmt::uptime(keel_user::time::uptime().as_secs())
+    );
     0
 }

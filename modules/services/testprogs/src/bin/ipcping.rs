@@ -1,0 +1,176 @@
+//! `ipcping [client N | server]`: IPC round trips. The client (the default, N = 1000) creates an
+//! endpoint, starts `ipcping server` with it as handle 0, makes N register-only calls and N
+//! calls carrying 256 bytes each way, checks every reply, and prints the counts and the time
+//! per round trip.
+#![no_std]
+#![no_main]
+
+use keel_user::ipc::{Endpoint, Message};
+use keel_user::process::{self, Command};
+use keel_user::time::Instant;
+use keel_user::{eprintln, println, Error};
+
+keel_user::main!(main);
+
+const QUIT: u64 = 0;
+const WORDS: u64 = 1;
+const BYTES: u64 = 2;
+const BYTES_LEN: usize = 256;
+
+fn main(args: keel_user::Args) -> i32 {
+    match (args.arg(1), args.arg(2)) {
+        (Some("server"), _) => server(),
+        (None, _) => client(args.arg(0).unwrap_or("ipcping"), 1000),
+        (Some("client"), n) => match n.map_or(Ok(1000), str::parse::<u64>) {
+            Ok(n) => client(args.arg(0).unwrap_or("ipcping"), n),
+            Err(_) => usage(),
+        },
+        _ => usage(),
+    }
+}
+
+fn usage() -> i32 {
+    eprintln!("usage: ipcping [client N | server]");
+    2
+}
+
+fn server() -> i32 {
+    let ep = Endpoint::from_raw(0);
+    let mut inbuf = [0u8; 4096];
+    let mut outbuf = [0u8; 4096];
+    let mut r = match ep.recv_with(&mut inbuf) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ipcping server: recv: {e}");
+            return 1;
+        }
+    };
+    loop {
+        let m = r.msg;
+        let next = match m.label {
+            QUIT => {
+                let _ = Endpoint::reply(Message::new(QUIT, [0; 4]));
+                return 0;
+            }
+            WORDS => ep.reply_recv_with(
+                Message::new(WORDS, m.words.map(|w| w.wrapping_add(1))),
+                &[],
+                &mut inbuf,
+            ),
+            BYTES => {
+                let n = r.len.min(inbuf.len());
+                for (o, i) in outbuf[..n].iter_mut().zip(&inbuf[..n]) {
+                    *o = !*i;
+                }
+                ep.reply_recv_with(
+                    Message::new(BYTES, [n as u64, 0, 0, 0]),
+                    &outbuf[..n],
+                    &mut inbuf,
+                )
+            }
+            _ => ep.reply_recv_with(Message::new(u64::MAX, [0; 4]), &[], &mut inbuf),
+        };
+        r = match next {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("ipcping server: reply_recv: {e}");
+                return 1;
+            }
+        };
+    }
+}
+
+fn client(argv0: &str, n: u64) -> i32 {
+    let path = if argv0.contains('/') {
+        argv0
+    } else {
+        "/bin/ipcping"
+    };
+    let ep = match Endpoint::create() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("ipcping: endpoint_create: {e}");
+            return 1;
+        }
+    };
+    let pid = match Command::new(path).arg("server").handle(ep.handle()).spawn() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ipcping: cannot start {path} server: {e}");
+            return 1;
+        }
+    };
+    let result = rounds(&ep, n);
+    let status = match result {
+        Ok((words_ns, bytes_ns)) => {
+            let each = |ns: u64| ns.checked_div(n).unwrap_or(0);
+            println!(
+                "ipcping: {n} register round trips, {} ns each",
+                each(words_ns)
+            );
+            println!(
+                "ipcping: {n} {BYTES_LEN}-byte round trips, {} ns each",
+                each(bytes_ns)
+            );
+            let _ = ep.call(Message::new(QUIT, [0; 4]));
+            0
+        }
+        Err(what) => {
+            eprintln!("ipcping: {what}");
+            let _ = process::kill(pid);
+            1
+        }
+    };
+    match process::wait(pid) {
+        Ok(s) if s.success() || status != 0 => {}
+        Ok(s) => {
+            eprintln!("ipcping: server ended with status {}", s.code());
+            return 1;
+        }
+        Err(e) => eprintln!("ipcping: wait: {e}"),
+    }
+    if status == 0 {
+        println!("ipcping: ok");
+    }
+    status
+}
+
+/// The two series of calls; the nanoseconds each took.
+fn rounds(ep: &Endpoint, n: u64) -> Result<(u64, u64), alloc::string::String> {
+    let fail = |i: u64, what: &str, e: Option<Error>| match e {
+        Some(e) => alloc::format!("call {i}: {what}: {e}"),
+        None => alloc::format!("call {i}: {what}"),
+    };
+    let start = Instant::now();
+    for i in 0..n {
+        let words = [i, i * 2, i * 3, u64::MAX - i];
+        let r = ep
+            .call(Message::new(WORDS, words))
+            .map_err(|e| fail(i, "call", Some(e)))?;
+        if r.label != WORDS || r.words != words.map(|w| w.wrapping_add(1)) {
+            return Err(fail(i, "wrong reply words", None));
+        }
+    }
+    let words_ns = start.elapsed().as_nanos() as u64;
+
+    let mut send = [0u8; BYTES_LEN];
+    let mut recv = [0u8; BYTES_LEN];
+    let start = Instant::now();
+    for i in 0..n {
+        for (j, b) in send.iter_mut().enumerate() {
+            *b = (i as usize + j) as u8;
+        }
+        let (r, len) = ep
+            .call_with(Message::new(BYTES, [i, 0, 0, 0]), &send, &mut recv)
+            .map_err(|e| fail(i, "call with bytes", Some(e)))?;
+        if r.label != BYTES || len != BYTES_LEN || r.words[0] != BYTES_LEN as u64 {
+            return Err(fail(i, "wrong reply length", None));
+        }
+        if send.iter().zip(&recv).any(|(s, r)| *r != !*s) {
+            return Err(fail(i, "wrong reply bytes", None));
+        }
+    }
+    Ok((words_ns, start.elapsed().as_nanos() as u64))
+}
+
+extern crate alloc;
