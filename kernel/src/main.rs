@@ -196,6 +196,14 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     sched::this_cpu()
         .gic_mask
         .store(irq::own_target_mask(), core::sync::atomic::Ordering::Relaxed);
+    if let Err(e) = irq::register(
+        sched::SGI_RESCHEDULE,
+        "reschedule",
+        None,
+        alloc::boxed::Box::new(|_| irq::IrqReturn::Handled),
+    ) {
+        log::error!(target: "smp", "no reschedule interrupt: {e}");
+    }
     arch::irq_enable();
     match console_irq.map(|i| (i, console::start_input(i, fs::tty::input))) {
         Some((i, Ok(()))) => log::info!(target: "console", "input by interrupt {i}"),

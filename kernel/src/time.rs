@@ -5,7 +5,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use aarch64_cpu::registers::{Writeable, CNTP_CTL_EL0, CNTP_CVAL_EL0};
+use aarch64_cpu::registers::{Readable, Writeable, CNTP_CTL_EL0, CNTP_CVAL_EL0};
 use alloc::boxed::Box;
 
 use crate::arch;
@@ -50,23 +50,46 @@ fn arm(deadline: u64) {
     CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::SET + CNTP_CTL_EL0::IMASK::CLEAR);
 }
 
+/// The timer interrupt: the periodic tick, or earlier when a sleeper's deadline comes first.
 fn on_tick(_intid: u32) -> IrqReturn {
     let cpu = crate::sched::this_cpu();
+    let now = arch::counter();
+    let due = cpu.next_tick.load(Ordering::Relaxed);
+    if now < due {
+        // Early: a sleeper's deadline, not a tick.
+        crate::sched::wake_sleepers();
+        arm_next(due);
+        return IrqReturn::Handled;
+    }
     if cpu.index == 0 {
         TICKS.fetch_add(1, Ordering::Relaxed);
-        crate::sched::wake_sleepers();
     }
+    crate::sched::wake_sleepers();
     let period = PERIOD.load(Ordering::Relaxed);
-    let mut next = cpu.next_tick.load(Ordering::Relaxed) + period;
-    let now = arch::counter();
+    let mut next = due + period;
     if next <= now {
         // Fell behind (a long section with interrupts masked): skip the lost ticks.
         next = now + period;
     }
     cpu.next_tick.store(next, Ordering::Relaxed);
-    arm(next);
+    arm_next(next);
     crate::sched::tick();
     IrqReturn::Handled
+}
+
+/// Arms this core's timer for the next tick or the earliest sleeper, whichever comes first.
+fn arm_next(tick: u64) {
+    let at = crate::sched::earliest_sleeper().map_or(tick, |d| d.min(tick));
+    arm(at);
+}
+
+/// Makes this core's timer fire no later than `deadline` (a counter value), for a sleeper.
+pub fn wake_no_later_than(deadline: u64) {
+    let daif = crate::sync::irq_save();
+    if deadline < CNTP_CVAL_EL0.get() {
+        arm(deadline);
+    }
+    crate::sync::irq_restore(daif);
 }
 
 /// Starts the tick on a secondary core (its timer interrupt is already enabled in the GIC).

@@ -388,14 +388,19 @@ pub fn wait(me: &Arc<Process>, pid: i64, nohang: bool) -> Result<Option<(u32, i3
 /// Kills the current process because of a fault it took at EL0; prints the report.
 pub fn fault_current(frame: &TrapFrame, what: &str) -> ! {
     if let Some(p) = current() {
+        let esr = keel_core::esr::Esr(frame.esr);
+        let far = if esr.fault_status().is_some() || esr.class() == keel_core::esr::ExceptionClass::PcAlignment {
+            alloc::format!(", address {:#x}", frame.far)
+        } else {
+            alloc::string::String::new()
+        };
         log::error!(
             target: "fault",
-            "process {} ({}) killed: {what}; pc {:#x}, sp {:#x}, far {:#x}",
+            "process {} ({}) killed: {what}; pc {:#x}, sp {:#x}{far}",
             p.pid,
             p.name,
             frame.elr,
             frame.sp,
-            frame.far
         );
     }
     exit_current(STATUS_FAULT)

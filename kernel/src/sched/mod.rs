@@ -505,9 +505,15 @@ pub fn sleep(nanos: u64) -> bool {
             // Blocked before the lock drops: the tick cannot wake us before we are Blocked.
             t.transition(State::Running, State::Blocked);
         }
+        crate::time::wake_no_later_than(deadline);
         schedule();
         SLEEPERS.lock().remove(&(deadline, t.tid));
     }
+}
+
+/// The earliest deadline of any sleeper (counter value).
+pub fn earliest_sleeper() -> Option<u64> {
+    SLEEPERS.lock().first_key_value().map(|(k, _)| k.0)
 }
 
 /// Wakes every sleeper whose deadline passed (the boot core's tick calls this).

@@ -362,7 +362,10 @@ fn klog_write(p: &Process, buf: u64, len: u64) -> SysResult {
         }
     })?;
     let text = core::str::from_utf8(&bytes).map_err(|_| Errno::EINVAL)?;
-    log::info!(target: "user", "{}[{}]: {}", p.name, p.pid, text.trim_end());
+    let text = text.trim_end();
+    if !text.is_empty() {
+        log::info!(target: "user", "{}[{}]: {}", p.name, p.pid, text);
+    }
     Ok(len)
 }
 
