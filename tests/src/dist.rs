@@ -75,3 +75,12 @@ pub fn sd_image() -> PathBuf {
         "cargo xtask image --board rpi4",
     )
 }
+
+/// The initramfs `cargo xtask build` makes for `machine`'s board.
+pub fn initramfs(machine: Machine) -> PathBuf {
+    let board = board_name(machine);
+    require(
+        board_dir(machine).join("initramfs.cpio"),
+        &format!("cargo xtask build --board {board}"),
+    )
+}

@@ -13,10 +13,12 @@ pub mod log;
 pub mod outcome;
 pub mod qemu;
 pub mod scenario;
+pub mod session;
 
 pub use dist::Kernel;
 pub use outcome::Outcome;
 pub use qemu::{Machine, Qemu};
+pub use session::Session;
 
 /// A [`Qemu`] for `kernel` on `machine`, set up like every test boots it: the board's kernel image,
 /// on raspi4b the device tree and the SD card image, and semihosting for test kernels only (so a
@@ -27,4 +29,9 @@ pub fn boot(machine: Machine, kernel: Kernel) -> Qemu {
         qemu = qemu.dtb(dist::rpi4_dtb()).sd_image(dist::sd_image());
     }
     qemu.semihosting(kernel == Kernel::Test)
+}
+
+/// A [`Session`] on the normal kernel with its initramfs: init starts the shell on the console.
+pub fn boot_user_space(machine: Machine) -> Session {
+    Session::start(&boot(machine, Kernel::Normal).initrd(dist::initramfs(machine)))
 }

@@ -29,15 +29,6 @@ static HEAP: KernelHeap = KernelHeap {
     heap: IrqMutex::new(Heap::new()),
 };
 
-fn add_pages(heap: &mut Heap<32>, pages: u64) -> bool {
-    let Some(pa) = phys::alloc_pages(pages) else {
-        return false;
-    };
-    let start = phys_to_virt(pa) as usize;
-    // SAFETY: the frames were just allocated for the heap alone and are mapped in the direct map.
-    unsafe { heap.add_to_heap(start, start + (pages * PAGE_SIZE) as usize) };
-    true
-}
 
 /// Gives the heap its first chunk: `[pa, pa + INITIAL_BYTES)` of free RAM.
 pub fn init(pa: u64) {
@@ -65,13 +56,25 @@ pub fn stats() -> (usize, usize) {
 // that honour the requested layout.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let mut heap = self.heap.lock();
-        let can_grow = !phys::busy();
-        if can_grow && free_bytes(&heap) < RESERVE + layout.size() {
+        // Grow first, without the heap lock: the frame allocator allocates from this heap while it
+        // holds its own lock, so taking the frame lock under the heap lock could deadlock two
+        // cores. While any core is inside the frame allocator, growth waits and the reserve serves.
+        let low = free_bytes(&self.heap.lock()) < RESERVE + layout.size();
+        if low && !phys::busy() {
             let need = (layout.size().max(layout.align()) as u64).div_ceil(PAGE_SIZE) * 2;
-            add_pages(&mut heap, need.max(GROW_PAGES).next_power_of_two());
+            let pages = need.max(GROW_PAGES).next_power_of_two();
+            if let Some(pa) = phys::alloc_pages(pages) {
+                let start = phys_to_virt(pa) as usize;
+                // SAFETY: the frames were just allocated for the heap alone and are mapped in the
+                // direct map.
+                unsafe {
+                    self.heap
+                        .lock()
+                        .add_to_heap(start, start + (pages * PAGE_SIZE) as usize)
+                };
+            }
         }
-        match heap.alloc(layout) {
+        match self.heap.lock().alloc(layout) {
             Ok(p) => p.as_ptr(),
             Err(()) => core::ptr::null_mut(),
         }
