@@ -207,6 +207,11 @@ const TESTS: &[Test] = &[
     ("device_mapping_is_idempotent", device_mapping_is_idempotent),
     ("log_ring_keeps_lines", log_ring_keeps_lines),
     ("irq_rejects_bad_line", irq_rejects_bad_line),
+    ("module_params_split", crate::module::tests::parameters_split_like_insmod),
+    ("module_modalias", crate::module::tests::modalias_matches_the_device_tree),
+    ("module_malformed", crate::module::tests::malformed_modules_are_refused_without_leaks),
+    ("module_lifecycle", crate::module::tests::modules_load_link_and_unload),
+    ("module_exports", crate::module::tests::exports_are_accounted_per_module),
 ];
 
 #[inline(never)]

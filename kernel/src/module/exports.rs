@@ -254,6 +254,9 @@ unsafe extern "C" fn mmio_unmap(module: ModuleHandle, virt: usize, size: usize) 
         // kernel (mapping the same registers twice gives the same address) and never executable.
         Some(i) => {
             mmio.swap_remove(i);
+            if mmio.is_empty() {
+                *mmio = Vec::new();
+            }
             0
         }
         None => status(ErrorCode::InvalidArgument),
@@ -316,7 +319,13 @@ unsafe extern "C" fn irq_unregister(module: ModuleHandle, line: u32, context: *m
             e.module == module.0 as ModuleId && e.line == line && e.context == context as usize
         });
         match found {
-            Some(i) => irqs.swap_remove(i),
+            Some(i) => {
+                let entry = irqs.swap_remove(i);
+                if irqs.is_empty() {
+                    *irqs = Vec::new();
+                }
+                entry
+            }
             None => return status(ErrorCode::NotFound),
         }
     };
@@ -347,6 +356,10 @@ pub fn release_hardware(id: ModuleId) {
                 i += 1;
             }
         }
+        if irqs.is_empty() {
+            // Give the buffer back, so an idle module system holds no heap.
+            *irqs = Vec::new();
+        }
         gone
     };
     for entry in gone {
@@ -354,7 +367,11 @@ pub fn release_hardware(id: ModuleId) {
             log::info!(target: "module", "interrupt {} of a departing module removed", entry.line);
         }
     }
-    MMIO.lock().retain(|m| m.module != id);
+    let mut mmio = MMIO.lock();
+    mmio.retain(|m| m.module != id);
+    if mmio.is_empty() {
+        *mmio = Vec::new();
+    }
 }
 
 /// IRQ handlers and MMIO mappings module `id` holds: (handlers, mappings).

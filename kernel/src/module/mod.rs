@@ -219,7 +219,12 @@ fn teardown(id: ModuleId) {
         let Some(index) = table.iter().position(|m| m.id == id) else {
             return;
         };
-        table.swap_remove(index)
+        let module = table.remove(index);
+        if table.is_empty() {
+            // Give the buffer back, so an idle module system holds no heap.
+            *table = Vec::new();
+        }
+        module
     };
     let (count, bytes) = exports::release_allocations(id);
     if count > 0 {
