@@ -75,3 +75,13 @@ pub fn sd_image() -> PathBuf {
         "cargo xtask image --board rpi4",
     )
 }
+
+/// The initramfs (`initramfs.cpio`: user programs, `/etc`, the modules in `/lib/modules`) that
+/// `cargo xtask build` writes for `machine`'s board.
+pub fn initramfs(machine: Machine) -> PathBuf {
+    let board = board_name(machine);
+    require(
+        board_dir(machine).join("initramfs.cpio"),
+        &format!("cargo xtask build --board {board}"),
+    )
+}
