@@ -102,10 +102,11 @@ impl Console {
     /// Types `line` and a newline into the console.
     #[track_caller]
     pub fn send_line(&mut self, line: &str) {
-        let sent = self
-            .stdin
-            .as_mut()
-            .map(|stdin| stdin.write_all(format!("{line}\n").as_bytes()).and_then(|()| stdin.flush()));
+        let sent = self.stdin.as_mut().map(|stdin| {
+            stdin
+                .write_all(format!("{line}\n").as_bytes())
+                .and_then(|()| stdin.flush())
+        });
         if !matches!(sent, Some(Ok(()))) {
             self.fail(&format!("could not type {line:?}: QEMU's input is closed"));
         }
@@ -131,9 +132,7 @@ impl Console {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = self.child.try_wait().ok().flatten();
-                    self.fail(&format!(
-                        "QEMU ended ({status:?}) before {text:?} appeared"
-                    ));
+                    self.fail(&format!("QEMU ended ({status:?}) before {text:?} appeared"));
                 }
             }
         }

@@ -51,7 +51,9 @@ fn the_module_demo_runs_in_the_shell() {
 
     // hello from /etc/modules, then again with parameters.
     let lsmod = sh.run("lsmod", STEP);
-    if !lsmod.contains("Module                  Size  Used by") || lsmod_row(&lsmod, "hello").is_none() {
+    if !lsmod.contains("Module                  Size  Used by")
+        || lsmod_row(&lsmod, "hello").is_none()
+    {
         sh.fail("lsmod does not list hello in Linux's layout");
     }
     if !sh.run("rmmod hello", STEP).contains("hello: goodbye") {
@@ -65,7 +67,8 @@ fn the_module_demo_runs_in_the_shell() {
     }
     let lsmod = sh.run("lsmod", STEP);
     match lsmod_row(&lsmod, "hello").map(|r| r.split_whitespace().collect::<Vec<_>>()) {
-        Some(row) if row.len() == 3 && row[1].parse::<u64>().is_ok_and(|s| s > 0) && row[2] == "0" => {}
+        Some(row)
+            if row.len() == 3 && row[1].parse::<u64>().is_ok_and(|s| s > 0) && row[2] == "0" => {}
         _ => sh.fail("lsmod's hello row is not `hello SIZE 0`"),
     }
     let modinfo = sh.run("modinfo /lib/modules/hello.ko", STEP);
@@ -89,13 +92,19 @@ fn the_module_demo_runs_in_the_shell() {
         sh.fail("a second insmod of hello was not refused as already loaded");
     }
     sh.run("rmmod hello", STEP);
-    if !sh.run("rmmod hello", STEP).contains("rmmod: hello: module not loaded") {
+    if !sh
+        .run("rmmod hello", STEP)
+        .contains("rmmod: hello: module not loaded")
+    {
         sh.fail("rmmod of an unloaded module did not say so");
     }
 
     // Dependencies: modprobe loads mathcore first; mathcore is pinned while mathuser is loaded.
     let out = sh.run("modprobe mathuser", STEP);
-    match (out.find("mathcore: ready"), out.find("mathuser: gcd(84, 36) = 12")) {
+    match (
+        out.find("mathcore: ready"),
+        out.find("mathuser: gcd(84, 36) = 12"),
+    ) {
         (Some(core), Some(user)) if core < user => {}
         _ => sh.fail("modprobe mathuser did not load mathcore, then mathuser"),
     }
@@ -103,7 +112,10 @@ fn the_module_demo_runs_in_the_shell() {
     if !lsmod_row(&lsmod, "mathcore").is_some_and(|r| r.ends_with(" 1 mathuser")) {
         sh.fail("lsmod does not show mathcore used by mathuser");
     }
-    if !sh.run("rmmod mathcore", STEP).contains("rmmod: mathcore is in use by mathuser") {
+    if !sh
+        .run("rmmod mathcore", STEP)
+        .contains("rmmod: mathcore is in use by mathuser")
+    {
         sh.fail("rmmod mathcore was not refused naming mathuser");
     }
     sh.run("modprobe -r mathuser", STEP);
@@ -143,7 +155,9 @@ fn the_module_demo_runs_in_the_shell() {
     sh.run("rmmod faulty", STEP);
     sh.run("insmod /lib/modules/faulty.ko fault=exit", STEP);
     let out = sh.run("rmmod faulty", STEP);
-    if !out.contains("oops: module faulty faulted in") || !out.contains("rmmod: faulty: module failed") {
+    if !out.contains("oops: module faulty faulted in")
+        || !out.contains("rmmod: faulty: module failed")
+    {
         sh.fail("a fault in exit was not reported");
     }
     sh.run("rmmod faulty", STEP);

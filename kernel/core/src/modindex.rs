@@ -96,14 +96,20 @@ mod tests {
     fn dependencies_come_in_load_order() {
         let deps: Vec<_> = dependencies(DEP, "sensor").unwrap().collect();
         assert_eq!(deps, ["core", "bus"]);
-        assert_eq!(dependencies(DEP, "mathuser").unwrap().collect::<Vec<_>>(), ["mathcore"]);
+        assert_eq!(
+            dependencies(DEP, "mathuser").unwrap().collect::<Vec<_>>(),
+            ["mathcore"]
+        );
         assert_eq!(dependencies(DEP, "hello").unwrap().count(), 0);
         assert!(dependencies(DEP, "unknown").is_none());
     }
 
     #[test]
     fn aliases_match_compatible_strings() {
-        assert_eq!(alias_matches(ALIAS, "arm,pl061").collect::<Vec<_>>(), ["gpio-pl061"]);
+        assert_eq!(
+            alias_matches(ALIAS, "arm,pl061").collect::<Vec<_>>(),
+            ["gpio-pl061"]
+        );
         assert_eq!(alias_matches(ALIAS, "arm,pl011").count(), 0);
         assert_eq!(alias_matches(ALIAS, "arm,pl06").count(), 0);
         assert_eq!(
@@ -111,6 +117,9 @@ mod tests {
             ["boardmod"]
         );
         assert_eq!(alias_matches(ALIAS, "").count(), 0);
-        assert_eq!(alias_matches("broken-line-without-name\n", "broken-line-without-name").count(), 0);
+        assert_eq!(
+            alias_matches("broken-line-without-name\n", "broken-line-without-name").count(),
+            0
+        );
     }
 }

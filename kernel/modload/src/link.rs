@@ -118,11 +118,16 @@ impl Linked {
     /// the highest start not above `addr`, if `addr` lies inside its size (or, for a function
     /// of unknown size 0, anywhere before the next function).
     pub fn symbolize(&self, addr: u64) -> Option<(&DefinedSymbol, u64)> {
-        let index = self.functions.partition_point(|f| f.va <= addr).checked_sub(1)?;
+        let index = self
+            .functions
+            .partition_point(|f| f.va <= addr)
+            .checked_sub(1)?;
         let f = self.functions.get(index)?;
         let offset = addr - f.va;
         let inside = if f.size == 0 {
-            self.functions.get(index + 1).is_none_or(|next| addr < next.va)
+            self.functions
+                .get(index + 1)
+                .is_none_or(|next| addr < next.va)
         } else {
             offset < f.size
         };

@@ -216,7 +216,14 @@ fn rust_alloc_fixture_links() {
     assert_eq!(obj.section(".no-such-section"), None);
     let functions = linked.functions();
     assert!(functions.windows(2).all(|w| w[0].va <= w[1].va));
-    assert!(functions.len() > linked.symbols().iter().filter(|s| s.kind == SymbolKind::Function).count());
+    assert!(
+        functions.len()
+            > linked
+                .symbols()
+                .iter()
+                .filter(|s| s.kind == SymbolKind::Function)
+                .count()
+    );
     let init = linked.symbol("fixture_init").unwrap();
     let (found, offset) = linked.symbolize(init.va + 4).unwrap();
     assert_eq!((found.name.as_str(), offset), ("fixture_init", 4));

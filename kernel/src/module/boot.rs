@@ -108,7 +108,9 @@ pub fn load_at_boot() {
                 }
             }
         }
-        Err(Errno::ENOENT) => log::info!(target: "module", "no {ETC_MODULES}: no modules to load at boot"),
+        Err(Errno::ENOENT) => {
+            log::info!(target: "module", "no {ETC_MODULES}: no modules to load at boot")
+        }
         Err(e) => log::warn!(target: "module", "cannot read {ETC_MODULES}: {e}"),
     }
     let Ok(alias) = read_text(&alloc::format!("{MODULE_DIR}/modules.alias")) else {

@@ -121,7 +121,12 @@ pub fn call(module: ModuleId, f: usize, arg: usize) -> Result<u64, Failure> {
     let value = unsafe { keel_contained_call(rec_ptr, f, arg) };
     // SAFETY: `rec_ptr` points at `rec`, still alive; the fault path may have written `failed`
     // behind the compiler's back, so read it from memory.
-    let (failed, prev) = unsafe { (core::ptr::read_volatile(&(*rec_ptr).failed), (*rec_ptr).prev) };
+    let (failed, prev) = unsafe {
+        (
+            core::ptr::read_volatile(&(*rec_ptr).failed),
+            (*rec_ptr).prev,
+        )
+    };
     slot.store(prev, Ordering::Release);
     match failed {
         0 => Ok(value),

@@ -51,8 +51,7 @@ const LOG_MAX: usize = 512;
 const TARGET_MAX: usize = 64;
 
 /// Heap blocks handed to modules: address -> (owner, size, align).
-static ALLOCS: IrqMutex<BTreeMap<usize, (ModuleId, usize, usize)>> =
-    IrqMutex::new(BTreeMap::new());
+static ALLOCS: IrqMutex<BTreeMap<usize, (ModuleId, usize, usize)>> = IrqMutex::new(BTreeMap::new());
 
 /// An IRQ handler a module registered.
 struct IrqEntry {
@@ -88,7 +87,7 @@ fn active(handle: ModuleHandle) -> bool {
 
 /// Copies at most `N` bytes of a module's `(ptr, len)` string into `buf`, cut at a character
 /// boundary; invalid UTF-8 is replaced.
-fn copy_str<'b, const N: usize>(buf: &'b mut [u8; N], ptr: *const u8, len: usize) -> &'b str {
+fn copy_str<const N: usize>(buf: &mut [u8; N], ptr: *const u8, len: usize) -> &str {
     if ptr.is_null() {
         return "";
     }
@@ -200,7 +199,12 @@ pub fn release_allocations(id: ModuleId) -> (usize, usize) {
     for &(ptr, size, align) in &left {
         // SAFETY: the block came from `alloc` with this layout, was not freed (its record was
         // there) and its owner can no longer run, so nothing uses it.
-        unsafe { alloc::alloc::dealloc(ptr as *mut u8, Layout::from_size_align_unchecked(size, align)) }
+        unsafe {
+            alloc::alloc::dealloc(
+                ptr as *mut u8,
+                Layout::from_size_align_unchecked(size, align),
+            )
+        }
     }
     (left.len(), bytes)
 }
@@ -217,7 +221,12 @@ fn overlaps_ram(phys: u64, end: u64) -> bool {
     })
 }
 
-unsafe extern "C" fn mmio_map(module: ModuleHandle, phys: u64, size: usize, virt: *mut usize) -> i32 {
+unsafe extern "C" fn mmio_map(
+    module: ModuleHandle,
+    phys: u64,
+    size: usize,
+    virt: *mut usize,
+) -> i32 {
     if !active(module) {
         return status(ErrorCode::InvalidArgument);
     }
@@ -332,7 +341,8 @@ unsafe extern "C" fn irq_unregister(module: ModuleHandle, line: u32, context: *m
     let _ = irq::unregister(entry.registration);
     // Wait until no core runs the handler, unless this core is inside it (a handler removing
     // itself would wait for itself).
-    let own = contain::current_module() == Some(entry.module) && entry.running.load(Ordering::Acquire) > 0;
+    let own = contain::current_module() == Some(entry.module)
+        && entry.running.load(Ordering::Acquire) > 0;
     if !own {
         while entry.running.load(Ordering::Acquire) > 0 {
             core::hint::spin_loop();
@@ -382,7 +392,11 @@ pub fn hardware_of(id: ModuleId) -> (usize, usize) {
     )
 }
 
-unsafe extern "C" fn module_panic(module: ModuleHandle, message: *const u8, message_len: usize) -> ! {
+unsafe extern "C" fn module_panic(
+    module: ModuleHandle,
+    message: *const u8,
+    message_len: usize,
+) -> ! {
     let mut buf = [0u8; LOG_MAX];
     let message = copy_str(&mut buf, message, message_len);
     let blamed = contain::current_module().unwrap_or(module.0 as ModuleId);

@@ -431,7 +431,10 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
             resolved.insert(symbol, kernel.address as u64);
         } else if let Some((provider, provider_name, export)) = super::find_export(symbol) {
             if export.hash != hash {
-                return Err(mismatch(export.hash, alloc::format!("module {provider_name}")));
+                return Err(mismatch(
+                    export.hash,
+                    alloc::format!("module {provider_name}"),
+                ));
             }
             if !depends.contains(&provider) {
                 return Err(LoadError::NotADependency {
@@ -554,7 +557,8 @@ fn descriptor(memory: &ModuleMemory, va: u64, name: &str) -> Result<Descriptor, 
         return Err(bad("its name does not lie in the module's memory"));
     }
     // SAFETY: `[name_ptr, name_ptr + name_len)` lies in the module's memory (checked above).
-    let desc_name = unsafe { core::slice::from_raw_parts(name_ptr as *const u8, name_len as usize) };
+    let desc_name =
+        unsafe { core::slice::from_raw_parts(name_ptr as *const u8, name_len as usize) };
     if desc_name != name.as_bytes() {
         return Err(bad("its name differs from .modinfo's"));
     }
@@ -566,19 +570,28 @@ fn descriptor(memory: &ModuleMemory, va: u64, name: &str) -> Result<Descriptor, 
     }
     let mut list = Vec::new();
     if count > 0 && !memory.contains(params, u64::from(count) * PARAM_DESC_SIZE) {
-        return Err(bad("its parameter table does not lie in the module's memory"));
+        return Err(bad(
+            "its parameter table does not lie in the module's memory",
+        ));
     }
     for i in 0..u64::from(count) {
         let at = params + i * PARAM_DESC_SIZE;
         // SAFETY: the table lies in the module's memory (checked above).
-        let (pname, plen, kind, storage) =
-            unsafe { (read_u64(at), read_u64(at + 8), read_u32(at + 16), read_u64(at + 24)) };
+        let (pname, plen, kind, storage) = unsafe {
+            (
+                read_u64(at),
+                read_u64(at + 8),
+                read_u32(at + 16),
+                read_u64(at + 24),
+            )
+        };
         if !memory.contains(pname, plen) {
             return Err(bad("a parameter name does not lie in the module's memory"));
         }
         // SAFETY: checked just above.
         let pname = unsafe { core::slice::from_raw_parts(pname as *const u8, plen as usize) };
-        let pname = core::str::from_utf8(pname).map_err(|_| bad("a parameter name is not UTF-8"))?;
+        let pname =
+            core::str::from_utf8(pname).map_err(|_| bad("a parameter name is not UTF-8"))?;
         let kind = ParamKind::from_raw(kind).ok_or(bad("a parameter has an unknown kind"))?;
         let (size, align) = match kind {
             ParamKind::Bool => (1, 1),
@@ -587,7 +600,9 @@ fn descriptor(memory: &ModuleMemory, va: u64, name: &str) -> Result<Descriptor, 
             ParamKind::Str => (core::mem::size_of::<StrRef>() as u64, 8),
         };
         if !memory.in_data(storage, size) || !storage.is_multiple_of(align) {
-            return Err(bad("a parameter's storage is not in the module's writable data"));
+            return Err(bad(
+                "a parameter's storage is not in the module's writable data",
+            ));
         }
         list.push((pname.to_string(), kind, storage));
     }
@@ -613,12 +628,13 @@ fn write_params(
                 parameter: parameter.clone(),
             });
         };
-        let value = ParamValue::parse(kind, text.as_deref()).ok_or_else(|| LoadError::BadParameter {
-            name: name.to_string(),
-            parameter: parameter.clone(),
-            kind,
-            value: text.clone(),
-        })?;
+        let value =
+            ParamValue::parse(kind, text.as_deref()).ok_or_else(|| LoadError::BadParameter {
+                name: name.to_string(),
+                parameter: parameter.clone(),
+                kind,
+                value: text.clone(),
+            })?;
         // SAFETY: `storage` lies in the module's writable data with room and alignment for its
         // kind (checked by `descriptor`), and no module code runs yet.
         unsafe {

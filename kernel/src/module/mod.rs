@@ -182,7 +182,11 @@ pub fn with_module_at<R>(addr: u64, f: impl FnOnce(&str, Place<'_>) -> R) -> Opt
     let index = m.functions.partition_point(|func| func.start <= addr);
     let function = index
         .checked_sub(1)
-        .and_then(|i| m.functions.get(i).map(|func| (func, m.functions.get(i + 1))))
+        .and_then(|i| {
+            m.functions
+                .get(i)
+                .map(|func| (func, m.functions.get(i + 1)))
+        })
         .filter(|(func, next)| {
             if func.size == 0 {
                 next.is_none_or(|n| addr < n.start)

@@ -108,10 +108,7 @@ impl Groups {
     fn of(layout: &Layout) -> Groups {
         let page_align = |a: usize| (a as u64).max(PAGE_SIZE);
         let text = (0, layout.text as u64);
-        let ro_start = round_up(
-            round_up(text.1, PAGE_SIZE),
-            page_align(layout.rodata_align),
-        );
+        let ro_start = round_up(round_up(text.1, PAGE_SIZE), page_align(layout.rodata_align));
         let rodata = (ro_start, layout.rodata as u64);
         let data_start = round_up(
             round_up(ro_start + rodata.1, PAGE_SIZE),
@@ -156,7 +153,8 @@ impl ModuleMemory {
             group.1 > 0 && at + PAGE_SIZE > group.0 && at < group.0 + group.1
         };
         for page in 0..pages {
-            let wanted = used(groups.text, page) || used(groups.rodata, page) || used(groups.data, page);
+            let wanted =
+                used(groups.text, page) || used(groups.rodata, page) || used(groups.data, page);
             if !wanted {
                 memory.frames.push(None);
                 continue;
@@ -305,5 +303,8 @@ impl Drop for ModuleMemory {
 /// Spans in use now, for tests: `(count, bytes)`.
 pub fn usage() -> (usize, u64) {
     let spans = SPANS.lock();
-    (spans.len(), spans.values().zip(spans.keys()).map(|(e, s)| e - s).sum())
+    (
+        spans.len(),
+        spans.values().zip(spans.keys()).map(|(e, s)| e - s).sum(),
+    )
 }

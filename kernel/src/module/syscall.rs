@@ -23,20 +23,35 @@ fn require_modules(p: &Process) -> Result<(), Errno> {
 }
 
 /// `init_module(image, image_len, params, params_len)`: loads a module.
-pub fn init_module(p: &Process, image: u64, image_len: u64, params: u64, params_len: u64) -> Result<u64, Errno> {
+pub fn init_module(
+    p: &Process,
+    image: u64,
+    image_len: u64,
+    params: u64,
+    params_len: u64,
+) -> Result<u64, Errno> {
     require_modules(p)?;
-    let too_big = |e: Errno| if e == Errno::ENAMETOOLONG { Errno::EFBIG } else { e };
+    let too_big = |e: Errno| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::EFBIG
+        } else {
+            e
+        }
+    };
     let image = p
         .aspace
         .read_bytes(image, image_len, crate::fs::MAX_FILE_LOAD as usize)
         .map_err(too_big)?;
-    let params = p.aspace.read_bytes(params, params_len, PARAMS_MAX).map_err(|e| {
-        if e == Errno::ENAMETOOLONG {
-            Errno::E2BIG
-        } else {
-            e
-        }
-    })?;
+    let params = p
+        .aspace
+        .read_bytes(params, params_len, PARAMS_MAX)
+        .map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })?;
     let params = core::str::from_utf8(&params).map_err(|_| Errno::EINVAL)?;
     match super::loader::load(&image, params) {
         Ok(loaded) => {

@@ -144,7 +144,7 @@ fn elf_header(machine: u16, e_type: u16) -> [u8; 64] {
 }
 
 /// Malformed images, each refused with its own error and leaving nothing behind.
-pub fn malformed_modules_are_refused_without_leaks() -> TestResult {
+pub fn malformed_refused() -> TestResult {
     use keel_modload::LoadError as Elf;
     refuses("empty", &[], "", Errno::ENOEXEC, |e| {
         matches!(e, LoadError::Elf(Elf::TooShort { len: 0 }))
@@ -160,9 +160,13 @@ pub fn malformed_modules_are_refused_without_leaks() -> TestResult {
     refuses("random bytes", &random, "", Errno::ENOEXEC, |e| {
         matches!(e, LoadError::Elf(Elf::BadMagic))
     })?;
-    refuses("x86-64 object", &elf_header(62, 1), "", Errno::ENOEXEC, |e| {
-        matches!(e, LoadError::Elf(Elf::WrongMachine { machine: 62 }))
-    })?;
+    refuses(
+        "x86-64 object",
+        &elf_header(62, 1),
+        "",
+        Errno::ENOEXEC,
+        |e| matches!(e, LoadError::Elf(Elf::WrongMachine { machine: 62 })),
+    )?;
     refuses("executable", &elf_header(183, 2), "", Errno::ENOEXEC, |e| {
         matches!(e, LoadError::Elf(Elf::NotRelocatable { e_type: 2 }))
     })?;
@@ -170,9 +174,13 @@ pub fn malformed_modules_are_refused_without_leaks() -> TestResult {
         return Ok(());
     };
     empty_table()?;
-    refuses("truncated", &hello[..hello.len() / 2], "", Errno::ENOEXEC, |e| {
-        matches!(e, LoadError::Elf(_))
-    })?;
+    refuses(
+        "truncated",
+        &hello[..hello.len() / 2],
+        "",
+        Errno::ENOEXEC,
+        |e| matches!(e, LoadError::Elf(_)),
+    )?;
 
     let mut wrong_abi = hello.to_vec();
     check(
@@ -180,29 +188,43 @@ pub fn malformed_modules_are_refused_without_leaks() -> TestResult {
             && patch_all(&mut wrong_abi, b"keel-abi-1 ", b"keel-abi-2 ") == 1,
         "hello.ko's .modinfo has no abi=1 / vermagic to patch",
     )?;
-    refuses("wrong ABI", &wrong_abi, "", Errno::ENOEXEC, |e| {
-        matches!(e, LoadError::WrongAbi { abi, .. } if abi == "2")
-    })?;
+    refuses(
+        "wrong ABI",
+        &wrong_abi,
+        "",
+        Errno::ENOEXEC,
+        |e| matches!(e, LoadError::WrongAbi { abi, .. } if abi == "2"),
+    )?;
 
     let mut unknown = hello.to_vec();
     check(
         patch_all(&mut unknown, b"keel_log_write\0", b"keel_log_wrong\0") >= 2,
         "hello.ko does not import keel_log_write",
     )?;
-    refuses("unknown symbol", &unknown, "", Errno::ENOENT, |e| {
-        matches!(e, LoadError::UnknownSymbol { symbol, .. } if symbol == "keel_log_wrong")
-    })?;
+    refuses(
+        "unknown symbol",
+        &unknown,
+        "",
+        Errno::ENOENT,
+        |e| matches!(e, LoadError::UnknownSymbol { symbol, .. } if symbol == "keel_log_wrong"),
+    )?;
 
     let mut mismatch = hello.to_vec();
-    let hash = keel_abi::exports::hash_of("keel_log_write").unwrap_or(0).to_le_bytes();
+    let hash = keel_abi::exports::hash_of("keel_log_write")
+        .unwrap_or(0)
+        .to_le_bytes();
     let at = mismatch
         .windows(60)
         .position(|w| w.starts_with(b"keel_log_write\0") && w[56..60] == hash)
         .ok_or("hello.ko has no signature record for keel_log_write")?;
     mismatch[at + 56] ^= 0xff;
-    refuses("signature mismatch", &mismatch, "", Errno::ENOEXEC, |e| {
-        matches!(e, LoadError::HashMismatch { symbol, .. } if symbol == "keel_log_write")
-    })?;
+    refuses(
+        "signature mismatch",
+        &mismatch,
+        "",
+        Errno::ENOEXEC,
+        |e| matches!(e, LoadError::HashMismatch { symbol, .. } if symbol == "keel_log_write"),
+    )?;
 
     let mut no_descriptor = hello.to_vec();
     check(
@@ -213,15 +235,27 @@ pub fn malformed_modules_are_refused_without_leaks() -> TestResult {
         matches!(e, LoadError::NoDescriptor(_))
     })?;
 
-    refuses("missing dependency", &mathuser, "", Errno::ENOENT, |e| {
-        matches!(e, LoadError::MissingDependency { dependency, .. } if dependency == "mathcore")
-    })?;
-    refuses("unknown parameter", &hello, "colour=red", Errno::EINVAL, |e| {
-        matches!(e, LoadError::UnknownParameter { parameter, .. } if parameter == "colour")
-    })?;
-    refuses("bad parameter value", &hello, "count=-1", Errno::EINVAL, |e| {
-        matches!(e, LoadError::BadParameter { parameter, .. } if parameter == "count")
-    })?;
+    refuses(
+        "missing dependency",
+        &mathuser,
+        "",
+        Errno::ENOENT,
+        |e| matches!(e, LoadError::MissingDependency { dependency, .. } if dependency == "mathcore"),
+    )?;
+    refuses(
+        "unknown parameter",
+        &hello,
+        "colour=red",
+        Errno::EINVAL,
+        |e| matches!(e, LoadError::UnknownParameter { parameter, .. } if parameter == "colour"),
+    )?;
+    refuses(
+        "bad parameter value",
+        &hello,
+        "count=-1",
+        Errno::EINVAL,
+        |e| matches!(e, LoadError::BadParameter { parameter, .. } if parameter == "count"),
+    )?;
     refuses("init fails", &failinit, "", Errno::ENODEV, |e| {
         matches!(e, LoadError::InitFailed { errno: 19, .. })
     })?;
@@ -229,9 +263,13 @@ pub fn malformed_modules_are_refused_without_leaks() -> TestResult {
     // Duplicate name: mathcore loaded once, then again.
     let before = counters();
     loader::load(&mathcore, "").map_err(|_| "mathcore does not load")?;
-    refuses("duplicate name", &mathcore, "", Errno::EALREADY, |e| {
-        matches!(e, LoadError::AlreadyLoaded(n) if n == "mathcore")
-    })?;
+    refuses(
+        "duplicate name",
+        &mathcore,
+        "",
+        Errno::EALREADY,
+        |e| matches!(e, LoadError::AlreadyLoaded(n) if n == "mathcore"),
+    )?;
     super::remove("mathcore").map_err(|_| "mathcore does not unload")?;
     check(counters() == before, "loading and removing mathcore leaked")?;
 
@@ -239,9 +277,10 @@ pub fn malformed_modules_are_refused_without_leaks() -> TestResult {
     for fault in ["fault=init", "fault=panic"] {
         let before = counters();
         match loader::load(&faulty, fault) {
-            Err(e @ LoadError::InitFailedHard { .. }) => {
-                check(e.errno() == Errno::EMODFAILED, "init fault is not EMODFAILED")?
-            }
+            Err(e @ LoadError::InitFailedHard { .. }) => check(
+                e.errno() == Errno::EMODFAILED,
+                "init fault is not EMODFAILED",
+            )?,
             _ => return Err("faulty's init fault was not contained as a failure"),
         }
         check(
@@ -260,7 +299,7 @@ pub fn malformed_modules_are_refused_without_leaks() -> TestResult {
 
 /// A module loads W^X in the module region near the kernel, runs with its parameters, pins its
 /// dependency, and unloading gives everything back.
-pub fn modules_load_link_and_unload() -> TestResult {
+pub fn lifecycle() -> TestResult {
     let Some([hello, mathcore, mathuser, _, faulty]) = modules() else {
         return Ok(());
     };
@@ -278,7 +317,10 @@ pub fn modules_load_link_and_unload() -> TestResult {
     )?;
     let [(text, _), (rodata, rodata_len), (data, _)] = {
         let table = super::TABLE.lock();
-        let m = table.iter().find(|m| m.id == id).ok_or("hello not in the table")?;
+        let m = table
+            .iter()
+            .find(|m| m.id == id)
+            .ok_or("hello not in the table")?;
         m.memory.ranges()
     };
     check(
@@ -298,7 +340,10 @@ pub fn modules_load_link_and_unload() -> TestResult {
         "unloading hello did not give everything back",
     )?;
     check(
-        matches!(super::remove("hello"), Err(super::UnloadError::NotLoaded(_))),
+        matches!(
+            super::remove("hello"),
+            Err(super::UnloadError::NotLoaded(_))
+        ),
         "removing an unloaded module is not `not loaded`",
     )?;
 
@@ -316,7 +361,10 @@ pub fn modules_load_link_and_unload() -> TestResult {
     // A fault in exit: failed, then removable.
     loader::load(&faulty, "fault=exit").map_err(|_| "faulty fault=exit does not load")?;
     check(
-        matches!(super::remove("faulty"), Err(super::UnloadError::ExitFailed { .. })),
+        matches!(
+            super::remove("faulty"),
+            Err(super::UnloadError::ExitFailed { .. })
+        ),
         "a fault in exit was not reported",
     )?;
     super::remove("faulty").map_err(|_| "faulty (failed in exit) cannot be removed")?;
@@ -343,13 +391,15 @@ extern "C" fn leaky(_arg: usize) -> u64 {
 
 /// The exports account per module: MMIO refuses RAM, IRQ handlers and heap blocks are taken
 /// back when the module goes away.
-pub fn exports_are_accounted_per_module() -> TestResult {
+pub fn exports_accounted() -> TestResult {
     let Some([hello, ..]) = modules() else {
         return Ok(());
     };
     empty_table()?;
     let before = counters();
-    let id = loader::load(&hello, "").map_err(|_| "hello does not load")?.id;
+    let id = loader::load(&hello, "")
+        .map_err(|_| "hello does not load")?
+        .id;
     let handle = ModuleHandle(id as usize);
     let mut va = 0usize;
     // SAFETY: `va` is a valid place for the result.
@@ -357,33 +407,51 @@ pub fn exports_are_accounted_per_module() -> TestResult {
     let ram_ok = match crate::dt::tree().and_then(|t| t.memory().regions().next()) {
         Some(r) => {
             // SAFETY: as above.
-            let st = unsafe { (EXPORTS.keel_mmio_map)(handle, r.starting_address as u64, 0x1000, &mut va) };
+            let st = unsafe {
+                (EXPORTS.keel_mmio_map)(handle, r.starting_address as u64, 0x1000, &mut va)
+            };
             st == ErrorCode::InvalidArgument.to_status()
         }
         None => ram == ErrorCode::InvalidArgument.to_status(),
     };
     check(ram_ok, "keel_mmio_map mapped normal RAM")?;
-    let uart = crate::dt::find_compatible(&["arm,pl011"]).ok_or("no PL011")?.regs()[0].0;
+    let uart = crate::dt::find_compatible(&["arm,pl011"])
+        .ok_or("no PL011")?
+        .regs()[0]
+        .0;
     // SAFETY: as above.
     check(
         unsafe { (EXPORTS.keel_mmio_map)(handle, uart, 0x1000, &mut va) } == 0 && va != 0,
         "keel_mmio_map refused a device",
     )?;
-    check(super::exports::hardware_of(id).1 == 1, "mapping not recorded")?;
+    check(
+        super::exports::hardware_of(id).1 == 1,
+        "mapping not recorded",
+    )?;
 
     let line = crate::irq::lines() - 1;
     // SAFETY: the handler is an AAPCS64 function valid for any context.
-    let st = unsafe { (EXPORTS.keel_irq_register)(handle, line, counting_handler, core::ptr::null_mut()) };
+    let st = unsafe {
+        (EXPORTS.keel_irq_register)(handle, line, counting_handler, core::ptr::null_mut())
+    };
     check(st == 0, "keel_irq_register failed")?;
     // SAFETY: as above.
-    let again = unsafe { (EXPORTS.keel_irq_register)(handle, line, counting_handler, core::ptr::null_mut()) };
-    check(again == ErrorCode::Busy.to_status(), "a taken line was not EBUSY")?;
+    let again = unsafe {
+        (EXPORTS.keel_irq_register)(handle, line, counting_handler, core::ptr::null_mut())
+    };
+    check(
+        again == ErrorCode::Busy.to_status(),
+        "a taken line was not EBUSY",
+    )?;
     crate::irq::raise(line).map_err(|_| "cannot raise the line")?;
     let deadline = crate::time::uptime_nanos() + 1_000_000_000;
     while IRQ_CALLS.load(Ordering::Relaxed) == 0 && crate::time::uptime_nanos() < deadline {
         core::hint::spin_loop();
     }
-    check(IRQ_CALLS.load(Ordering::Relaxed) == 1, "the module's IRQ handler did not run")?;
+    check(
+        IRQ_CALLS.load(Ordering::Relaxed) == 1,
+        "the module's IRQ handler did not run",
+    )?;
 
     let blocks = contain::call(id, leaky as *const () as usize, 0);
     check(matches!(blocks, Ok(b) if b != 0), "keel_alloc failed")?;
@@ -393,7 +461,10 @@ pub fn exports_are_accounted_per_module() -> TestResult {
     )?;
 
     super::remove("hello").map_err(|_| "hello does not unload")?;
-    check(!crate::irq::is_enabled(line), "the module's IRQ line is still enabled")?;
+    check(
+        !crate::irq::is_enabled(line),
+        "the module's IRQ line is still enabled",
+    )?;
     check(
         super::exports::hardware_of(id) == (0, 0),
         "the module's IRQ handler or mapping survived it",
@@ -407,7 +478,7 @@ pub fn exports_are_accounted_per_module() -> TestResult {
 }
 
 /// The modalias matcher finds enabled device-tree nodes by `compatible`.
-pub fn modalias_matches_the_device_tree() -> TestResult {
+pub fn modalias_matches_tree() -> TestResult {
     let alias = "# test aliases\narm,pl011 fakeuart\narm,pl011 fakeuart\nno,such-device nothing\n";
     let found: Vec<_> = super::boot::aliases_for_tree(alias);
     check(found.len() == 1, "expected exactly one match")?;
@@ -418,14 +489,18 @@ pub fn modalias_matches_the_device_tree() -> TestResult {
 }
 
 /// Parameter text splits like a shell would (quotes group words).
-pub fn parameters_split_like_insmod() -> TestResult {
-    let p = loader::split_params("greeting=\"hi there\" count=3 verbose").map_err(|_| "split failed")?;
+pub fn params_split() -> TestResult {
+    let p = loader::split_params("greeting=\"hi there\" count=3 verbose")
+        .map_err(|_| "split failed")?;
     check(p.len() == 3, "wrong parameter count")?;
     check(
         p[0].0 == "greeting" && p[0].1.as_deref() == Some("hi there"),
         "quoted value not kept whole",
     )?;
-    check(p[2].0 == "verbose" && p[2].1.is_none(), "bare name not kept")?;
+    check(
+        p[2].0 == "verbose" && p[2].1.is_none(),
+        "bare name not kept",
+    )?;
     check(
         loader::split_params("a=\"open").is_err(),
         "an unterminated quote was accepted",
