@@ -1,11 +1,12 @@
-//! Loadable kernel modules on QEMU `virt`: the in-kernel module tests with the real `.ko` files
-//! from the initramfs, and the whole `insmod`/`lsmod`/`modinfo`/`rmmod`/`modprobe` demo typed into
-//! the shell, including modules that fail, fault and panic, ending with `poweroff`.
+//! Loadable kernel modules on QEMU `virt` and `raspi4b`: the in-kernel module tests with the real
+//! `.ko` files from the initramfs, and the whole `insmod`/`lsmod`/`modinfo`/`rmmod`/`modprobe`
+//! demo typed into the shell, including modules that fail, fault and panic, ending with
+//! `poweroff`.
 
 use std::time::Duration;
 
 use keel_abi::test_exit;
-use keel_tests::{boot, dist, Console, Kernel, Machine};
+use keel_tests::{dist, Console, Kernel, Machine, Qemu};
 
 /// Time for one shell command (QEMU shares two cores with other work).
 const STEP: Duration = Duration::from_secs(20);
@@ -18,11 +19,40 @@ fn lsmod_row<'a>(lsmod: &'a str, name: &str) -> Option<&'a str> {
         .find(|line| line.split_whitespace().next() == Some(name))
 }
 
+/// `kernel` on `machine` with the board's initramfs (and, on raspi4b, its device tree; the SD
+/// card is not needed), semihosting for the test kernel only.
+fn with_modules(machine: Machine, kernel: Kernel) -> Qemu {
+    let mut qemu = Qemu::new(machine, dist::kernel_image(machine, kernel))
+        .initrd(dist::initramfs(machine))
+        .semihosting(kernel == Kernel::Test);
+    if machine == Machine::Raspi4b {
+        qemu = qemu.dtb(dist::rpi4_dtb());
+    }
+    qemu
+}
+
 #[test]
-fn in_kernel_module_tests_pass_with_the_real_modules() {
-    let run = boot(Machine::Virt, Kernel::Test)
-        .initrd(dist::initramfs(Machine::Virt))
-        .run();
+fn in_kernel_module_tests_pass_with_the_real_modules_on_virt() {
+    in_kernel_module_tests(Machine::Virt);
+}
+
+#[test]
+fn in_kernel_module_tests_pass_with_the_real_modules_on_raspi4b() {
+    in_kernel_module_tests(Machine::Raspi4b);
+}
+
+#[test]
+fn the_module_demo_runs_in_the_shell_on_virt() {
+    module_demo(Machine::Virt);
+}
+
+#[test]
+fn the_module_demo_runs_in_the_shell_on_raspi4b() {
+    module_demo(Machine::Raspi4b);
+}
+
+fn in_kernel_module_tests(machine: Machine) {
+    let run = with_modules(machine, Kernel::Test).run();
     run.assert_exit(test_exit::PASS);
     for test in [
         "module_params_split ... ok",
@@ -40,9 +70,8 @@ fn in_kernel_module_tests_pass_with_the_real_modules() {
     }
 }
 
-#[test]
-fn the_module_demo_runs_in_the_shell() {
-    let qemu = boot(Machine::Virt, Kernel::Normal).initrd(dist::initramfs(Machine::Virt));
+fn module_demo(machine: Machine) {
+    let qemu = with_modules(machine, Kernel::Normal);
     let mut sh = Console::start(&qemu);
     let booted = sh.expect(keel_tests::console::PROMPT, Duration::from_secs(60));
     if !booted.contains("module: hello loaded from /lib/modules/hello.ko") {
