@@ -12,6 +12,7 @@ use keel_boot::layout::{Sections, KERNEL_VA};
 use keel_core::cmdline::Cmdline;
 
 use crate::arch::{self, exceptions};
+use crate::module::tests as module_tests;
 use crate::{dt, irq, klog, mm, time};
 
 type TestResult = Result<(), &'static str>;
@@ -207,6 +208,11 @@ const TESTS: &[Test] = &[
     ("device_mapping_is_idempotent", device_mapping_is_idempotent),
     ("log_ring_keeps_lines", log_ring_keeps_lines),
     ("irq_rejects_bad_line", irq_rejects_bad_line),
+    ("module_params_split", module_tests::params_split),
+    ("module_modalias", module_tests::modalias_matches_tree),
+    ("module_malformed", module_tests::malformed_refused),
+    ("module_lifecycle", module_tests::lifecycle),
+    ("module_exports", module_tests::exports_accounted),
 ];
 
 #[inline(never)]

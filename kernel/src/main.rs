@@ -40,6 +40,7 @@ mod klog;
 #[cfg(feature = "qemu-test")]
 mod ktest;
 mod mm;
+mod module;
 mod power;
 mod proc;
 mod sched;
@@ -217,6 +218,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
         Ok(_) => log::warn!(target: "fs", "no initramfs: / holds only /dev and /tmp"),
         Err(e) => log::error!(target: "fs", "{e}"),
     }
+    module::boot::load_at_boot();
     log::info!(target: "boot", "boot finished in {} us", time::uptime_nanos() / 1000);
 
     // A test build runs its tests; it powers off for real only when asked to after they pass.

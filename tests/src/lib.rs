@@ -8,6 +8,7 @@
 //! Artifacts come from `$KEEL_DIST` (default `<workspace>/target/dist`); `cargo xtask test` builds
 //! them and sets the variable.
 
+pub mod console;
 pub mod dist;
 pub mod log;
 pub mod outcome;
@@ -15,6 +16,7 @@ pub mod qemu;
 pub mod scenario;
 pub mod session;
 
+pub use console::Console;
 pub use dist::Kernel;
 pub use outcome::Outcome;
 pub use qemu::{Machine, Qemu};

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::image;
 use crate::initramfs;
 use crate::layout::Layout;
+use crate::modules;
 use crate::prereq;
 use crate::process;
 use crate::toolchain;
@@ -50,6 +51,8 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     }
     let programs = userland::build(layout)?;
     for board in Board::ALL {
+        // The modules first: the initramfs carries them in /lib/modules.
+        modules::build_all(layout, board)?;
         initramfs::install(layout, board, &programs, &[])?;
     }
     build::rpi4_boot_files(layout, options.firmware.as_deref())?;

@@ -10,7 +10,8 @@
 //! ([`time`]), device-tree address translation ([`dtaddr`]) and removing the `FDT_NOP` tokens
 //! some firmware leaves in device trees ([`fdtnop`]). For user processes it checks static ELF
 //! executables before they are loaded ([`exec`]), lays out a new program's arguments and
-//! environment on its stack ([`userstack`]), keeps each process's table of handles and their
+//! environment on its stack ([`userstack`]), reads the files that name the modules to load at boot
+//! ([`modindex`]), keeps each process's table of handles and their
 //! rights ([`handles`]) and hands out ASIDs and pids ([`idalloc`]). Nothing here touches system
 //! registers or devices, so every module is unit-tested on the host with `cargo test -p
 //! keel-core`; the kernel and the bootloader supply the hardware side (a table allocator, the
@@ -32,6 +33,7 @@ pub mod fdtnop;
 pub mod handles;
 pub mod idalloc;
 pub mod logring;
+pub mod modindex;
 pub mod pagetable;
 pub mod ranges;
 pub mod symbols;

@@ -72,6 +72,7 @@ pub struct DefinedSymbol {
 #[derive(Clone, Debug)]
 pub struct Linked {
     symbols: Vec<DefinedSymbol>,
+    functions: Vec<DefinedSymbol>,
     layout: Layout,
     veneers_used: usize,
 }
@@ -104,6 +105,33 @@ impl Linked {
     /// How many veneers the link wrote.
     pub fn veneers_used(&self) -> usize {
         self.veneers_used
+    }
+
+    /// Every function the module defines (`STT_FUNC`, local ones included, names as in the
+    /// object, usually mangled), sorted by address: what a fault report needs to name the
+    /// function a program counter lies in.
+    pub fn functions(&self) -> &[DefinedSymbol] {
+        &self.functions
+    }
+
+    /// The function containing `addr` and the offset of `addr` within it: the function with
+    /// the highest start not above `addr`, if `addr` lies inside its size (or, for a function
+    /// of unknown size 0, anywhere before the next function).
+    pub fn symbolize(&self, addr: u64) -> Option<(&DefinedSymbol, u64)> {
+        let index = self
+            .functions
+            .partition_point(|f| f.va <= addr)
+            .checked_sub(1)?;
+        let f = self.functions.get(index)?;
+        let offset = addr - f.va;
+        let inside = if f.size == 0 {
+            self.functions
+                .get(index + 1)
+                .is_none_or(|next| addr < next.va)
+        } else {
+            offset < f.size
+        };
+        inside.then_some((f, offset))
     }
 }
 
@@ -233,8 +261,10 @@ impl<'a> Object<'a> {
         linker.copy_sections();
         linker.relocate()?;
         let symbols = linker.exports();
+        let functions = linker.functions();
         Ok(Linked {
             symbols,
+            functions,
             layout,
             veneers_used: linker.veneers.len(),
         })
@@ -443,6 +473,33 @@ impl Linker<'_, '_, '_, '_> {
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Every defined function (local or global), sorted by address.
+    fn functions(&self) -> Vec<DefinedSymbol> {
+        let obj = self.obj;
+        let mut out: Vec<DefinedSymbol> = (1..obj.symbol_count())
+            .filter_map(|i| {
+                let sym = obj.sym(i)?;
+                let shndx = u32::from(sym.shndx);
+                if sym.kind() != STT_FUNC || shndx == SHN_UNDEF || shndx == SHN_ABS {
+                    return None;
+                }
+                let name = obj.sym_name(&sym);
+                if name.is_empty() {
+                    return None;
+                }
+                Some(DefinedSymbol {
+                    name: name.to_string(),
+                    va: self.section_va(shndx as usize, sym.value)?,
+                    size: sym.size,
+                    kind: SymbolKind::Function,
+                    weak: sym.bind() == STB_WEAK,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.va.cmp(&b.va).then_with(|| a.name.cmp(&b.name)));
         out
     }
 }

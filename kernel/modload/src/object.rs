@@ -507,6 +507,16 @@ impl<'a> Object<'a> {
         })
     }
 
+    /// The file contents of the first section called `name` (empty for `NOBITS`), or `None`
+    /// if the object has no such section. The loader reads `.modinfo`, `.keel.imports` and
+    /// `.keel.exports` this way before it allocates anything.
+    pub fn section(&self, name: &str) -> Option<&'a [u8]> {
+        (1..self.shnum).find_map(|i| {
+            let sh = self.shdr(i)?;
+            (self.section_name(i) == name).then(|| self.section_data(i, &sh))
+        })
+    }
+
     /// The undefined global and weak symbols the module needs resolved, in symbol table
     /// order.
     ///

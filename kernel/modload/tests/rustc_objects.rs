@@ -211,6 +211,24 @@ fn rust_alloc_fixture_links() {
         assert!(linked.address(name).is_some(), "{name} exported");
     }
 
+    // Sections by name, and every function (local ones too) for fault reports.
+    assert!(obj.section(".symtab").is_some());
+    assert_eq!(obj.section(".no-such-section"), None);
+    let functions = linked.functions();
+    assert!(functions.windows(2).all(|w| w[0].va <= w[1].va));
+    assert!(
+        functions.len()
+            > linked
+                .symbols()
+                .iter()
+                .filter(|s| s.kind == SymbolKind::Function)
+                .count()
+    );
+    let init = linked.symbol("fixture_init").unwrap();
+    let (found, offset) = linked.symbolize(init.va + 4).unwrap();
+    assert_eq!((found.name.as_str(), offset), ("fixture_init", 4));
+    assert!(linked.symbolize(TEXT_VA - 4).is_none());
+
     // Every BL/B in the text lands in the text: on a function or on a veneer whose literal
     // is one of the imports.
     let layout = obj.layout();

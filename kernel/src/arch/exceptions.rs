@@ -107,6 +107,10 @@ extern "C" fn trap_entry(frame: &mut TrapFrame, kind: u64) {
                 frame.elr += 4;
                 return;
             }
+            // A fault in module code (or in a call it made) fails the module, not the kernel.
+            if crate::module::contain::on_kernel_fault(frame) {
+                return;
+            }
             crate::fault::report(frame, kind, None)
         }
         _ => crate::fault::report(frame, kind, None),

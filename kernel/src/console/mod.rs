@@ -32,6 +32,10 @@ fn on_rx_interrupt(_intid: u32) -> IrqReturn {
     loop {
         let mut n = 0;
         if let Some(uart) = CONSOLE.lock().as_mut() {
+            // Acknowledge before draining: a byte arriving after the last read raises the
+            // interrupt again. Acknowledging after draining could clear the interrupt of such a
+            // byte, leaving it (and all input after it) stuck in the FIFO.
+            uart.ack_rx();
             while n < buf.len() {
                 match uart.read_byte() {
                     Some(b) => {
@@ -41,7 +45,6 @@ fn on_rx_interrupt(_intid: u32) -> IrqReturn {
                     None => break,
                 }
             }
-            uart.ack_rx();
         }
         if n == 0 {
             break;

@@ -212,6 +212,14 @@ pub fn lines() -> u32 {
     GIC.get().map_or(0, Gic::lines)
 }
 
+/// Whether any handler is registered on `intid`.
+pub fn has_handlers(intid: u32) -> bool {
+    LINES
+        .lock()
+        .get(&intid)
+        .is_some_and(|l| !l.actions.is_empty())
+}
+
 /// Interrupts taken on a line so far.
 pub fn count(intid: u32) -> u64 {
     LINES.lock().get(&intid).map_or(0, |l| l.count)

@@ -103,6 +103,9 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::KLOG_READ => klog_read(&p, a[0], a[1], a[2]),
         nr::KLOG_WRITE => klog_write(&p, a[0], a[1]),
         nr::POWER => power(&p, a[0]),
+        nr::INIT_MODULE => crate::module::syscall::init_module(&p, a[0], a[1], a[2], a[3]),
+        nr::DELETE_MODULE => crate::module::syscall::delete_module(&p, a[0], a[1], a[2]),
+        nr::MODULE_LIST => crate::module::syscall::module_list(&p, a[0], a[1]),
         n => match fs::dispatch(&p, n, a) {
             Some(r) => r,
             None => Err(Errno::ENOSYS),

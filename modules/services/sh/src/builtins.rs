@@ -274,11 +274,31 @@ fn rmmod(_: &mut Shell, argv: &[String], io: Io) -> i32 {
     for a in &argv[1..] {
         let name = loaded_name(deps::module_name(a));
         if let Err(e) = module::delete_module(&name, 0) {
-            let _ = fdprintln!(io.err, "rmmod: {name}: {}", e.description());
+            let _ = fdprintln!(io.err, "rmmod: {}", rmmod_error(&name, e));
             status = 1;
         }
     }
     status
+}
+
+/// Why `rmmod NAME` failed, as a sentence: who uses it, or that it is not loaded.
+fn rmmod_error(name: &str, e: Error) -> String {
+    match e {
+        Error::ENOENT => format!("{name}: module not loaded"),
+        Error::EBUSY => {
+            let users = module::module_list()
+                .ok()
+                .and_then(|l| l.into_iter().find(|m| m.name == name))
+                .map(|m| m.used_by.join(","))
+                .unwrap_or_default();
+            if users.is_empty() {
+                format!("{name}: {}", e.description())
+            } else {
+                format!("{name} is in use by {users}")
+            }
+        }
+        _ => format!("{name}: {}", e.description()),
+    }
 }
 
 /// The kernel's spelling of a module name (`-` and `_` alike), or `name` itself.
