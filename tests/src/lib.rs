@@ -8,7 +8,6 @@
 //! Artifacts come from `$KEEL_DIST` (default `<workspace>/target/dist`); `cargo xtask test` builds
 //! them and sets the variable.
 
-pub mod console;
 pub mod dist;
 pub mod log;
 pub mod outcome;
@@ -16,7 +15,6 @@ pub mod qemu;
 pub mod scenario;
 pub mod session;
 
-pub use console::Console;
 pub use dist::Kernel;
 pub use outcome::Outcome;
 pub use qemu::{Machine, Qemu};

@@ -6,10 +6,7 @@
 use std::time::Duration;
 
 use keel_abi::test_exit;
-use keel_tests::{dist, Console, Kernel, Machine, Qemu};
-
-/// Time for one shell command (QEMU shares two cores with other work).
-const STEP: Duration = Duration::from_secs(20);
+use keel_tests::{dist, Kernel, Machine, Qemu, Session};
 
 /// The lsmod row of `name`, if listed.
 fn lsmod_row<'a>(lsmod: &'a str, name: &str) -> Option<&'a str> {
@@ -72,35 +69,38 @@ fn in_kernel_module_tests(machine: Machine) {
 
 fn module_demo(machine: Machine) {
     let qemu = with_modules(machine, Kernel::Normal);
-    let mut sh = Console::start(&qemu);
-    let booted = sh.expect(keel_tests::console::PROMPT, Duration::from_secs(60));
-    if !booted.contains("module: hello loaded from /lib/modules/hello.ko") {
+    let mut sh = Session::start(&qemu);
+    sh.wait_for_shell();
+    if !sh
+        .log()
+        .contains("module: hello loaded from /lib/modules/hello.ko")
+    {
         sh.fail("/etc/modules did not load hello at boot");
     }
 
     // hello from /etc/modules, then again with parameters.
-    let lsmod = sh.run("lsmod", STEP);
+    let lsmod = sh.run("lsmod");
     if !lsmod.contains("Module                  Size  Used by")
         || lsmod_row(&lsmod, "hello").is_none()
     {
         sh.fail("lsmod does not list hello in Linux's layout");
     }
-    if !sh.run("rmmod hello", STEP).contains("hello: goodbye") {
+    if !sh.run("rmmod hello").contains("hello: goodbye") {
         sh.fail("rmmod hello did not run its exit");
     }
-    let out = sh.run("insmod /lib/modules/hello.ko greeting=hi count=3", STEP);
+    let out = sh.run("insmod /lib/modules/hello.ko greeting=hi count=3");
     for line in ["hello: hi (1/3)", "hello: hi (3/3)"] {
         if !out.contains(line) {
             sh.fail(&format!("insmod with parameters did not log {line:?}"));
         }
     }
-    let lsmod = sh.run("lsmod", STEP);
+    let lsmod = sh.run("lsmod");
     match lsmod_row(&lsmod, "hello").map(|r| r.split_whitespace().collect::<Vec<_>>()) {
         Some(row)
             if row.len() == 3 && row[1].parse::<u64>().is_ok_and(|s| s > 0) && row[2] == "0" => {}
         _ => sh.fail("lsmod's hello row is not `hello SIZE 0`"),
     }
-    let modinfo = sh.run("modinfo /lib/modules/hello.ko", STEP);
+    let modinfo = sh.run("modinfo /lib/modules/hello.ko");
     for field in [
         "filename: /lib/modules/hello.ko",
         "name: hello",
@@ -116,20 +116,19 @@ fn module_demo(machine: Machine) {
             sh.fail(&format!("modinfo lacks {field:?}"));
         }
     }
-    let out = sh.run("insmod /lib/modules/hello.ko", STEP);
+    let out = sh.run("insmod /lib/modules/hello.ko");
     if !out.contains("insmod: /lib/modules/hello.ko: already loaded") {
         sh.fail("a second insmod of hello was not refused as already loaded");
     }
-    sh.run("rmmod hello", STEP);
-    if !sh
-        .run("rmmod hello", STEP)
+    sh.run("rmmod hello");
+    if !sh.run("rmmod hello")
         .contains("rmmod: hello: module not loaded")
     {
         sh.fail("rmmod of an unloaded module did not say so");
     }
 
     // Dependencies: modprobe loads mathcore first; mathcore is pinned while mathuser is loaded.
-    let out = sh.run("modprobe mathuser", STEP);
+    let out = sh.run("modprobe mathuser");
     match (
         out.find("mathcore: ready"),
         out.find("mathuser: gcd(84, 36) = 12"),
@@ -137,30 +136,29 @@ fn module_demo(machine: Machine) {
         (Some(core), Some(user)) if core < user => {}
         _ => sh.fail("modprobe mathuser did not load mathcore, then mathuser"),
     }
-    let lsmod = sh.run("lsmod", STEP);
+    let lsmod = sh.run("lsmod");
     if !lsmod_row(&lsmod, "mathcore").is_some_and(|r| r.ends_with(" 1 mathuser")) {
         sh.fail("lsmod does not show mathcore used by mathuser");
     }
-    if !sh
-        .run("rmmod mathcore", STEP)
+    if !sh.run("rmmod mathcore")
         .contains("rmmod: mathcore is in use by mathuser")
     {
         sh.fail("rmmod mathcore was not refused naming mathuser");
     }
-    sh.run("modprobe -r mathuser", STEP);
-    let lsmod = sh.run("lsmod", STEP);
+    sh.run("modprobe -r mathuser");
+    let lsmod = sh.run("lsmod");
     if lsmod_row(&lsmod, "mathuser").is_some() || lsmod_row(&lsmod, "mathcore").is_some() {
         sh.fail("modprobe -r mathuser did not remove both modules");
     }
 
     // Failures: init error, fault in init, panic in init, fault in exit.
-    let out = sh.run("insmod /lib/modules/failinit.ko", STEP);
+    let out = sh.run("insmod /lib/modules/failinit.ko");
     if !out.contains("insmod: /lib/modules/failinit.ko: no such device")
-        || lsmod_row(&sh.run("lsmod", STEP), "failinit").is_some()
+        || lsmod_row(&sh.run("lsmod"), "failinit").is_some()
     {
         sh.fail("failinit's init error was not reported, or it stayed loaded");
     }
-    let out = sh.run("insmod /lib/modules/faulty.ko fault=init", STEP);
+    let out = sh.run("insmod /lib/modules/faulty.ko fault=init");
     for needle in [
         "oops: module faulty faulted in faulty::",
         "translation fault",
@@ -170,36 +168,31 @@ fn module_demo(machine: Machine) {
             sh.fail(&format!("insmod faulty fault=init: no {needle:?}"));
         }
     }
-    if !lsmod_row(&sh.run("lsmod", STEP), "faulty").is_some_and(|r| r.ends_with("[failed]")) {
+    if !lsmod_row(&sh.run("lsmod"), "faulty").is_some_and(|r| r.ends_with("[failed]")) {
         sh.fail("lsmod does not show faulty as [failed]");
     }
-    if !sh.run("echo still alive", STEP).contains("still alive") {
+    if !sh.run("echo still alive").contains("still alive") {
         sh.fail("the shell does not work after a module fault");
     }
-    sh.run("rmmod faulty", STEP);
-    let out = sh.run("insmod /lib/modules/faulty.ko fault=panic", STEP);
+    sh.run("rmmod faulty");
+    let out = sh.run("insmod /lib/modules/faulty.ko fault=panic");
     if !out.contains("module faulty panicked: ") || !out.contains("module failed") {
         sh.fail("a module panic was not reported");
     }
-    sh.run("rmmod faulty", STEP);
-    sh.run("insmod /lib/modules/faulty.ko fault=exit", STEP);
-    let out = sh.run("rmmod faulty", STEP);
+    sh.run("rmmod faulty");
+    sh.run("insmod /lib/modules/faulty.ko fault=exit");
+    let out = sh.run("rmmod faulty");
     if !out.contains("oops: module faulty faulted in")
         || !out.contains("rmmod: faulty: module failed")
     {
         sh.fail("a fault in exit was not reported");
     }
-    sh.run("rmmod faulty", STEP);
-    let lsmod = sh.run("lsmod", STEP);
-    if lsmod.lines().filter(|l| !l.trim().is_empty()).count() != 2 {
-        sh.fail("modules are left after the demo (expected only the echo and the header)");
+    sh.run("rmmod faulty");
+    let lsmod = sh.run("lsmod");
+    if lsmod.lines().filter(|l| !l.trim().is_empty()).count() != 1 {
+        sh.fail("modules are left after the demo (expected only the header)");
     }
 
     sh.send_line("poweroff");
-    let (status, output) = sh.wait_exit(Duration::from_secs(30));
-    assert_eq!(
-        status,
-        Some(0),
-        "poweroff did not end QEMU with status 0\n{output}"
-    );
+    sh.finish(Duration::from_secs(60)).assert_exit(0);
 }
