@@ -13,7 +13,10 @@ use keel_core::cmdline::Cmdline;
 
 use crate::arch::{self, exceptions};
 use crate::module::tests as module_tests;
+use crate::sched::{self, Thread, WaitQueue};
 use crate::{dt, irq, klog, mm, time};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use keel_vfs::Node;
 
 type TestResult = Result<(), &'static str>;
 /// A named in-kernel test.
@@ -200,7 +203,128 @@ fn irq_shared_line_dispatch() -> TestResult {
     )
 }
 
+/// Work shared by the scheduler tests' threads.
+struct Shared {
+    runs: AtomicU64,
+    done: AtomicU64,
+    go: AtomicBool,
+    wait: WaitQueue,
+}
+
+static SHARED: Shared = Shared {
+    runs: AtomicU64::new(0),
+    done: AtomicU64::new(0),
+    go: AtomicBool::new(false),
+    wait: WaitQueue::new(),
+};
+
+/// A kernel thread that yields a few times, then waits for `go`, then finishes.
+extern "C" fn worker(rounds: usize) {
+    for _ in 0..rounds {
+        SHARED.runs.fetch_add(1, Ordering::SeqCst);
+        sched::yield_now();
+    }
+    let _ = SHARED
+        .wait
+        .wait_until(|| SHARED.go.load(Ordering::SeqCst).then_some(()));
+    SHARED.done.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Spins (yielding) until `cond` or about 2 s passed.
+fn wait_for(cond: impl Fn() -> bool) -> bool {
+    let deadline = time::uptime_nanos() + 2_000_000_000;
+    while !cond() && time::uptime_nanos() < deadline {
+        sched::yield_now();
+        core::hint::spin_loop();
+    }
+    cond()
+}
+
+fn threads_switch_block_and_wake() -> TestResult {
+    const THREADS: u64 = 4;
+    const ROUNDS: usize = 5;
+    let switches = sched::total_switches();
+    let mut threads = alloc::vec::Vec::new();
+    for i in 0..THREADS {
+        let name = alloc::format!("ktest/{i}");
+        let t = Thread::new(&name, sched::thread::PRIO_KERNEL, worker, ROUNDS, false)
+            .ok_or("cannot create a kernel thread")?;
+        check(t.name == name, "thread keeps its name")?;
+        sched::start(&t);
+        threads.push(t);
+    }
+    check(
+        wait_for(|| SHARED.runs.load(Ordering::SeqCst) == THREADS * ROUNDS as u64),
+        "the threads did not all run their rounds",
+    )?;
+    check(
+        wait_for(|| SHARED.wait.has_waiters()),
+        "the threads did not block on the wait queue",
+    )?;
+    // One wake_one does not release a thread whose condition is still false...
+    SHARED.wait.wake_one();
+    check(
+        wait_for(|| SHARED.wait.has_waiters()),
+        "a woken thread with a false condition must wait again",
+    )?;
+    // ...and once the condition holds, every thread finishes.
+    SHARED.go.store(true, Ordering::SeqCst);
+    SHARED.wait.wake_all();
+    check(
+        wait_for(|| SHARED.done.load(Ordering::SeqCst) == THREADS),
+        "the woken threads did not finish",
+    )?;
+    check(
+        wait_for(|| threads.iter().all(|t| t.state() == sched::State::Dead)),
+        "finished threads are not dead",
+    )?;
+    check(
+        sched::total_switches() >= switches + THREADS,
+        "too few context switches counted",
+    )
+}
+
+fn sleep_lasts_its_time() -> TestResult {
+    let start = time::uptime_nanos();
+    check(sched::sleep(15_000_000), "sleep was interrupted")?;
+    check(
+        time::uptime_nanos() - start >= 15_000_000,
+        "sleep returned before its deadline",
+    )
+}
+
+fn tmp_and_dev_are_mounted() -> TestResult {
+    use keel_abi::types::{O_CREAT, O_RDWR};
+    check(
+        crate::fs::devfs().lookup("console").is_ok(),
+        "/dev/console is not registered",
+    )?;
+    let before = crate::fs::tmp_usage();
+    let f = keel_vfs::open(crate::fs::vfs(), "/", "/tmp/ktest", O_CREAT | O_RDWR, 0o644)
+        .map_err(|_| "cannot create /tmp/ktest")?;
+    f.write(b"0123456789")
+        .map_err(|_| "cannot write /tmp/ktest")?;
+    check(
+        crate::fs::tmp_usage() == before + 10,
+        "/tmp does not count the bytes written",
+    )?;
+    drop(f);
+    crate::fs::vfs()
+        .unlink("/", "/tmp/ktest")
+        .map_err(|_| "cannot remove /tmp/ktest")?;
+    check(
+        crate::fs::tmp_usage() == before,
+        "/tmp did not give the bytes back",
+    )
+}
+
 const TESTS: &[Test] = &[
+    (
+        "threads_switch_block_and_wake",
+        threads_switch_block_and_wake,
+    ),
+    ("sleep_lasts_its_time", sleep_lasts_its_time),
+    ("tmp_and_dev_are_mounted", tmp_and_dev_are_mounted),
     ("irq_shared_line_dispatch", irq_shared_line_dispatch),
     ("frames_alloc_and_free", frames_alloc_and_free),
     ("heap_grows_and_frees", heap_grows_and_frees),

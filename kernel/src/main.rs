@@ -194,9 +194,10 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
         }
     }
     sched::init_cpu(0, None);
-    sched::this_cpu()
-        .gic_mask
-        .store(irq::own_target_mask(), core::sync::atomic::Ordering::Relaxed);
+    sched::this_cpu().gic_mask.store(
+        irq::own_target_mask(),
+        core::sync::atomic::Ordering::Relaxed,
+    );
     if let Err(e) = irq::register(
         sched::SGI_RESCHEDULE,
         "reschedule",
@@ -214,7 +215,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     let cores = smp::start_secondaries();
     log::info!(target: "smp", "{cores} core(s) online");
     match fs::init(dt::initrd()) {
-        Ok(r) if r.bytes > 0 => log::info!(target: "fs", "initramfs: {} entries, {} KiB, mounted read-only at /", r.entries, r.bytes >> 10),
+        Ok(r) if r.bytes > 0 => {
+            log::info!(target: "fs", "initramfs: {} entries, {} KiB, mounted read-only at /", r.entries, r.bytes >> 10)
+        }
         Ok(_) => log::warn!(target: "fs", "no initramfs: / holds only /dev and /tmp"),
         Err(e) => log::error!(target: "fs", "{e}"),
     }

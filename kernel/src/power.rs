@@ -59,7 +59,6 @@ fn psci_call(function: u64) -> Option<i64> {
     psci(function, 0, 0, 0)
 }
 
-
 fn pm_watchdog(action: Action) -> bool {
     let Some(dev) = crate::dt::find_compatible(PM_COMPATIBLE) else {
         return false;

@@ -89,7 +89,8 @@ impl Session {
     fn drain(&mut self, wait: Duration) -> bool {
         match self.output.recv_timeout(wait) {
             Ok(bytes) => {
-                self.log.push_str(&String::from_utf8_lossy(&bytes).replace('\r', ""));
+                self.log
+                    .push_str(&String::from_utf8_lossy(&bytes).replace('\r', ""));
                 true
             }
             Err(RecvTimeoutError::Timeout) => true,
@@ -109,7 +110,9 @@ impl Session {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                self.fail(&format!("timed out after {timeout:?} waiting for {needle:?}"));
+                self.fail(&format!(
+                    "timed out after {timeout:?} waiting for {needle:?}"
+                ));
             }
             if !self.drain(left.min(Duration::from_millis(100))) {
                 self.fail(&format!("QEMU exited while the test waited for {needle:?}"));
@@ -138,7 +141,10 @@ impl Session {
             None => false,
         };
         if !ok {
-            self.fail(&format!("could not type {:?}: QEMU's stdin is closed", String::from_utf8_lossy(bytes)));
+            self.fail(&format!(
+                "could not type {:?}: QEMU's stdin is closed",
+                String::from_utf8_lossy(bytes)
+            ));
         }
         // The guest's UART takes input at line speed; give it a moment between lines.
         thread::sleep(Duration::from_millis(30));
@@ -162,7 +168,9 @@ impl Session {
         let out = self.run(command);
         for needle in needles {
             if !out.contains(needle) {
-                self.fail(&format!("`{command}` printed {out:?}, which lacks {needle:?}"));
+                self.fail(&format!(
+                    "`{command}` printed {out:?}, which lacks {needle:?}"
+                ));
             }
         }
         out

@@ -121,7 +121,8 @@ fn module_demo(machine: Machine) {
         sh.fail("a second insmod of hello was not refused as already loaded");
     }
     sh.run("rmmod hello");
-    if !sh.run("rmmod hello")
+    if !sh
+        .run("rmmod hello")
         .contains("rmmod: hello: module not loaded")
     {
         sh.fail("rmmod of an unloaded module did not say so");
@@ -140,7 +141,8 @@ fn module_demo(machine: Machine) {
     if !lsmod_row(&lsmod, "mathcore").is_some_and(|r| r.ends_with(" 1 mathuser")) {
         sh.fail("lsmod does not show mathcore used by mathuser");
     }
-    if !sh.run("rmmod mathcore")
+    if !sh
+        .run("rmmod mathcore")
         .contains("rmmod: mathcore is in use by mathuser")
     {
         sh.fail("rmmod mathcore was not refused naming mathuser");

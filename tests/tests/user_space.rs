@@ -44,13 +44,19 @@ fn shell_commands(machine: Machine) {
     s.run("echo first line > /tmp/f");
     s.run("echo second line >> /tmp/f");
     s.run_expecting("cat < /tmp/f", &["first line\nsecond line\n"]);
-    s.run_expecting("cat /tmp/f | cat | hexdump -C -n 5", &["66 69 72 73 74", "00000005"]);
+    s.run_expecting(
+        "cat /tmp/f | cat | hexdump -C -n 5",
+        &["66 69 72 73 74", "00000005"],
+    );
     s.run_expecting(
         "dd if=/dev/zero of=/tmp/z bs=1k count=8",
         &["8+0 records in", "8+0 records out", "8192 bytes"],
     );
     s.run_expecting("ls -l /tmp", &["8192", "z"]);
-    s.run_expecting("hexdump -C -s 8190 /tmp/z", &["00001ffe  00 00", "00002000"]);
+    s.run_expecting(
+        "hexdump -C -s 8190 /tmp/z",
+        &["00001ffe  00 00", "00002000"],
+    );
     s.run_expecting("ps", &["PID", "init", "sh", "ps"]);
     s.run_expecting("uptime", &["up "]);
     s.run_expecting("free", &["Mem:"]);
@@ -63,7 +69,14 @@ fn shell_commands(machine: Machine) {
 fn isolation_and_robustness(machine: Machine) {
     let mut s = boot_user_space(machine);
     s.wait_for_shell();
-    for kind in ["null", "kernel-read", "kernel-write", "exec-data", "undef", "wild-jump"] {
+    for kind in [
+        "null",
+        "kernel-read",
+        "kernel-write",
+        "exec-data",
+        "undef",
+        "wild-jump",
+    ] {
         let out = s.run(&format!("crash {kind}"));
         assert!(
             out.contains("sh: crash: killed (fault)"),
@@ -88,7 +101,10 @@ fn isolation_and_robustness(machine: Machine) {
         .collect();
     cpus.sort_unstable();
     cpus.dedup();
-    assert!(cpus.len() >= 2, "the spinners should spread over cores: {ps:?}");
+    assert!(
+        cpus.len() >= 2,
+        "the spinners should spread over cores: {ps:?}"
+    );
     for line in &spinners {
         let pid = line.split_whitespace().next().unwrap_or_default();
         s.run(&format!("kill {pid}"));
@@ -111,9 +127,15 @@ fn isolation_and_robustness(machine: Machine) {
         number_after(&after, "User:"),
         "user memory leaked: before {before:?}, after {after:?}"
     );
-    let (heap_before, heap_after) = (number_after(&before, "Heap:"), number_after(&after, "Heap:"));
+    let (heap_before, heap_after) = (
+        number_after(&before, "Heap:"),
+        number_after(&after, "Heap:"),
+    );
     let used = |t: &str| {
-        let line = t.lines().find(|l| l.starts_with("Heap:")).unwrap_or_default();
+        let line = t
+            .lines()
+            .find(|l| l.starts_with("Heap:"))
+            .unwrap_or_default();
         line.split_whitespace()
             .nth(2)
             .and_then(|w| w.parse::<u64>().ok())

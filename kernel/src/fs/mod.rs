@@ -45,12 +45,14 @@ fn bucket(key: usize) -> usize {
 
 /// The namespace (after [`init`]).
 pub fn vfs() -> &'static Vfs {
-    VFS.get().expect("the file system is set up before user space starts")
+    VFS.get()
+        .expect("the file system is set up before user space starts")
 }
 
 /// The device directory mounted at `/dev`.
 pub fn devfs() -> &'static Arc<DevFs> {
-    DEV.get().expect("the file system is set up before devices register")
+    DEV.get()
+        .expect("the file system is set up before devices register")
 }
 
 /// What [`init`] found.
@@ -111,9 +113,11 @@ pub fn init(initrd: Option<(u64, u64)>) -> Result<Report, &'static str> {
     })?;
     let vfs = Vfs::new(root).map_err(|_| "the initramfs root is not a directory")?;
     let tmp = TMP.call_once(|| TmpFs::new(TMP_LIMIT));
-    vfs.mount("/tmp", tmp.root()).map_err(|_| "cannot mount /tmp")?;
+    vfs.mount("/tmp", tmp.root())
+        .map_err(|_| "cannot mount /tmp")?;
     let dev = DEV.call_once(DevFs::new);
-    vfs.mount("/dev", dev.clone()).map_err(|_| "cannot mount /dev")?;
+    vfs.mount("/dev", dev.clone())
+        .map_err(|_| "cannot mount /dev")?;
     dev.register("null", NullDev::new())
         .map_err(|_| "cannot register /dev/null")?;
     dev.register("zero", keel_vfs::ZeroDev::new())

@@ -29,7 +29,6 @@ static HEAP: KernelHeap = KernelHeap {
     heap: IrqMutex::new(Heap::new()),
 };
 
-
 /// Gives the heap its first chunk: `[pa, pa + INITIAL_BYTES)` of free RAM.
 pub fn init(pa: u64) {
     let start = phys_to_virt(pa) as usize;

@@ -208,7 +208,9 @@ impl AddressSpace {
         if len == 0 {
             return Err(Errno::EINVAL);
         }
-        let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::ENOMEM)?;
+        let len = len
+            .checked_next_multiple_of(PAGE_SIZE)
+            .ok_or(Errno::ENOMEM)?;
         if len > USER_LIMIT {
             return Err(Errno::ENOMEM);
         }
@@ -231,7 +233,9 @@ impl AddressSpace {
         if !va.is_multiple_of(PAGE_SIZE) || len == 0 {
             return Err(Errno::EINVAL);
         }
-        let len = len.checked_next_multiple_of(PAGE_SIZE).ok_or(Errno::EINVAL)?;
+        let len = len
+            .checked_next_multiple_of(PAGE_SIZE)
+            .ok_or(Errno::EINVAL)?;
         let end = va.checked_add(len).ok_or(Errno::EINVAL)?;
         if va < USER_START || end > USER_END {
             return Err(Errno::EINVAL);

@@ -78,11 +78,6 @@ pub fn current() -> Option<Arc<Process>> {
     sched::current().process.get().cloned()
 }
 
-/// Number of processes (zombies included).
-pub fn count() -> usize {
-    PROCS.lock().len()
-}
-
 impl Process {
     /// Parent's pid (0 for none).
     pub fn parent(&self) -> u32 {
@@ -160,14 +155,18 @@ pub struct SpawnRequest<'a> {
 
 /// Creates a process from an executable image and starts its thread; returns its pid.
 pub fn spawn(req: SpawnRequest<'_>) -> Result<u32, Errno> {
-    let exe = keel_core::exec::parse(req.image, aspace::USER_START, USER_STACK_TOP - USER_STACK_SIZE)
-        .map_err(|e| {
-            log::warn!(target: "exec", "{}: {e}", req.name);
-            Errno::ENOEXEC
-        })?;
+    let exe = keel_core::exec::parse(
+        req.image,
+        aspace::USER_START,
+        USER_STACK_TOP - USER_STACK_SIZE,
+    )
+    .map_err(|e| {
+        log::warn!(target: "exec", "{}: {e}", req.name);
+        Errno::ENOEXEC
+    })?;
     let mut stack = Vec::new();
-    let layout =
-        keel_core::userstack::build(USER_STACK_TOP, req.args, req.env, &mut stack).map_err(|e| {
+    let layout = keel_core::userstack::build(USER_STACK_TOP, req.args, req.env, &mut stack)
+        .map_err(|e| {
             log::warn!(target: "exec", "{}: {e}", req.name);
             Errno::E2BIG
         })?;
@@ -185,7 +184,7 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<u32, Errno> {
     }
     aspace.map_zeroed(USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_SIZE, Perm::RW)?;
     aspace.write(layout.sp, &stack)?;
-    debug_assert!(USER_STACK_TOP < USER_END);
+    const { assert!(USER_STACK_TOP < USER_END) };
 
     let mut handles = HandleTable::new();
     for (obj, rights) in req.handles {
@@ -237,7 +236,11 @@ extern "C" fn user_thread_start(_: usize) {
         fn enter_user(frame: *const TrapFrame) -> !;
     }
     let t = sched::current();
-    let p = t.process.get().expect("a user thread has a process").clone();
+    let p = t
+        .process
+        .get()
+        .expect("a user thread has a process")
+        .clone();
     let regs = p.start.lock().take().unwrap_or_default();
     let top = t.stack_top().expect("a user thread has a kernel stack");
     let frame_addr = top - core::mem::size_of::<TrapFrame>() as u64;
@@ -389,7 +392,9 @@ pub fn wait(me: &Arc<Process>, pid: i64, nohang: bool) -> Result<Option<(u32, i3
 pub fn fault_current(frame: &TrapFrame, what: &str) -> ! {
     if let Some(p) = current() {
         let esr = keel_core::esr::Esr(frame.esr);
-        let far = if esr.fault_status().is_some() || esr.class() == keel_core::esr::ExceptionClass::PcAlignment {
+        let far = if esr.fault_status().is_some()
+            || esr.class() == keel_core::esr::ExceptionClass::PcAlignment
+        {
             alloc::format!(", address {:#x}", frame.far)
         } else {
             alloc::string::String::new()

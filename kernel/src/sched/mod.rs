@@ -75,7 +75,10 @@ impl RunQueue {
     }
 
     fn best_priority(&self) -> Option<u8> {
-        self.queues.iter().position(|q| !q.is_empty()).map(|p| p as u8)
+        self.queues
+            .iter()
+            .position(|q| !q.is_empty())
+            .map(|p| p as u8)
     }
 }
 
@@ -246,7 +249,11 @@ fn enqueue(t: Arc<Thread>) {
 fn current_priority(cpu: &PerCpu) -> u8 {
     if core::ptr::eq(cpu, this_cpu()) {
         // SAFETY: our own field with the queue lock released; read only.
-        unsafe { (*cpu.current.get()).as_ref().map_or(thread::PRIO_IDLE, |t| t.priority) }
+        unsafe {
+            (*cpu.current.get())
+                .as_ref()
+                .map_or(thread::PRIO_IDLE, |t| t.priority)
+        }
     } else {
         thread::PRIO_USER
     }
@@ -295,18 +302,6 @@ pub fn yield_now() {
     schedule();
 }
 
-/// Blocks the calling thread until someone [`wake`]s it. The caller must have published itself
-/// where the waker finds it *before* calling; a wake that came in between is not lost (the state
-/// is checked under the switch).
-pub fn block() {
-    let t = current();
-    if !t.transition(State::Running, State::Blocked) {
-        return;
-    }
-    drop(t);
-    schedule();
-}
-
 /// Picks the next thread for this core and switches to it.
 pub fn schedule() {
     let daif = irq_save();
@@ -322,10 +317,7 @@ pub fn schedule() {
         let mut rq = cpu.runqueue.lock();
         let still_runnable = prev.state() == State::Running && !is_idle;
         // A runnable thread keeps the CPU unless someone of equal or better priority waits.
-        let keep = still_runnable
-            && rq
-                .best_priority()
-                .is_none_or(|best| best > prev.priority);
+        let keep = still_runnable && rq.best_priority().is_none_or(|best| best > prev.priority);
         if keep {
             None
         } else {

@@ -252,11 +252,6 @@ impl Thread {
         super::wake(self);
     }
 
-    /// Whether it has user FP/SIMD state.
-    pub fn is_user(&self) -> bool {
-        self.fp.is_some()
-    }
-
     /// The initial stack pointer of its kernel stack (where a user thread's trap frame sits).
     pub fn stack_top(&self) -> Option<u64> {
         self.stack.as_ref().map(KernelStack::top)

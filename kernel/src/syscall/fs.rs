@@ -62,7 +62,9 @@ pub fn dispatch(p: &Arc<Process>, n: u64, a: [u64; 6]) -> Option<SysResult> {
             if (a[1] as usize) < cwd.len() {
                 Err(Errno::ERANGE)
             } else {
-                p.aspace.write(a[0], cwd.as_bytes()).map(|()| cwd.len() as u64)
+                p.aspace
+                    .write(a[0], cwd.as_bytes())
+                    .map(|()| cwd.len() as u64)
             }
         }
         nr::TRUNCATE => file(p, a[0]).and_then(|f| f.truncate(a[1]).map(|()| 0)),

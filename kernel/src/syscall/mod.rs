@@ -11,9 +11,10 @@ mod fs;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
 
-use keel_abi::ipc::{IpcBuffers, MSG_MAX, RIGHTS_ALL, RIGHT_DUP, RIGHT_RECV, RIGHT_SEND, RIGHT_SIGNAL, RIGHT_WAIT};
+use keel_abi::ipc::{
+    IpcBuffers, MSG_MAX, RIGHTS_ALL, RIGHT_DUP, RIGHT_RECV, RIGHT_SEND, RIGHT_SIGNAL, RIGHT_WAIT,
+};
 use keel_abi::syscall as nr;
 use keel_abi::types::{self, MemInfo, ProcInfo, SpawnArgs, UserSlice};
 use keel_abi::Errno;
@@ -24,24 +25,17 @@ use crate::arch::exceptions::TrapFrame;
 use crate::ipc::{self, Endpoint, Message, Notification, Object};
 use crate::proc::{self, Process};
 
-/// System calls taken since boot.
-static CALLS: AtomicU64 = AtomicU64::new(0);
-
-/// Number of system calls taken since boot.
-pub fn calls() -> u64 {
-    CALLS.load(Ordering::Relaxed)
-}
-
 type SysResult = Result<u64, Errno>;
 
 /// Handles the system call described by `frame` and writes its result into it.
 pub fn dispatch(frame: &mut TrapFrame) {
-    CALLS.fetch_add(1, Ordering::Relaxed);
     let Some(p) = proc::current() else {
         frame.x[0] = Errno::ENOSYS.to_ret() as u64;
         return;
     };
-    let a = [frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5]];
+    let a = [
+        frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5],
+    ];
     let r: SysResult = match frame.x[8] {
         nr::EXIT => proc::exit_current(a[0] as i32),
         nr::SPAWN => spawn(&p, a[0]),
@@ -70,7 +64,10 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::ENDPOINT_CREATE => {
             let ep = Endpoint::new();
             ep.receiver_opened();
-            let r = p.handles.lock().insert(Object::Endpoint(ep.clone()), RIGHTS_ALL);
+            let r = p
+                .handles
+                .lock()
+                .insert(Object::Endpoint(ep.clone()), RIGHTS_ALL);
             if r.is_err() {
                 ep.receiver_closed();
             }
@@ -159,9 +156,11 @@ fn spawn(p: &Arc<Process>, args_ptr: u64) -> SysResult {
     }
     let mut handles = Vec::with_capacity(count);
     for i in 0..count {
-        let h: u32 = p
-            .aspace
-            .read_val(args.handles.checked_add((i * 4) as u64).ok_or(Errno::EFAULT)?)?;
+        let h: u32 = p.aspace.read_val(
+            args.handles
+                .checked_add((i * 4) as u64)
+                .ok_or(Errno::EFAULT)?,
+        )?;
         let table = p.handles.lock();
         let obj = table.get(h, RIGHT_DUP).map_err(handle_errno)?.clone();
         let rights = table.rights(h).map_err(handle_errno)?;
@@ -170,7 +169,11 @@ fn spawn(p: &Arc<Process>, args_ptr: u64) -> SysResult {
     let cwd = p.cwd.lock().clone();
     let image = fs::read_whole_file(p, &cwd, &path)?;
     let image: &[u8] = &image;
-    let files = p.files.lock().clone_for_spawn(&args.fds).map_err(|_| Errno::EBADF)?;
+    let files = p
+        .files
+        .lock()
+        .clone_for_spawn(&args.fds)
+        .map_err(|_| Errno::EBADF)?;
     let name = path.rsplit('/').next().unwrap_or(&path);
     let arg_refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let env_refs: Vec<&[u8]> = envv.iter().map(Vec::as_slice).collect();
@@ -302,7 +305,12 @@ fn message_from(p: &Process, frame: &TrapFrame) -> Result<Message, Errno> {
 }
 
 /// Puts a received message into `frame` (and the receive buffer named at x6).
-fn deliver_into(p: &Process, frame: &mut TrapFrame, bufs_ptr: u64, msg: &Message) -> Result<(), Errno> {
+fn deliver_into(
+    p: &Process,
+    frame: &mut TrapFrame,
+    bufs_ptr: u64,
+    msg: &Message,
+) -> Result<(), Errno> {
     if bufs_ptr != 0 && !msg.bytes.is_empty() {
         let bufs: IpcBuffers = p.aspace.read_val(bufs_ptr)?;
         let n = (bufs.recv_cap as usize).min(msg.bytes.len());
