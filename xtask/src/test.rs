@@ -15,7 +15,7 @@ use crate::toolchain;
 use crate::userland;
 
 /// The packages whose unit tests run on the host.
-const HOST_TEST_ARGS: [&str; 11] = [
+const HOST_TEST_ARGS: &[&str] = &[
     "test",
     "--package",
     "keel-core",
@@ -24,9 +24,29 @@ const HOST_TEST_ARGS: [&str; 11] = [
     "--package",
     "keel-cpio",
     "--package",
+    "keel-vfs",
+    "--package",
+    "keel-modload",
+    "--package",
     "keel-abi",
     "--package",
+    "keel-module",
+    "--package",
     "xtask",
+];
+
+/// The user programs' pure logic (line editor, parsers, formatters), tested on the host.
+const PROGRAM_TEST_ARGS: &[&str] = &[
+    "test",
+    "--lib",
+    "--package",
+    "init",
+    "--package",
+    "sh",
+    "--package",
+    "coreutils",
+    "--package",
+    "testprogs",
 ];
 
 /// `cargo xtask test`; stops at the first stage that fails.
@@ -37,6 +57,10 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     process::run(
         toolchain::cargo(layout.root()).args(HOST_TEST_ARGS),
         "stage 1 (host unit tests)",
+    )?;
+    process::run(
+        toolchain::cargo(layout.root()).args(PROGRAM_TEST_ARGS),
+        "stage 1 (host unit tests of the user programs)",
     )?;
 
     say!(
