@@ -4,8 +4,8 @@
 //! stored in the receiving thread's [`ThreadIpc`] and land in the receiver's registers when it
 //! returns to user space, with nothing copied through user memory. A message may also carry up to
 //! [`MSG_MAX`] bytes, copied from the sender's address space into a kernel buffer and from there
-//! into the receiver's. A caller that finds a receiver already waiting hands the CPU straight to
-//! it (no trip through the run queue): the fast path.
+//! into the receiver's. A register-only message (the fast path) is delivered without touching
+//! either address space: the caller stores it in the waiting receiver's slot and wakes it.
 //!
 //! Objects are reached through per-process handles ([`keel_core::handles`]): a process can only
 //! use what it created or was given, with the rights it was given.

@@ -147,6 +147,28 @@ fn isolation_and_robustness(machine: Machine) {
         used(&before),
         used(&after)
     );
+    // FP/SIMD registers survive switches: five programs with different register patterns share
+    // the cores, each checking its own after every yield and preemption.
+    for seed in 1..=4 {
+        s.run(&format!("fpcheck 400 {seed} &"));
+    }
+    s.run_expecting(
+        "fpcheck 400 5",
+        &["fpcheck 5: 400 rounds, registers intact"],
+    );
+    // Give the background copies time to finish, then look for their reports in the whole log.
+    s.run("sleeper 3000");
+    for seed in 1..=4 {
+        let line = format!("fpcheck {seed}: 400 rounds, registers intact");
+        assert!(s.log().contains(&line), "no {line:?} in the serial log");
+    }
+    assert!(
+        !s.log().contains("changed in round"),
+        "an FP/SIMD register was not preserved"
+    );
+    // A file that is not an executable is refused with a clear error; the shell goes on.
+    s.run_expecting("/etc/motd", &["sh: /etc/motd: exec format error"]);
+    assert!(s.log().contains("exec: motd: not an ELF file"));
     // IPC between two processes: register-only and 256-byte messages.
     s.run_expecting("ipcping client 2000", &["ipcping: ok"]);
     power_off(s);

@@ -455,17 +455,13 @@ pub fn idle_loop() -> ! {
     }
 }
 
-/// Takes a thread from the busiest other core, if it has more than one waiting.
+/// Takes a waiting thread from the busiest other core (an idle core should never watch another
+/// core's queue hold work).
 fn steal_for(me: &PerCpu) -> Option<Arc<Thread>> {
     let victim = cpus()
         .filter(|c| c.index != me.index)
         .max_by_key(|c| c.queued.load(Ordering::Relaxed))?;
-    if victim.queued.load(Ordering::Relaxed) < 2 && !victim.idle_now.load(Ordering::Relaxed) {
-        // One waiting thread behind a running one: taking it is the point of balancing.
-        if victim.queued.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-    } else if victim.queued.load(Ordering::Relaxed) == 0 {
+    if victim.queued.load(Ordering::Relaxed) == 0 {
         return None;
     }
     let mut rq = victim.runqueue.lock();
