@@ -12,7 +12,8 @@
 //! executables before they are loaded ([`exec`]), lays out a new program's arguments and
 //! environment on its stack ([`userstack`]), reads the files that name the modules to load at boot
 //! ([`modindex`]), keeps each process's table of handles and their
-//! rights ([`handles`]) and hands out ASIDs and pids ([`idalloc`]). Nothing here touches system
+//! rights ([`handles`]) and hands out ASIDs and pids ([`idalloc`]). Randomised tests across the
+//! workspace share one seeded generator ([`xorshift`]). Nothing here touches system
 //! registers or devices, so every module is unit-tested on the host with `cargo test -p
 //! keel-core`; the kernel and the bootloader supply the hardware side (a table allocator, the
 //! counter frequency, the device-tree bytes) and call in.
@@ -39,3 +40,4 @@ pub mod ranges;
 pub mod symbols;
 pub mod time;
 pub mod userstack;
+pub mod xorshift;

@@ -3,6 +3,8 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use keel_core::xorshift::XorShift;
+
 use crate::*;
 
 /// A small archive with a directory, two files (one nested) and a symlink.
@@ -406,50 +408,32 @@ fn mode_bits_round_trip() {
     assert_eq!(Mode(0o644).file_type(), FileType::Unknown(0));
 }
 
-/// xorshift64: deterministic pseudo-random numbers, no dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn random_mutations_never_panic() {
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift::new(0x9e37_79b9_7f4a_7c15);
     let original = sample();
     // Bytes that are likely to make a header almost valid.
     let interesting = b"0123456789abcdefABCDEFgxyz\0\xff/.";
     for round in 0..20_000 {
         let mut bytes = original.clone();
-        for _ in 0..1 + rng.below(4) {
-            match rng.below(4) {
+        for _ in 0..1 + rng.index(4) {
+            match rng.index(4) {
                 0 => {
-                    let at = rng.below(bytes.len());
-                    bytes[at] = rng.next() as u8;
+                    let at = rng.index(bytes.len());
+                    bytes[at] = rng.next_u64() as u8;
                 }
                 1 => {
-                    let at = rng.below(bytes.len());
-                    bytes[at] = interesting[rng.below(interesting.len())];
+                    let at = rng.index(bytes.len());
+                    bytes[at] = interesting[rng.index(interesting.len())];
                 }
                 2 => {
-                    let len = rng.below(bytes.len() + 1);
+                    let len = rng.index(bytes.len() + 1);
                     bytes.truncate(len);
                 }
                 _ => {
                     // A random hex field of a random entry set to a random value.
-                    let at = rng.below(bytes.len().max(1));
-                    let digits = alloc::format!("{:08x}", rng.next() as u32 >> rng.below(32));
+                    let at = rng.index(bytes.len().max(1));
+                    let digits = alloc::format!("{:08x}", rng.next_u64() as u32 >> rng.index(32));
                     for (i, d) in digits.bytes().enumerate() {
                         if let Some(b) = bytes.get_mut(at + i) {
                             *b = d;

@@ -1,6 +1,7 @@
 //! Host tests for the executable checks, on ELF images built byte by byte.
 
 use super::*;
+use crate::xorshift::XorShift;
 use goblin::elf64::header::{EM_X86_64, ET_NONE};
 use goblin::elf64::program_header::{PF_R, PT_GNU_STACK, PT_NOTE};
 
@@ -616,22 +617,6 @@ fn the_host_test_binary_is_refused() {
     );
 }
 
-/// A xorshift64 generator, so the random tests are repeatable.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// Checks what [`parse`] promises about an accepted file.
 fn assert_sound(exe: &Executable, len: usize, user_start: u64, user_end: u64) {
     let segs: Vec<_> = exe.segments().collect();
@@ -670,7 +655,7 @@ fn truncation_never_panics() {
 
 #[test]
 fn mutations_never_panic() {
-    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut rng = XorShift::new(0x9e37_79b9_7f4a_7c15);
     let base = {
         let mut img = Image::valid();
         img.phdrs.push(Ph::load(PF_R, 0x80, 0x42_0080, 0x80, 0x80));
@@ -680,33 +665,34 @@ fn mutations_never_panic() {
     for _ in 0..20_000 {
         let mut bytes = base.clone();
         let headers = 64 + 4 * SIZEOF_PHDR;
-        for _ in 0..1 + rng.below(4) {
-            match rng.below(4) {
+        for _ in 0..1 + rng.index(4) {
+            match rng.index(4) {
                 // A random byte in the headers.
                 0 | 1 => {
-                    let at = rng.below(headers);
-                    bytes[at] = rng.next() as u8;
+                    let at = rng.index(headers);
+                    bytes[at] = rng.next_u64() as u8;
                 }
                 // A single bit anywhere in the headers.
                 2 => {
-                    let at = rng.below(headers);
-                    bytes[at] ^= 1 << rng.below(8);
+                    let at = rng.index(headers);
+                    bytes[at] ^= 1 << rng.index(8);
                 }
                 // A whole 8-byte field set to an edge value.
                 _ => {
-                    let at = rng.below(headers - 8) & !7;
-                    let v = [0, 1, u64::MAX, 1 << 63, rng.next(), USER_END, 0x1000][rng.below(7)];
+                    let at = rng.index(headers - 8) & !7;
+                    let v =
+                        [0, 1, u64::MAX, 1 << 63, rng.next_u64(), USER_END, 0x1000][rng.index(7)];
                     bytes[at..at + 8].copy_from_slice(&v.to_le_bytes());
                 }
             }
         }
-        if rng.below(4) == 0 {
-            let len = rng.below(bytes.len() + 1);
+        if rng.index(4) == 0 {
+            let len = rng.index(bytes.len() + 1);
             bytes.truncate(len);
         }
-        let (start, end) = match rng.below(4) {
+        let (start, end) = match rng.index(4) {
             0 => (0, u64::MAX),
-            1 => (rng.next(), rng.next()),
+            1 => (rng.next_u64(), rng.next_u64()),
             _ => (USER_START, USER_END),
         };
         match parse(&bytes, start, end) {

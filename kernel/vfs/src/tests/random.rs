@@ -10,30 +10,10 @@ use keel_abi::types::{
 };
 use keel_abi::Errno;
 
+use keel_core::xorshift::XorShift as Rng;
+
 use super::entry;
 use crate::{open, pipe_files, rofs, FdTable, Node, TmpFs, Vfs};
-
-/// xorshift64: small, deterministic, good enough to pick operations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 const LIMIT: u64 = 3000;
 
@@ -148,7 +128,7 @@ fn random_operations_match_the_shadow_model() {
     let mut shadow = Shadow {
         tree: BTreeMap::new(),
     };
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut outcomes = BTreeMap::<String, usize>::new();
     for step in 0..20_000 {
         let path = random_path(&mut rng);
@@ -204,7 +184,7 @@ fn random_operations_match_the_shadow_model() {
                         };
                         let offset = rng.below(1200) as usize;
                         let len = rng.below(700) as usize;
-                        let byte = rng.next() as u8;
+                        let byte = rng.next_u64() as u8;
                         let data = vec![byte; len];
                         file.seek(offset as i64, SEEK_SET).unwrap();
                         let start = if append { cur } else { offset };
@@ -419,7 +399,7 @@ fn remove_all(node: &Arc<dyn Node>) {
 fn random_garbage_never_panics_and_usage_stays_true() {
     let (vfs, tmp) = namespace();
     let mut fds = FdTable::new();
-    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut rng = Rng::new(0x1234_5678_9abc_def1);
     let cwds = ["/", "/tmp", "/tmp", "/tmp/a", "/bin", "/nope", "/tmp/a/b"];
     let flag_bits = [
         O_RDONLY,
@@ -461,9 +441,9 @@ fn random_garbage_never_panics_and_usage_stays_true() {
                     flags |= rng.pick(&flag_bits);
                 }
                 if rng.below(20) == 0 {
-                    flags = rng.next();
+                    flags = rng.next_u64();
                 }
-                if let Ok(file) = open(&vfs, cwd, &path, flags, rng.next() as u32) {
+                if let Ok(file) = open(&vfs, cwd, &path, flags, rng.next_u64() as u32) {
                     let _ = fds.insert(file);
                 }
             }
@@ -478,7 +458,7 @@ fn random_garbage_never_panics_and_usage_stays_true() {
             }
             6 => {
                 if let Ok(f) = fds.get(fd) {
-                    buf.fill(rng.next() as u8);
+                    buf.fill(rng.next_u64() as u8);
                     let _ = f.write(&buf);
                 }
             }
@@ -486,7 +466,7 @@ fn random_garbage_never_panics_and_usage_stays_true() {
                 if let Ok(f) = fds.get(fd) {
                     let offset = match rng.below(3) {
                         0 => rng.below(5000) as i64,
-                        1 => rng.next() as i64,
+                        1 => rng.next_u64() as i64,
                         _ => -(rng.below(100) as i64),
                     };
                     let _ = f.seek(offset, rng.below(4));
@@ -495,7 +475,7 @@ fn random_garbage_never_panics_and_usage_stays_true() {
             8 => {
                 if let Ok(f) = fds.get(fd) {
                     let len = if rng.below(4) == 0 {
-                        rng.next()
+                        rng.next_u64()
                     } else {
                         rng.below(4000)
                     };
@@ -508,7 +488,7 @@ fn random_garbage_never_panics_and_usage_stays_true() {
                 if let Ok(f) = fds.get(fd) {
                     let _ = f.readdir();
                     let _ = f.stat();
-                    let _ = f.ioctl(rng.next(), rng.next());
+                    let _ = f.ioctl(rng.next_u64(), rng.next_u64());
                 }
             }
             12 => {
