@@ -104,7 +104,14 @@ el1_entry:
     adr     x1, _start
     mov     x20, x1                     // image physical base, kept for kernel_main
     bl      early_mmu_setup
+    bl      mmu_on
 
+    ldr     x0, =upper_half_entry       // absolute, linked address in the upper half
+    br      x0
+
+// Turns the MMU and the caches on with the translation registers already loaded; returns through
+// the identity map of .text (x30 is a physical address). Clobbers x0 and x1.
+mmu_on:
     ic      iallu
     dsb     nsh
     isb
@@ -114,9 +121,7 @@ el1_entry:
     orr     x0, x0, #(1 << 19)          // WXN: writable memory is never executable
     msr     sctlr_el1, x0
     isb
-
-    ldr     x0, =upper_half_entry       // absolute, linked address in the upper half
-    br      x0
+    ret
 
 .section .text.boot, "ax"
 upper_half_entry:
@@ -135,7 +140,7 @@ upper_half_entry:
 3:  wfe
     b       3b
 
-// A secondary core started by the kernel (PSCI CPU_ON on virt, the spin table on the Pi 4) enters
+// A secondary core started by the kernel (PSCI CPU_ON on virt, the firmware's spin table on the Pi 4) enters
 // here at its physical address with the MMU off, at EL3, EL2 or EL1. It drops to EL1 like the first
 // core, loads the kernel's translation registers from secondary_boot (written and cleaned to the
 // point of coherency by the first core), turns the MMU on, and continues in the upper half on the
@@ -160,15 +165,7 @@ secondary_el1:
     isb
     tlbi    vmalle1
     dsb     nsh
-    ic      iallu
-    dsb     nsh
-    isb
-    mrs     x0, sctlr_el1
-    mov     x1, #((1 << 0) | (1 << 2) | (1 << 12))   // M | C | I
-    orr     x0, x0, x1
-    orr     x0, x0, #(1 << 19)          // WXN
-    msr     sctlr_el1, x0
-    isb
+    bl      mmu_on
     ldr     x0, =secondary_upper
     br      x0
 

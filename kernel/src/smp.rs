@@ -1,6 +1,6 @@
 //! Bringing up the other cores: PSCI `CPU_ON` where the device tree's `enable-method` says
-//! "psci" (QEMU `virt`), the spin table where it says "spin-table" (the Pi 4's firmware stub, and
-//! QEMU `raspi4b`'s imitation of it).
+//! "psci" (QEMU `virt`), the spin table where it says "spin-table" (the loop the Pi 4's firmware
+//! parks the cores in, which QEMU `raspi4b` reproduces).
 //!
 //! Each core enters `secondary_entry` in `boot/src/entry.s` at its physical address with the MMU
 //! off, drops to EL1, loads the kernel's translation registers from `secondary_boot`, switches the
@@ -97,8 +97,8 @@ pub fn start_secondaries() -> usize {
             "spin-table" => match cpu.property("cpu-release-addr").and_then(|p| p.as_usize()) {
                 Some(release) => {
                     let slot = crate::mm::phys_to_virt(release as u64) as *mut u64;
-                    // SAFETY: the release address is RAM in the direct map that the firmware's stub
-                    // polls; writing the entry point and cleaning the line is the documented
+                    // SAFETY: the release address is RAM in the direct map that the parked core's
+                    // firmware loop polls; writing the entry point and cleaning the line is the documented
                     // protocol. Cores parked by our own entry code poll secondary_release.
                     unsafe {
                         slot.write_volatile(entry_pa);

@@ -16,16 +16,9 @@ fn lsmod_row<'a>(lsmod: &'a str, name: &str) -> Option<&'a str> {
         .find(|line| line.split_whitespace().next() == Some(name))
 }
 
-/// `kernel` on `machine` with the board's initramfs (and, on raspi4b, its device tree; the SD
-/// card is not needed), semihosting for the test kernel only.
+/// `kernel` on `machine`, booted as every test boots it, with the board's initramfs.
 fn with_modules(machine: Machine, kernel: Kernel) -> Qemu {
-    let mut qemu = Qemu::new(machine, dist::kernel_image(machine, kernel))
-        .initrd(dist::initramfs(machine))
-        .semihosting(kernel == Kernel::Test);
-    if machine == Machine::Raspi4b {
-        qemu = qemu.dtb(dist::rpi4_dtb());
-    }
-    qemu
+    keel_tests::boot(machine, kernel).initrd(dist::initramfs(machine))
 }
 
 #[test]
