@@ -5,20 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-/// The name of a module from a file name or path: `/lib/modules/uart-pl011.ko` -> `uart-pl011`.
-pub fn module_name(file: &str) -> &str {
-    let base = file.rsplit('/').next().unwrap_or(file);
-    base.strip_suffix(".ko").unwrap_or(base)
-}
-
-/// Whether two module names are the same, treating `-` and `_` alike (as Linux does).
-pub fn same_name(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes().zip(b.bytes()).all(|(x, y)| {
-            let norm = |c: u8| if c == b'-' { b'_' } else { c };
-            norm(x) == norm(y)
-        })
-}
+pub use keel_core::modindex::{module_name, same_name};
 
 /// One line of `modules.dep`: a module file and the files it depends on.
 #[derive(Clone, Debug, PartialEq, Eq)]
