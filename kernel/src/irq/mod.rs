@@ -68,6 +68,7 @@ pub struct Registration {
     id: u64,
 }
 
+#[derive(Clone)]
 struct Action {
     id: u64,
     name: &'static str,
@@ -75,7 +76,9 @@ struct Action {
 }
 
 struct Line {
-    actions: Vec<Action>,
+    /// Replaced whole on every change, so dispatch takes a snapshot by cloning one `Arc` and
+    /// never allocates in interrupt context.
+    actions: Arc<Vec<Action>>,
     count: u64,
 }
 
@@ -131,14 +134,17 @@ pub fn register(
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let mut lines = LINES.lock();
     let line = lines.entry(intid).or_insert_with(|| Line {
-        actions: Vec::new(),
+        actions: Arc::new(Vec::new()),
         count: 0,
     });
-    line.actions.push(Action {
+    let mut actions = Vec::with_capacity(line.actions.len() + 1);
+    actions.extend(line.actions.iter().cloned());
+    actions.push(Action {
         id,
         name,
         handler: Arc::from(handler),
     });
+    line.actions = Arc::new(actions);
     if let Some(t) = trigger {
         gic.set_trigger(intid, t);
     }
@@ -151,11 +157,16 @@ pub fn unregister(r: Registration) -> Result<(), IrqError> {
     let gic = gic()?;
     let mut lines = LINES.lock();
     let line = lines.get_mut(&r.intid).ok_or(IrqError::NotRegistered)?;
-    let before = line.actions.len();
-    line.actions.retain(|a| a.id != r.id);
-    if line.actions.len() == before {
+    if !line.actions.iter().any(|a| a.id == r.id) {
         return Err(IrqError::NotRegistered);
     }
+    line.actions = Arc::new(
+        line.actions
+            .iter()
+            .filter(|a| a.id != r.id)
+            .cloned()
+            .collect(),
+    );
     if line.actions.is_empty() {
         gic.disable(r.intid);
         lines.remove(&r.intid);
@@ -233,26 +244,27 @@ pub fn dispatch() {
         return;
     };
     let intid = iar & 0x3ff;
-    let handlers: Vec<(Arc<Handler>, &'static str)> = {
+    let actions = {
         let mut lines = LINES.lock();
-        match lines.get_mut(&intid) {
-            Some(line) => {
-                line.count += 1;
-                line.actions
-                    .iter()
-                    .map(|a| (a.handler.clone(), a.name))
-                    .collect()
-            }
-            None => Vec::new(),
-        }
+        lines.get_mut(&intid).map(|line| {
+            line.count += 1;
+            line.actions.clone()
+        })
     };
     let mut handled = false;
-    for (h, _name) in &handlers {
-        handled |= h(intid) == IrqReturn::Handled;
+    for a in actions.iter().flat_map(|a| a.iter()) {
+        handled |= (a.handler)(intid) == IrqReturn::Handled;
     }
     if !handled {
         gic.disable(intid);
-        log::warn!("interrupt {intid} not claimed by any handler: line masked");
+        let declined: Vec<&str> = actions
+            .iter()
+            .flat_map(|a| a.iter())
+            .map(|a| a.name)
+            .collect();
+        log::warn!(
+            "interrupt {intid} not claimed by any handler (declined: {declined:?}): line masked"
+        );
     }
     gic.end_of_interrupt(iar);
 }

@@ -4,7 +4,7 @@
 //! frames while this allocator is in the middle of an operation: [`busy`] tells it.
 
 use core::alloc::Layout;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use buddy_system_allocator::FrameAllocator;
 
@@ -22,19 +22,28 @@ static FRAMES: IrqMutex<Frames> = IrqMutex::new(Frames {
     total: 0,
     allocated: 0,
 });
-static BUSY: AtomicBool = AtomicBool::new(false);
+/// The core inside a frame operation, plus one; 0 when none is. The lock masks interrupts, so
+/// the owner cannot be preempted while it is set.
+static OWNER: AtomicU64 = AtomicU64::new(0);
 
 /// Whether a frame operation is under way (its bookkeeping may be allocating from the heap).
 pub fn busy() -> bool {
-    BUSY.load(Ordering::Acquire)
+    OWNER.load(Ordering::Acquire) != 0
+}
+
+/// Whether this core is inside a frame operation: its heap traffic now is the allocator's own
+/// bookkeeping.
+pub fn busy_here() -> bool {
+    let owner = OWNER.load(Ordering::Acquire);
+    owner != 0 && owner == crate::arch::core_id() + 1
 }
 
 /// Runs `f` on the locked allocator with [`busy`] raised.
 fn with_frames<R>(f: impl FnOnce(&mut Frames) -> R) -> R {
     let mut guard = FRAMES.lock();
-    BUSY.store(true, Ordering::Release);
+    OWNER.store(crate::arch::core_id() + 1, Ordering::Release);
     let r = f(&mut guard);
-    BUSY.store(false, Ordering::Release);
+    OWNER.store(0, Ordering::Release);
     r
 }
 

@@ -52,6 +52,16 @@ fn counters() -> Counters {
     }
 }
 
+/// Checks the counters are back at `before`, logging both sets when they are not.
+fn unchanged(before: Counters, what: &'static str) -> TestResult {
+    let after = counters();
+    if after != before {
+        log::error!(target: "ktest", "{what}: before {before:?}, after {after:?}");
+        return Err(what);
+    }
+    Ok(())
+}
+
 fn module_file(name: &str) -> Option<FileBytes> {
     crate::fs::read_file("/", &alloc::format!("/lib/modules/{name}.ko")).ok()
 }
@@ -271,7 +281,7 @@ pub fn malformed_refused() -> TestResult {
         |e| matches!(e, LoadError::AlreadyLoaded(n) if n == "mathcore"),
     )?;
     super::remove("mathcore").map_err(|_| "mathcore does not unload")?;
-    check(counters() == before, "loading and removing mathcore leaked")?;
+    unchanged(before, "loading and removing mathcore leaked")?;
 
     // A fault and a panic in init: the module stays, failed, until removed.
     for fault in ["fault=init", "fault=panic"] {
@@ -288,11 +298,7 @@ pub fn malformed_refused() -> TestResult {
             "faulty is not marked failed",
         )?;
         super::remove("faulty").map_err(|_| "a failed module cannot be removed")?;
-        let after = counters();
-        if after != before {
-            log::error!(target: "ktest", "faulty {fault}: before {before:?}, after {after:?}");
-            return Err("a module that failed in init leaked after removal");
-        }
+        unchanged(before, "a module that failed in init leaked after removal")?;
     }
     Ok(())
 }
@@ -335,10 +341,8 @@ pub fn lifecycle() -> TestResult {
     }
     let d = mm::map::translate(data).ok_or("module data not mapped")?;
     check(!d.perm.exec && d.perm.write, "module data is not RW")?;
-    check(
-        super::remove("hello").is_ok() && counters() == before,
-        "unloading hello did not give everything back",
-    )?;
+    super::remove("hello").map_err(|_| "hello does not unload")?;
+    unchanged(before, "unloading hello did not give everything back")?;
     check(
         matches!(
             super::remove("hello"),
@@ -356,7 +360,7 @@ pub fn lifecycle() -> TestResult {
     }
     super::remove("mathuser").map_err(|_| "mathuser does not unload")?;
     super::remove("mathcore").map_err(|_| "mathcore does not unload")?;
-    check(counters() == before, "mathcore + mathuser leaked")?;
+    unchanged(before, "mathcore + mathuser leaked")?;
 
     // A fault in exit: failed, then removable.
     loader::load(&faulty, "fault=exit").map_err(|_| "faulty fault=exit does not load")?;
@@ -368,7 +372,7 @@ pub fn lifecycle() -> TestResult {
         "a fault in exit was not reported",
     )?;
     super::remove("faulty").map_err(|_| "faulty (failed in exit) cannot be removed")?;
-    check(counters() == before, "faulty fault=exit leaked")
+    unchanged(before, "faulty fault=exit leaked")
 }
 
 static IRQ_CALLS: AtomicU64 = AtomicU64::new(0);
