@@ -145,6 +145,59 @@ fn device_mapping_is_idempotent() -> TestResult {
     check(a == b, "the same registers got two addresses")
 }
 
+/// On a board with an ECAM bridge: the host bridge is found, every assigned memory BAR reads
+/// back from configuration space with decoding on, and an SDHCI host's registers answer
+/// through its BAR.
+fn pci_resources_are_live() -> TestResult {
+    if dt::find_compatible(&["pci-host-ecam-generic"]).is_none() {
+        return Ok(());
+    }
+    let devices = crate::pci::devices();
+    check(
+        devices
+            .iter()
+            .any(|d| d.function.vendor == 0x1b36 && d.function.device == 0x0008),
+        "the host bridge 1b36:0008 was not found",
+    )?;
+    for d in devices {
+        let at = d.function.at;
+        check(
+            d.function.interrupt_pin == 0 || d.irq.is_some_and(|i| i >= 32),
+            "an interrupt pin was not routed to an SPI",
+        )?;
+        for b in d.bars.iter().flatten() {
+            if b.bar.kind == keel_core::pci::BarKind::Io || b.cpu == 0 {
+                continue;
+            }
+            let reg = keel_core::pci::BAR0 + 4 * b.bar.index as u16;
+            check(
+                crate::pci::config_read32(at, reg) & !0xf == b.bar.address as u32 & !0xf,
+                "a BAR does not read back its assigned address",
+            )?;
+            check(
+                b.bar.address.is_multiple_of(b.bar.size),
+                "a BAR is not aligned to its size",
+            )?;
+            check(
+                crate::pci::config_read32(at, keel_core::pci::COMMAND) & 2 != 0,
+                "memory decoding is off for a device with an assigned BAR",
+            )?;
+            if d.function.class == 0x08_05_01 && b.bar.index == 0 {
+                let regs = mm::map_device(b.cpu, b.bar.size).map_err(|_| "cannot map BAR0")?;
+                // SAFETY: BAR0 of an SDHCI host was just mapped; 0xFC is its slot status and
+                // version register, which reading does not change.
+                let version = unsafe { ((regs + 0xfc) as *const u32).read_volatile() } >> 16;
+                log::info!(target: "ktest", "{at}: SDHCI version register {version:#06x} through BAR0");
+                check(
+                    version != 0 && version != 0xffff,
+                    "the SDHCI host does not answer through its BAR",
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn log_ring_keeps_lines() -> TestResult {
     log::info!(target: "ktest", "ring marker 8c1f");
     let mut buf = alloc::vec![0u8; klog::RING_SIZE];
@@ -344,6 +397,7 @@ const TESTS: &[Test] = &[
     ("exception_round_trip", exception_round_trip),
     ("image_is_w_xor_x", image_is_w_xor_x),
     ("device_mapping_is_idempotent", device_mapping_is_idempotent),
+    ("pci_resources_are_live", pci_resources_are_live),
     ("log_ring_keeps_lines", log_ring_keeps_lines),
     ("irq_rejects_bad_line", irq_rejects_bad_line),
     ("module_params_split", module_tests::params_split),

@@ -41,6 +41,7 @@ mod klog;
 mod ktest;
 mod mm;
 mod module;
+mod pci;
 mod power;
 mod proc;
 mod sched;
@@ -220,6 +221,11 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
         }
         Ok(_) => log::warn!(target: "fs", "no initramfs: / holds only /dev and /tmp"),
         Err(e) => log::error!(target: "fs", "{e}"),
+    }
+    match pci::init() {
+        Ok(0) => {}
+        Ok(n) => log::info!(target: "pci", "{n} function(s) found"),
+        Err(e) => log::error!(target: "pci", "{e}"),
     }
     module::boot::load_at_boot();
     log::info!(target: "boot", "boot finished in {} us", time::uptime_nanos() / 1000);

@@ -26,3 +26,22 @@ fn a_kernel_panic_is_reported() {
 fn the_normal_kernel_powers_off_through_psci() {
     scenario::normal_kernel_powers_off(Machine::Virt);
 }
+
+/// With an SDHCI host on the PCI bus, the kernel scans ECAM, assigns BAR0 inside the 32-bit
+/// window, routes INTA through the host bridge's `interrupt-map`, and the in-kernel tests reach
+/// the controller's registers through that BAR.
+#[test]
+fn pci_devices_get_their_resources() {
+    let run = keel_tests::boot(Machine::Virt, keel_tests::Kernel::Test)
+        .extra(["-device", "sdhci-pci,addr=0x3"].map(String::from))
+        .run();
+    run.assert_exit(keel_abi::test_exit::PASS);
+    // Slot 3, INTA: SPI 3 + (3 + 1 - 1) % 4 = 6, interrupt ID 38.
+    run.assert_log(
+        "pci",
+        "00:03.0 1b36:0007 class 080501 BAR0 mem32 0x10000000 (256 bytes) irq 38",
+    );
+    run.assert_log("pci", "00:00.0 1b36:0008 class 060000");
+    run.assert_log("ktest", "00:03.0: SDHCI version register");
+    run.assert_ktest_summary();
+}

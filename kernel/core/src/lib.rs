@@ -7,7 +7,8 @@
 //! translation tables ([`pagetable`]), tracking physical memory before a heap exists
 //! ([`ranges`]), the kernel log ring read by `dmesg` ([`logring`]), the embedded symbol table used
 //! for backtraces ([`symbols`]), the boot command line ([`cmdline`]), timer arithmetic
-//! ([`time`]), device-tree address translation ([`dtaddr`]) and removing the `FDT_NOP` tokens
+//! ([`time`]), device-tree address translation ([`dtaddr`]), PCI enumeration and resource assignment
+//! ([`pci`]) and removing the `FDT_NOP` tokens
 //! some firmware leaves in device trees ([`fdtnop`]). For user processes it checks static ELF
 //! executables before they are loaded ([`exec`]), lays out a new program's arguments and
 //! environment on its stack ([`userstack`]), reads the files that name the modules to load at boot
@@ -36,6 +37,7 @@ pub mod idalloc;
 pub mod logring;
 pub mod modindex;
 pub mod pagetable;
+pub mod pci;
 pub mod ranges;
 pub mod symbols;
 pub mod time;
