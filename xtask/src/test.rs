@@ -28,6 +28,8 @@ const HOST_TEST_ARGS: &[&str] = &[
     "--package",
     "keel-modload",
     "--package",
+    "keel-block",
+    "--package",
     "keel-abi",
     "--package",
     "keel-module",

@@ -102,6 +102,8 @@ errnos! {
     ENOTEMPTY = 39, "directory not empty";
     /// The operation timed out.
     ETIMEDOUT = 110, "timed out";
+    /// The device has no medium (no card in the slot).
+    ENOMEDIUM = 123, "no medium found";
     /// The object is already loaded or registered.
     EALREADY = 114, "already loaded";
     /// The handle names no object of the expected kind.
