@@ -31,6 +31,7 @@ extern crate alloc;
 mod arch;
 mod board;
 mod console;
+mod dev;
 mod dt;
 mod fault;
 mod fs;
@@ -220,6 +221,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
         }
         Ok(_) => log::warn!(target: "fs", "no initramfs: / holds only /dev and /tmp"),
         Err(e) => log::error!(target: "fs", "{e}"),
+    }
+    if let Err(e) = dev::work::init() {
+        log::error!(target: "dev", "{e}: drivers cannot defer work");
     }
     module::boot::load_at_boot();
     log::info!(target: "boot", "boot finished in {} us", time::uptime_nanos() / 1000);

@@ -371,6 +371,45 @@ pub fn lifecycle() -> TestResult {
     check(counters() == before, "faulty fault=exit leaked")
 }
 
+/// A driver's device: its `/dev` node appears, an open file pins the module (`rmmod` names the
+/// node), and once closed the module unloads and gives everything back.
+pub fn device_pins_module() -> TestResult {
+    let Some([.., faulty]) = modules() else {
+        return Ok(());
+    };
+    empty_table()?;
+    let before = counters();
+    let devices = crate::dev::count();
+    loader::load(&faulty, "fault=device").map_err(|_| "faulty fault=device does not load")?;
+    check(
+        crate::dev::count() == devices + 1,
+        "faulty registered no device",
+    )?;
+    let file = keel_vfs::open(
+        crate::fs::vfs(),
+        "/",
+        "/dev/faulty0",
+        keel_abi::types::O_RDWR,
+        0,
+    )
+    .map_err(|_| "/dev/faulty0 does not open")?;
+    match super::remove("faulty") {
+        Err(super::UnloadError::InUse { users, .. }) if users.starts_with("/dev/faulty0 (pid") => {}
+        _ => return Err("rmmod faulty was not refused while /dev/faulty0 is open"),
+    }
+    drop(file);
+    super::remove("faulty").map_err(|_| "faulty does not unload once its device is closed")?;
+    check(
+        crate::dev::count() == devices,
+        "the device outlived its module",
+    )?;
+    check(
+        crate::fs::vfs().resolve("/", "/dev/faulty0").is_err(),
+        "/dev/faulty0 outlived its module",
+    )?;
+    check(counters() == before, "faulty fault=device leaked")
+}
+
 static IRQ_CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// A stand-in for a module's IRQ handler (the containment entry calls any AAPCS64 function).
