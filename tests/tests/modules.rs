@@ -51,6 +51,7 @@ fn in_kernel_module_tests(machine: Machine) {
         "module_lifecycle ... ok",
         "module_exports ... ok",
         "device_pins_module ... ok",
+        "irq_shared_modules ... ok",
     ] {
         run.assert_output_contains(test);
     }

@@ -27,6 +27,10 @@ pub enum IrqReturn {
     NotMine,
 }
 
+/// Most handlers one line may carry (dispatch copies them to the stack, so that taking an
+/// interrupt never allocates).
+pub const MAX_HANDLERS: usize = 8;
+
 /// A registered handler function; it receives the interrupt ID.
 pub type Handler = dyn Fn(u32) -> IrqReturn + Send + Sync;
 
@@ -44,6 +48,11 @@ pub enum IrqError {
     },
     /// No handler is registered under this handle.
     NotRegistered,
+    /// The line already carries [`MAX_HANDLERS`] handlers.
+    LineFull {
+        /// The interrupt ID.
+        intid: u32,
+    },
 }
 
 impl core::fmt::Display for IrqError {
@@ -57,6 +66,9 @@ impl core::fmt::Display for IrqError {
                 )
             }
             IrqError::NotRegistered => write!(f, "no handler is registered under that handle"),
+            IrqError::LineFull { intid } => {
+                write!(f, "interrupt {intid} already has {MAX_HANDLERS} handlers")
+            }
         }
     }
 }
@@ -134,6 +146,9 @@ pub fn register(
         actions: Vec::new(),
         count: 0,
     });
+    if line.actions.len() >= MAX_HANDLERS {
+        return Err(IrqError::LineFull { intid });
+    }
     line.actions.push(Action {
         id,
         name,
@@ -212,12 +227,9 @@ pub fn lines() -> u32 {
     GIC.get().map_or(0, Gic::lines)
 }
 
-/// Whether any handler is registered on `intid`.
-pub fn has_handlers(intid: u32) -> bool {
-    LINES
-        .lock()
-        .get(&intid)
-        .is_some_and(|l| !l.actions.is_empty())
+/// How many handlers `intid` has.
+pub fn handler_count(intid: u32) -> usize {
+    LINES.lock().get(&intid).map_or(0, |l| l.actions.len())
 }
 
 /// Interrupts taken on a line so far.
@@ -233,26 +245,31 @@ pub fn dispatch() {
         return;
     };
     let intid = iar & 0x3ff;
-    let handlers: Vec<(Arc<Handler>, &'static str)> = {
+    // Copied to the stack (no allocation in interrupt context), so that handlers run without the
+    // lock held and may themselves register or remove handlers.
+    let mut handlers: [Option<(Arc<Handler>, &'static str)>; MAX_HANDLERS] = Default::default();
+    {
         let mut lines = LINES.lock();
-        match lines.get_mut(&intid) {
-            Some(line) => {
-                line.count += 1;
-                line.actions
-                    .iter()
-                    .map(|a| (a.handler.clone(), a.name))
-                    .collect()
+        if let Some(line) = lines.get_mut(&intid) {
+            line.count += 1;
+            for (slot, action) in handlers.iter_mut().zip(&line.actions) {
+                *slot = Some((action.handler.clone(), action.name));
             }
-            None => Vec::new(),
         }
-    };
+    }
     let mut handled = false;
-    for (h, _name) in &handlers {
+    for (h, _) in handlers.iter().flatten() {
         handled |= h(intid) == IrqReturn::Handled;
     }
     if !handled {
         gic.disable(intid);
-        log::warn!("interrupt {intid} not claimed by any handler: line masked");
+        let first = handlers.iter().flatten().map(|(_, name)| *name).next();
+        match first {
+            Some(name) => log::warn!(
+                "interrupt {intid} not claimed by its handlers (the first is {name}): line masked"
+            ),
+            None => log::warn!("interrupt {intid} not claimed by any handler: line masked"),
+        }
     }
     gic.end_of_interrupt(iar);
 }

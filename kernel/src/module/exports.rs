@@ -39,6 +39,7 @@ pub static EXPORTS: KernelExports = KernelExports {
     keel_mmio_map: mmio_map,
     keel_mmio_unmap: mmio_unmap,
     keel_irq_register: irq_register,
+    keel_irq_register_shared: irq_register_shared,
     keel_irq_unregister: irq_unregister,
     keel_module_panic: module_panic,
     keel_time_ns: time_ns,
@@ -66,6 +67,8 @@ struct IrqEntry {
     line: u32,
     context: usize,
     registration: irq::Registration,
+    /// Registered with `keel_irq_register_shared`.
+    shared: bool,
     /// How many cores are running the handler right now.
     running: Arc<AtomicU32>,
 }
@@ -285,10 +288,35 @@ unsafe extern "C" fn irq_register(
     handler: unsafe extern "C" fn(*mut c_void) -> u32,
     context: *mut c_void,
 ) -> i32 {
+    register_handler(module, line, handler, context, false)
+}
+
+unsafe extern "C" fn irq_register_shared(
+    module: ModuleHandle,
+    line: u32,
+    handler: unsafe extern "C" fn(*mut c_void) -> u32,
+    context: *mut c_void,
+) -> i32 {
+    register_handler(module, line, handler, context, true)
+}
+
+/// Installs a module's handler. An exclusive one needs a free line; a shared one a line whose
+/// handlers are all shared module handlers. The check and the installation happen under the
+/// registry's lock, so two registrations cannot both see a free line.
+fn register_handler(
+    module: ModuleHandle,
+    line: u32,
+    handler: unsafe extern "C" fn(*mut c_void) -> u32,
+    context: *mut c_void,
+    shared: bool,
+) -> i32 {
     if !active(module) || line >= irq::lines() {
         return status(ErrorCode::InvalidArgument);
     }
-    if irq::has_handlers(line) {
+    let mut irqs = IRQS.lock();
+    let shared_here = irqs.iter().filter(|e| e.line == line && e.shared).count();
+    let handlers = irq::handler_count(line);
+    if handlers > 0 && !(shared && shared_here == handlers) {
         return status(ErrorCode::Busy);
     }
     let id = module.0 as ModuleId;
@@ -315,15 +343,17 @@ unsafe extern "C" fn irq_register(
     );
     match registration {
         Ok(registration) => {
-            IRQS.lock().push(IrqEntry {
+            irqs.push(IrqEntry {
                 module: id,
                 line,
                 context: ctx,
                 registration,
+                shared,
                 running,
             });
             0
         }
+        Err(irq::IrqError::LineFull { .. }) => status(ErrorCode::Busy),
         Err(_) => status(ErrorCode::InvalidArgument),
     }
 }

@@ -513,6 +513,101 @@ pub fn exports_accounted() -> TestResult {
     Ok(())
 }
 
+static SHARED_QUIET: AtomicU64 = AtomicU64::new(0);
+static SHARED_CLAIMING: AtomicU64 = AtomicU64::new(0);
+
+/// A shared handler whose device did not interrupt.
+unsafe extern "C" fn quiet_handler(_context: *mut c_void) -> u32 {
+    SHARED_QUIET.fetch_add(1, Ordering::Relaxed);
+    keel_abi::module::irq_return::NONE
+}
+
+/// A shared handler whose device did.
+unsafe extern "C" fn claiming_handler(_context: *mut c_void) -> u32 {
+    SHARED_CLAIMING.fetch_add(1, Ordering::Relaxed);
+    keel_abi::module::irq_return::HANDLED
+}
+
+/// Two modules share an interrupt line: both handlers run, the one whose device interrupted
+/// claims it, the line stays enabled; an exclusive registration is refused on a shared line and
+/// a shared one on an exclusive line.
+pub fn irq_shared_between_modules() -> TestResult {
+    let Some([hello, mathcore, ..]) = modules() else {
+        return Ok(());
+    };
+    empty_table()?;
+    let before = counters();
+    let a = loader::load(&hello, "")
+        .map_err(|_| "hello does not load")?
+        .id;
+    let b = loader::load(&mathcore, "")
+        .map_err(|_| "mathcore does not load")?
+        .id;
+    let (a, b) = (ModuleHandle(a as usize), ModuleHandle(b as usize));
+    let line = crate::irq::lines() - 2;
+    let null = core::ptr::null_mut();
+    // SAFETY: the handlers are AAPCS64 functions valid in any context.
+    let first = unsafe { (EXPORTS.keel_irq_register_shared)(a, line, quiet_handler, null) };
+    // SAFETY: as above.
+    let second = unsafe { (EXPORTS.keel_irq_register_shared)(b, line, claiming_handler, null) };
+    check(
+        first == 0 && second == 0,
+        "two shared handlers were not both accepted",
+    )?;
+    // SAFETY: as above.
+    let exclusive = unsafe { (EXPORTS.keel_irq_register)(b, line, claiming_handler, null) };
+    check(
+        exclusive == ErrorCode::Busy.to_status(),
+        "an exclusive handler was accepted on a shared line",
+    )?;
+    let other = crate::irq::lines() - 3;
+    // SAFETY: as above.
+    let own = unsafe { (EXPORTS.keel_irq_register)(a, other, claiming_handler, null) };
+    // SAFETY: as above.
+    let onto = unsafe { (EXPORTS.keel_irq_register_shared)(b, other, quiet_handler, null) };
+    check(
+        own == 0 && onto == ErrorCode::Busy.to_status(),
+        "a shared handler was accepted on an exclusive line",
+    )?;
+    let (quiet, claiming) = (
+        SHARED_QUIET.load(Ordering::Relaxed),
+        SHARED_CLAIMING.load(Ordering::Relaxed),
+    );
+    crate::irq::raise(line).map_err(|_| "cannot raise the line")?;
+    let deadline = crate::time::uptime_nanos() + 1_000_000_000;
+    while (SHARED_QUIET.load(Ordering::Relaxed) == quiet
+        || SHARED_CLAIMING.load(Ordering::Relaxed) == claiming)
+        && crate::time::uptime_nanos() < deadline
+    {
+        core::hint::spin_loop();
+    }
+    check(
+        SHARED_QUIET.load(Ordering::Relaxed) == quiet + 1
+            && SHARED_CLAIMING.load(Ordering::Relaxed) == claiming + 1,
+        "not every handler of the shared line ran once",
+    )?;
+    check(
+        crate::irq::is_enabled(line),
+        "the shared line was masked although one handler claimed it",
+    )?;
+    super::remove("hello").map_err(|_| "hello does not unload")?;
+    check(
+        crate::irq::is_enabled(line) && crate::irq::handler_count(line) == 1,
+        "removing one sharer disturbed the other",
+    )?;
+    super::remove("mathcore").map_err(|_| "mathcore does not unload")?;
+    check(
+        !crate::irq::is_enabled(line) && !crate::irq::is_enabled(other),
+        "lines stayed enabled after their modules went",
+    )?;
+    let after = counters();
+    if after != before {
+        log::error!(target: "ktest", "shared irq: before {before:?}, after {after:?}");
+        return Err("the modules' leftovers were not freed");
+    }
+    Ok(())
+}
+
 /// The modalias matcher finds enabled device-tree nodes by `compatible`.
 pub fn modalias_matches_tree() -> TestResult {
     let alias = "# test aliases\narm,pl011 fakeuart\narm,pl011 fakeuart\nno,such-device nothing\n";

@@ -60,9 +60,20 @@ macro_rules! for_each_kernel_export {
             /// Installs `handler` for interrupt `line` (the GIC INTID, i.e. the device tree's
             /// interrupt specifier already translated) and enables the line. The kernel calls
             /// `handler(context)` in IRQ context (top half) with interrupts masked; it returns
-            /// `irq_return::HANDLED` or `irq_return::NONE`. Returns 0, `-EBUSY` (line taken),
+            /// `irq_return::HANDLED` or `irq_return::NONE`. Returns 0, `-EBUSY` (line taken; see
+            /// `keel_irq_register_shared` for lines shared between devices),
             /// `-EINVAL` (no such line). Freed automatically if the module goes away.
             fn keel_irq_register(
+                module: ModuleHandle,
+                line: u32,
+                handler: unsafe extern "C" fn(*mut c_void) -> u32,
+                context: *mut c_void,
+            ) -> i32;
+            /// Like `keel_irq_register`, for a line several devices share (the Pi 4's EMMC and
+            /// EMMC2, say): the line may already carry other shared handlers, and the kernel calls
+            /// each of them; a handler that finds its device quiet returns `irq_return::NONE`.
+            /// Returns 0, `-EBUSY` (the line has a handler that is not shared), `-EINVAL`.
+            fn keel_irq_register_shared(
                 module: ModuleHandle,
                 line: u32,
                 handler: unsafe extern "C" fn(*mut c_void) -> u32,
@@ -158,6 +169,8 @@ macro_rules! kernel_table {
         /// # extern "C" fn mmio_unmap(_: ModuleHandle, _: usize, _: usize) -> i32 { -38 }
         /// # extern "C" fn irq_register(_: ModuleHandle, _: u32,
         /// #     _: unsafe extern "C" fn(*mut c_void) -> u32, _: *mut c_void) -> i32 { -38 }
+        /// # extern "C" fn irq_shared(_: ModuleHandle, _: u32,
+        /// #     _: unsafe extern "C" fn(*mut c_void) -> u32, _: *mut c_void) -> i32 { -38 }
         /// # extern "C" fn irq_unregister(_: ModuleHandle, _: u32, _: *mut c_void) -> i32 { -38 }
         /// # extern "C" fn module_panic(_: ModuleHandle, _: *const u8, _: usize) -> ! { loop {} }
         /// # extern "C" fn delay_ns(_: u64) {}
@@ -176,6 +189,7 @@ macro_rules! kernel_table {
         /// #   keel_log_write: log_write, keel_log_max_level: log_max_level, keel_alloc: alloc,
         /// #   keel_dealloc: dealloc, keel_mmio_map: mmio_map, keel_mmio_unmap: mmio_unmap,
         /// #   keel_irq_register: irq_register, keel_irq_unregister: irq_unregister,
+        /// #   keel_irq_register_shared: irq_shared,
         /// #   keel_module_panic: module_panic, keel_delay_ns: delay_ns,
         /// #   keel_device_register: device_register, keel_device_unregister: device_unregister,
         /// #   keel_gpio_event: gpio_event, keel_tty_receive: tty_receive,
@@ -291,6 +305,7 @@ mod tests {
         // The values docs/module-abi.md lists.
         assert_eq!(hash_of("keel_device_register"), Some(0x848c97cc));
         assert_eq!(hash_of("keel_gpio_event"), Some(0xc85d7f7d));
+        assert_eq!(hash_of("keel_irq_register_shared"), Some(0xe56d37e8));
         assert_eq!(hash_of("keel_tty_receive"), Some(0x868686c2));
         assert_eq!(hash_of("keel_work_schedule"), Some(0x2aab1ae0));
         assert_eq!(hash_of("keel_work_cancel"), Some(0xffee7007));
