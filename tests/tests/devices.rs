@@ -2,7 +2,7 @@
 //! shell: driver modules loaded at boot by device-tree matching and by hand, `/dev/gpiochip0` and
 //! the `gpio` command, `rmmod` refused while a device is open, unload and reload while idle, the
 //! PL061 interrupt raised by the monitor's `system_powerdown` (top half wakes the waiter, bottom
-//! half logs), and a driver whose device operation faults.
+//! half logs), a driver whose device operation faults, and the block class through `ramdisk`.
 
 use std::time::Duration;
 
@@ -109,6 +109,7 @@ fn gpio_pl061_on_virt() {
     sh.run("gpio set 2 0");
 
     faulting_device(&mut sh);
+    block_device(&mut sh);
     sh.send_line("poweroff");
     sh.finish(Duration::from_secs(60)).assert_exit(0);
 }
@@ -192,8 +193,43 @@ fn gpio_bcm2711_on_raspi4b() {
     sh.run_expecting("gpio get 21", &["1\n"]);
 
     faulting_device(&mut sh);
+    block_device(&mut sh);
     sh.send_line("poweroff");
     sh.finish(Duration::from_secs(60)).assert_exit(0);
+}
+
+/// The block class through `ramdisk`: byte writes that are not whole blocks (read, changed and
+/// written back by the kernel), reads at offsets, the end of the device, and unloading.
+fn block_device(sh: &mut Session) {
+    sh.run_expecting(
+        "insmod /lib/modules/ramdisk.ko size_kib=4",
+        &[
+            "dev: /dev/ram0 registered",
+            "ramdisk: 4 KiB in 8 blocks of 512 bytes",
+        ],
+    );
+    sh.run_expecting("ls -l /dev", &["ram0"]);
+    sh.run("echo hello block > /dev/ram0");
+    sh.run_expecting(
+        "hexdump -C -n 16 /dev/ram0",
+        &["68 65 6c 6c 6f 20 62 6c  6f 63 6b 0a 00 00 00 00  |hello block.....|"],
+    );
+    // A write across a block boundary, at an offset.
+    sh.run("echo boundary | dd of=/dev/ram0 bs=1 seek=508");
+    sh.run_expecting("hexdump -C -s 506 -n 12 /dev/ram0", &["|..boundary..|"]);
+    sh.run_expecting(
+        "dd if=/dev/ram0 of=/tmp/disk bs=512",
+        &["8+0 records in", "8+0 records out", "4096 bytes"],
+    );
+    sh.run_expecting(
+        "dd if=/dev/zero of=/dev/ram0 bs=512 seek=8 count=1",
+        &["dd: error writing '/dev/ram0': no space left on device"],
+    );
+    sh.run("rmmod ramdisk");
+    sh.run_expecting("ls /dev", &["null"]);
+    if sh.run("ls /dev").contains("ram0") {
+        sh.fail("/dev/ram0 outlived its module");
+    }
 }
 
 /// A driver whose device operation faults: its users get EIO, the module is marked failed, its

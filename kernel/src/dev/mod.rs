@@ -273,7 +273,7 @@ enum BlockIo<'a> {
 }
 
 /// Reads or writes at a byte offset through whole blocks (a partial block is read, changed and
-/// written back).
+/// written back). Past the end, reads give 0 bytes and writes `ENOSPC`.
 fn block_io(
     dev: &Device,
     ops: &BlockOps,
@@ -287,8 +287,15 @@ fn block_io(
         BlockIo::Read(b) => b.len(),
         BlockIo::Write(b) => b.len(),
     };
-    if offset >= total || len == 0 {
+    if len == 0 {
         return Ok(0);
+    }
+    if offset >= total {
+        // Reads end; writes have no room (a write must not answer 0, or it would be retried).
+        return match io {
+            BlockIo::Read(_) => Ok(0),
+            BlockIo::Write(_) => Err(Errno::ENOSPC),
+        };
     }
     let len = (len as u64).min(total - offset).min(BLOCK_CHUNK as u64);
     let first = offset / bs;
