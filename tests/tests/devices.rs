@@ -2,7 +2,8 @@
 //! shell: driver modules loaded at boot by device-tree matching and by hand, `/dev/gpiochip0` and
 //! the `gpio` command, `rmmod` refused while a device is open, unload and reload while idle, the
 //! PL061 interrupt raised by the monitor's `system_powerdown` (top half wakes the waiter, bottom
-//! half logs), a driver whose device operation faults, and the block class through `ramdisk`.
+//! half logs), a driver whose device operation faults, the block class through `ramdisk` and the
+//! tty class through `ttyloop`.
 
 use std::time::Duration;
 
@@ -110,6 +111,7 @@ fn gpio_pl061_on_virt() {
 
     faulting_device(&mut sh);
     block_device(&mut sh);
+    tty_device(&mut sh);
     sh.send_line("poweroff");
     sh.finish(Duration::from_secs(60)).assert_exit(0);
 }
@@ -230,6 +232,35 @@ fn block_device(sh: &mut Session) {
     if sh.run("ls /dev").contains("ram0") {
         sh.fail("/dev/ram0 outlived its module");
     }
+}
+
+/// The tty class through `ttyloop`: bytes written come back as input, and a reader that
+/// found nothing sleeps until the driver hands the kernel some.
+fn tty_device(sh: &mut Session) {
+    sh.run_expecting(
+        "insmod /lib/modules/ttyloop.ko",
+        &["dev: /dev/ttyloop0 registered"],
+    );
+    sh.run("echo looped > /dev/ttyloop0");
+    sh.run_expecting(
+        "dd if=/dev/ttyloop0 bs=7 count=1",
+        &["looped\n", "1+0 records in"],
+    );
+    // A reader waits in the background; a write wakes it.
+    sh.run("dd if=/dev/ttyloop0 of=/tmp/got bs=5 count=1 &");
+    sh.run("echo ping > /dev/ttyloop0");
+    let mut got = String::new();
+    for _ in 0..20 {
+        got = sh.run("cat /tmp/got");
+        if got.contains("ping") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !got.contains("ping") {
+        sh.fail(&format!("the sleeping reader of /dev/ttyloop0 got {got:?}"));
+    }
+    sh.run_expecting("rmmod ttyloop", &["/dev/ttyloop0 removed"]);
 }
 
 /// A driver whose device operation faults: its users get EIO, the module is marked failed, its

@@ -210,14 +210,19 @@ impl Node for DevNode {
                 if buf.is_empty() {
                     return Ok(0);
                 }
-                let mut input = input.lock();
-                if input.is_empty() {
-                    return Err(Errno::EAGAIN);
-                }
-                let n = buf.len().min(input.len());
-                for (slot, byte) in buf.iter_mut().zip(input.drain(..n)) {
-                    *slot = byte;
-                }
+                let n = {
+                    let mut input = input.lock();
+                    if input.is_empty() {
+                        return Err(Errno::EAGAIN);
+                    }
+                    let n = buf.len().min(input.len());
+                    for (slot, byte) in buf.iter_mut().zip(input.drain(..n)) {
+                        *slot = byte;
+                    }
+                    n
+                };
+                // Room again: a writer waiting for the driver to take its bytes may retry.
+                dev.wake();
                 Ok(n)
             }
             Class::Block { ops, geometry } => {
