@@ -98,6 +98,16 @@ fn gpio_pl061_on_virt() {
         sh.fail("the bottom half did not log the edge");
     }
 
+    // Ctrl-C ends a wait; the device is closed and the module no longer pinned.
+    sh.send_line("gpio wait 4");
+    sh.expect("waiting for line 4", COMMAND_TIMEOUT);
+    sh.send(b"\x03");
+    sh.expect("sh: gpio: killed", COMMAND_TIMEOUT);
+    match lsmod_row(&sh.run("lsmod"), "gpio-pl061") {
+        Some(row) if row.split_whitespace().nth(2) == Some("0") => {}
+        _ => sh.fail("gpio-pl061 is still in use after the waiter was killed"),
+    }
+
     // Idle again: unload and reload by hand.
     sh.run_expecting("rmmod gpio-pl061", &["/dev/gpiochip0 removed"]);
     sh.run_expecting(
