@@ -405,6 +405,11 @@ const TESTS: &[Test] = &[
     ("module_malformed", module_tests::malformed_refused),
     ("module_lifecycle", module_tests::lifecycle),
     ("module_exports", module_tests::exports_accounted),
+    ("device_pins_module", module_tests::device_pins_module),
+    (
+        "irq_shared_modules",
+        module_tests::irq_shared_between_modules,
+    ),
 ];
 
 #[inline(never)]

@@ -31,6 +31,7 @@ extern crate alloc;
 mod arch;
 mod board;
 mod console;
+mod dev;
 mod dt;
 mod fault;
 mod fs;
@@ -226,6 +227,9 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
         Ok(0) => {}
         Ok(n) => log::info!(target: "pci", "{n} function(s) found"),
         Err(e) => log::error!(target: "pci", "{e}"),
+    }
+    if let Err(e) = dev::work::init() {
+        log::error!(target: "dev", "{e}: drivers cannot defer work");
     }
     module::boot::load_at_boot();
     log::info!(target: "boot", "boot finished in {} us", time::uptime_nanos() / 1000);

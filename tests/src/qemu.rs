@@ -33,6 +33,7 @@ pub struct Qemu {
     append: Option<String>,
     semihosting: bool,
     interactive: bool,
+    monitor: Option<PathBuf>,
     extra: Vec<String>,
     timeout: Duration,
 }
@@ -49,6 +50,7 @@ impl Qemu {
             append: None,
             semihosting: false,
             interactive: false,
+            monitor: None,
             extra: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
         }
@@ -91,6 +93,18 @@ impl Qemu {
     pub fn interactive(mut self) -> Qemu {
         self.interactive = true;
         self
+    }
+
+    /// Puts QEMU's monitor on a Unix socket at `path` (instead of no monitor), so a test can
+    /// send it commands such as `system_powerdown` (see [`crate::Session::monitor`]).
+    pub fn monitor_socket(mut self, path: impl Into<PathBuf>) -> Qemu {
+        self.monitor = Some(path.into());
+        self
+    }
+
+    /// The monitor socket, if [`Qemu::monitor_socket`] set one.
+    pub fn monitor_path(&self) -> Option<&Path> {
+        self.monitor.as_deref()
     }
 
     /// Appends more QEMU arguments, last.
@@ -141,9 +155,13 @@ impl Qemu {
         if self.interactive {
             args.extend(["-serial", "mon:stdio", "-display", "none"].map(String::from));
         } else {
-            args.extend(
-                ["-serial", "stdio", "-monitor", "none", "-display", "none"].map(String::from),
-            );
+            let monitor = match &self.monitor {
+                Some(socket) => format!("unix:{},server=on,wait=off", path(socket)),
+                None => "none".to_string(),
+            };
+            args.extend(["-serial", "stdio", "-monitor"].map(String::from));
+            args.push(monitor);
+            args.extend(["-display", "none"].map(String::from));
         }
         if self.semihosting {
             args.push("-semihosting".to_string());
@@ -269,6 +287,16 @@ mod tests {
         assert!(joined.contains("-drive if=sd,format=raw,snapshot=on,file=sd.img"));
         assert!(!args.contains(&"-semihosting".to_string()));
         assert_eq!(args[args.len() - 2..], ["-append", "keel.halt=poweroff"]);
+    }
+
+    #[test]
+    fn a_monitor_socket_replaces_no_monitor() {
+        let args = Qemu::new(Machine::Virt, "k.img")
+            .monitor_socket("/tmp/m.sock")
+            .args()
+            .join(" ");
+        assert!(args.contains("-monitor unix:/tmp/m.sock,server=on,wait=off"));
+        assert!(!args.contains("-monitor none"));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! [`Outcome`], so a test ends on QEMU's exit status (a clean power-off is status 0).
 
 use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::thread;
@@ -32,6 +34,7 @@ pub struct Session {
     cursor: usize,
     command: String,
     started: Instant,
+    monitor: Option<PathBuf>,
 }
 
 impl Session {
@@ -65,6 +68,39 @@ impl Session {
             cursor: 0,
             command,
             started: Instant::now(),
+            monitor: qemu.monitor_path().map(PathBuf::from),
+        }
+    }
+
+    /// Sends `command` to QEMU's monitor (the boot needs [`Qemu::monitor_socket`]) and returns
+    /// what the monitor answered within a moment.
+    pub fn monitor(&mut self, command: &str) -> String {
+        let Some(path) = self.monitor.clone() else {
+            self.fail(
+                "the test sent a monitor command, but QEMU was started without a monitor socket",
+            );
+        };
+        let result = (|| -> std::io::Result<String> {
+            let mut socket = UnixStream::connect(&path)?;
+            socket.set_read_timeout(Some(Duration::from_millis(500)))?;
+            socket.write_all(format!("{command}\n").as_bytes())?;
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 1024];
+            // The monitor greets, echoes and answers, then waits for more: read until quiet.
+            while let Ok(n) = socket.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                answer.extend_from_slice(&buf[..n]);
+            }
+            Ok(String::from_utf8_lossy(&answer).into_owned())
+        })();
+        match result {
+            Ok(answer) => answer,
+            Err(e) => self.fail(&format!(
+                "cannot send {command:?} to the QEMU monitor at {}: {e}",
+                path.display()
+            )),
         }
     }
 

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use keel_tests::session::COMMAND_TIMEOUT;
 use keel_tests::{boot_user_space, Machine, Session};
 
 const POWEROFF_TIMEOUT: Duration = Duration::from_secs(60);
@@ -150,7 +151,10 @@ fn isolation_and_robustness(machine: Machine) {
     // FP/SIMD registers survive switches: five programs with different register patterns share
     // the cores, each checking its own after every yield and preemption.
     for seed in 1..=4 {
-        s.run(&format!("fpcheck 400 {seed} &"));
+        // Not `run`: a copy started earlier may finish and print in the middle of the echoed
+        // command line, so wait for the shell's job notice (`[PID]`, one write) instead.
+        s.send_line(&format!("fpcheck 400 {seed} &"));
+        s.expect("]\n", COMMAND_TIMEOUT);
     }
     s.run_expecting(
         "fpcheck 400 5",

@@ -185,7 +185,7 @@ impl Node for ConsoleTty {
         Ok(buf.len())
     }
 
-    fn ioctl(&self, request: u64, arg: u64) -> Result<u64, Errno> {
+    fn ioctl(&self, _file: keel_vfs::FileId, request: u64, arg: u64) -> Result<u64, Errno> {
         let p = crate::proc::current().ok_or(Errno::EPERM)?;
         match request {
             TCGETS => {

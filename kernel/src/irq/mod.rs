@@ -27,6 +27,10 @@ pub enum IrqReturn {
     NotMine,
 }
 
+/// Most handlers one line may carry (dispatch copies them to the stack, so that taking an
+/// interrupt never allocates).
+pub const MAX_HANDLERS: usize = 8;
+
 /// A registered handler function; it receives the interrupt ID.
 pub type Handler = dyn Fn(u32) -> IrqReturn + Send + Sync;
 
@@ -44,6 +48,11 @@ pub enum IrqError {
     },
     /// No handler is registered under this handle.
     NotRegistered,
+    /// The line already carries [`MAX_HANDLERS`] handlers.
+    LineFull {
+        /// The interrupt ID.
+        intid: u32,
+    },
 }
 
 impl core::fmt::Display for IrqError {
@@ -57,6 +66,9 @@ impl core::fmt::Display for IrqError {
                 )
             }
             IrqError::NotRegistered => write!(f, "no handler is registered under that handle"),
+            IrqError::LineFull { intid } => {
+                write!(f, "interrupt {intid} already has {MAX_HANDLERS} handlers")
+            }
         }
     }
 }
@@ -137,6 +149,9 @@ pub fn register(
         actions: Arc::new(Vec::new()),
         count: 0,
     });
+    if line.actions.len() >= MAX_HANDLERS {
+        return Err(IrqError::LineFull { intid });
+    }
     let mut actions = Vec::with_capacity(line.actions.len() + 1);
     actions.extend(line.actions.iter().cloned());
     actions.push(Action {
@@ -223,12 +238,9 @@ pub fn lines() -> u32 {
     GIC.get().map_or(0, Gic::lines)
 }
 
-/// Whether any handler is registered on `intid`.
-pub fn has_handlers(intid: u32) -> bool {
-    LINES
-        .lock()
-        .get(&intid)
-        .is_some_and(|l| !l.actions.is_empty())
+/// How many handlers `intid` has.
+pub fn handler_count(intid: u32) -> usize {
+    LINES.lock().get(&intid).map_or(0, |l| l.actions.len())
 }
 
 /// Interrupts taken on a line so far.

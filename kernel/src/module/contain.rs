@@ -1,7 +1,7 @@
 //! Fault containment: the one entry path into module code.
 //!
-//! Every call into a module (its `init` and `exit`, its IRQ handlers, later its device
-//! operations) goes through [`call`]. It records a *recovery point* — the callee-saved registers,
+//! Every call into a module (its `init` and `exit`, its IRQ handlers, its work functions and
+//! its device operations) goes through [`call`]. It records a *recovery point* — the callee-saved registers,
 //! the stack pointer and the return address, like `setjmp` — in a [`Recovery`] on the caller's
 //! stack and links it into this core's chain, then calls the module. If the module faults (the
 //! exception entry asks [`on_kernel_fault`]) or panics ([`abort_current`], reached from
@@ -23,8 +23,8 @@ use super::ModuleId;
 
 core::arch::global_asm!(
     r#"
-// keel_contained_call(rec: *mut Recovery, f: usize, arg: usize) -> u64
-// Saves x19-x30 and sp into rec (offsets 0..104), calls f(arg) and returns its x0.
+// keel_contained_call(rec: *mut Recovery, f: usize, args: *const [u64; 4]) -> u64
+// Saves x19-x30 and sp into rec (offsets 0..104), calls f(args[0], .., args[3]) and returns its x0.
 .section .text.keel_contained_call, "ax"
 .balign 4
 .global keel_contained_call
@@ -39,7 +39,9 @@ keel_contained_call:
     str     x9, [x0, #96]
     mov     x19, x0
     mov     x9, x1
-    mov     x0, x2
+    mov     x10, x2
+    ldp     x0, x1, [x10]
+    ldp     x2, x3, [x10, #16]
     blr     x9
     // x19 survived the call (callee-saved); restore it and the return address.
     mov     x1, x19
@@ -65,7 +67,7 @@ keel_contained_resume:
 );
 
 extern "C" {
-    fn keel_contained_call(rec: *mut Recovery, f: usize, arg: usize) -> u64;
+    fn keel_contained_call(rec: *mut Recovery, f: usize, args: *const [u64; 4]) -> u64;
     fn keel_contained_resume(rec: *mut Recovery, value: u64) -> !;
 }
 
@@ -104,6 +106,12 @@ fn slot() -> &'static AtomicPtr<Recovery> {
 /// it returned, or `Err` if it faulted or panicked (the oops is already printed; the caller marks
 /// the module failed).
 pub fn call(module: ModuleId, f: usize, arg: usize) -> Result<u64, Failure> {
+    call4(module, f, [arg as u64, 0, 0, 0])
+}
+
+/// Like [`call`], for a module function of up to four integer or pointer arguments (device
+/// operations: `op(context, a, b, c)`); unused arguments are passed as 0.
+pub fn call4(module: ModuleId, f: usize, args: [u64; 4]) -> Result<u64, Failure> {
     let mut rec = Recovery {
         regs: [0; 13],
         prev: core::ptr::null_mut(),
@@ -114,11 +122,11 @@ pub fn call(module: ModuleId, f: usize, arg: usize) -> Result<u64, Failure> {
     rec.prev = slot.load(Ordering::Acquire);
     let rec_ptr: *mut Recovery = &mut rec;
     slot.store(rec_ptr, Ordering::Release);
-    // SAFETY: `f` is a function in a loaded module's text, taking at most one integer argument
+    // SAFETY: `f` is a function in a loaded module's text, taking at most four integer arguments
     // and following AAPCS64 (the loader checked it lies in the module's text); the assembly
     // saves every callee-saved register and the stack pointer in `rec`, which lives until the
     // call returns, either normally or through `keel_contained_resume`, which restores them.
-    let value = unsafe { keel_contained_call(rec_ptr, f, arg) };
+    let value = unsafe { keel_contained_call(rec_ptr, f, &args) };
     // SAFETY: `rec_ptr` points at `rec`, still alive; the fault path may have written `failed`
     // behind the compiler's back, so read it from memory.
     let (failed, prev) = unsafe {

@@ -9,6 +9,8 @@
 //! | `keel_alloc` | pointer, size, align, owner (the module running on this core) | freed and reported on unload; kept while a failed module is loaded |
 //! | `keel_mmio_map` | physical range and address | forgotten (device pages stay mapped, shared with the kernel) |
 //! | `keel_irq_register` | line, context, registration | unregistered; the line is masked when nobody else uses it |
+//! | `keel_device_register` | the device (`crate::dev`) | removed from `/dev`; open files get `EIO` (failed) or `ENODEV` |
+//! | `keel_work_schedule` | the work item (`crate::dev::work`) | dropped; an unload waits until it is not running |
 //!
 //! Exports copy what a module passes in before taking any kernel lock, so a bad pointer faults
 //! (and is contained) without leaving a lock held.
@@ -37,12 +39,18 @@ pub static EXPORTS: KernelExports = KernelExports {
     keel_mmio_map: mmio_map,
     keel_mmio_unmap: mmio_unmap,
     keel_irq_register: irq_register,
+    keel_irq_register_shared: irq_register_shared,
     keel_irq_unregister: irq_unregister,
     keel_module_panic: module_panic,
     keel_time_ns: time_ns,
     keel_delay_ns: delay_ns,
     keel_device_register: device_register,
     keel_device_unregister: device_unregister,
+    keel_gpio_event: gpio_event,
+    keel_tty_receive: tty_receive,
+    keel_work_schedule: work_schedule,
+    keel_work_cancel: work_cancel,
+    keel_platform_device: platform_device,
 };
 
 /// Longest log message kept from a module (longer ones are cut).
@@ -59,6 +67,8 @@ struct IrqEntry {
     line: u32,
     context: usize,
     registration: irq::Registration,
+    /// Registered with `keel_irq_register_shared`.
+    shared: bool,
     /// How many cores are running the handler right now.
     running: Arc<AtomicU32>,
 }
@@ -278,10 +288,35 @@ unsafe extern "C" fn irq_register(
     handler: unsafe extern "C" fn(*mut c_void) -> u32,
     context: *mut c_void,
 ) -> i32 {
+    register_handler(module, line, handler, context, false)
+}
+
+unsafe extern "C" fn irq_register_shared(
+    module: ModuleHandle,
+    line: u32,
+    handler: unsafe extern "C" fn(*mut c_void) -> u32,
+    context: *mut c_void,
+) -> i32 {
+    register_handler(module, line, handler, context, true)
+}
+
+/// Installs a module's handler. An exclusive one needs a free line; a shared one a line whose
+/// handlers are all shared module handlers. The check and the installation happen under the
+/// registry's lock, so two registrations cannot both see a free line.
+fn register_handler(
+    module: ModuleHandle,
+    line: u32,
+    handler: unsafe extern "C" fn(*mut c_void) -> u32,
+    context: *mut c_void,
+    shared: bool,
+) -> i32 {
     if !active(module) || line >= irq::lines() {
         return status(ErrorCode::InvalidArgument);
     }
-    if irq::has_handlers(line) {
+    let mut irqs = IRQS.lock();
+    let shared_here = irqs.iter().filter(|e| e.line == line && e.shared).count();
+    let handlers = irq::handler_count(line);
+    if handlers > 0 && !(shared && shared_here == handlers) {
         return status(ErrorCode::Busy);
     }
     let id = module.0 as ModuleId;
@@ -308,15 +343,17 @@ unsafe extern "C" fn irq_register(
     );
     match registration {
         Ok(registration) => {
-            IRQS.lock().push(IrqEntry {
+            irqs.push(IrqEntry {
                 module: id,
                 line,
                 context: ctx,
                 registration,
+                shared,
                 running,
             });
             0
         }
+        Err(irq::IrqError::LineFull { .. }) => status(ErrorCode::Busy),
         Err(_) => status(ErrorCode::InvalidArgument),
     }
 }
@@ -424,19 +461,117 @@ unsafe extern "C" fn delay_ns(ns: u64) {
 unsafe extern "C" fn device_register(
     module: ModuleHandle,
     class: u32,
-    _name: *const u8,
-    _name_len: usize,
-    _ops: *const c_void,
-    _context: *mut c_void,
-    _id: *mut u32,
+    name: *const u8,
+    name_len: usize,
+    ops: *const c_void,
+    context: *mut c_void,
+    id: *mut u32,
 ) -> i32 {
     if !active(module) {
         return status(ErrorCode::InvalidArgument);
     }
-    log::warn!(target: "module", "keel_device_register(class {class}): the device model is not implemented yet");
-    status(ErrorCode::NotImplemented)
+    if id.is_null() || !(id as usize).is_multiple_of(core::mem::align_of::<u32>()) {
+        return status(ErrorCode::BadAddress);
+    }
+    let mut buf = [0u8; TARGET_MAX];
+    if name_len > TARGET_MAX {
+        return status(ErrorCode::InvalidArgument);
+    }
+    let name = copy_str(&mut buf, name, name_len);
+    if name.len() != name_len {
+        return status(ErrorCode::InvalidArgument);
+    }
+    // SAFETY: `ops` comes from the module, which is running this call contained: a bad pointer
+    // faults before any lock is taken.
+    let registered =
+        unsafe { crate::dev::register(module.0 as ModuleId, class, name, ops, context as usize) };
+    match registered {
+        Ok(device) => {
+            // SAFETY: `id` is non-null and aligned; a bad pointer faults, contained.
+            unsafe { id.write(device) };
+            0
+        }
+        Err(e) => -(e.0 as i32),
+    }
 }
 
-unsafe extern "C" fn device_unregister(_module: ModuleHandle, _id: u32) -> i32 {
-    status(ErrorCode::NotImplemented)
+unsafe extern "C" fn device_unregister(module: ModuleHandle, id: u32) -> i32 {
+    match crate::dev::unregister(module.0 as ModuleId, id) {
+        Ok(()) => 0,
+        Err(e) => -(e.0 as i32),
+    }
+}
+
+unsafe extern "C" fn gpio_event(module: ModuleHandle, id: u32, line: u32, edge: u32) -> i32 {
+    match crate::dev::gpio::event(module.0 as ModuleId, id, line, edge) {
+        Ok(()) => 0,
+        Err(e) => -(e.0 as i32),
+    }
+}
+
+/// Most bytes `keel_tty_receive` takes per call.
+const RECEIVE_MAX: usize = 256;
+
+unsafe extern "C" fn tty_receive(
+    module: ModuleHandle,
+    id: u32,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    if data.is_null() && len > 0 {
+        return status(ErrorCode::BadAddress);
+    }
+    let mut buf = [0u8; RECEIVE_MAX];
+    let n = len.min(RECEIVE_MAX);
+    // SAFETY: the module promises `len` readable bytes at `data`; a bad pointer faults here,
+    // contained, before any lock is taken.
+    unsafe { core::ptr::copy_nonoverlapping(data, buf.as_mut_ptr(), n) };
+    match crate::dev::tty_receive(module.0 as ModuleId, id, &buf[..n]) {
+        Ok(kept) => kept as i32,
+        Err(e) => -(e.0 as i32),
+    }
+}
+
+unsafe extern "C" fn work_schedule(
+    module: ModuleHandle,
+    function: unsafe extern "C" fn(*mut c_void),
+    context: *mut c_void,
+) -> i32 {
+    if !active(module) {
+        return status(ErrorCode::InvalidArgument);
+    }
+    match crate::dev::work::schedule(module.0 as ModuleId, function as usize, context as usize) {
+        Ok(()) => 0,
+        Err(e) => -(e.0 as i32),
+    }
+}
+
+unsafe extern "C" fn work_cancel(
+    module: ModuleHandle,
+    function: unsafe extern "C" fn(*mut c_void),
+    context: *mut c_void,
+) -> i32 {
+    crate::dev::work::cancel(module.0 as ModuleId, function as usize, context as usize);
+    0
+}
+
+unsafe extern "C" fn platform_device(
+    module: ModuleHandle,
+    index: u32,
+    device: *mut keel_abi::device::PlatformDevice,
+) -> i32 {
+    if device.is_null()
+        || !(device as usize)
+            .is_multiple_of(core::mem::align_of::<keel_abi::device::PlatformDevice>())
+    {
+        return status(ErrorCode::BadAddress);
+    }
+    match crate::dev::platform::device(module.0 as ModuleId, index) {
+        Ok(found) => {
+            // SAFETY: non-null and aligned; a bad pointer faults, contained.
+            unsafe { device.write(found) };
+            0
+        }
+        Err(e) => -(e.0 as i32),
+    }
 }

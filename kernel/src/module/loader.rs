@@ -353,6 +353,8 @@ struct Plan<'a> {
     /// `.keel.exports` records.
     exports: Vec<(&'a str, u32)>,
     params: Vec<(String, Option<String>)>,
+    /// `.modinfo`'s `compatible` strings.
+    compatible: Vec<String>,
 }
 
 /// The checks on the file's bytes, before any memory is allocated.
@@ -487,12 +489,16 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
             });
         }
     }
+    let compatible = modinfo::values(info, modinfo::COMPATIBLE)
+        .map(String::from)
+        .collect();
     Ok(Plan {
         name,
         depends,
         resolved,
         exports,
         params,
+        compatible,
     })
 }
 
@@ -722,6 +728,7 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         functions,
         exports,
         depends: plan.depends,
+        compatible: plan.compatible,
         exit: desc.exit as usize,
         _strings: strings,
     });

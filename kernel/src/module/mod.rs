@@ -111,6 +111,8 @@ pub struct Module {
     exports: Vec<Export>,
     /// The modules it depends on (and pins).
     depends: Vec<ModuleId>,
+    /// The device-tree `compatible` strings it declares.
+    compatible: Vec<String>,
     /// Its `exit` function.
     exit: usize,
     /// Copies of its `str` parameters, which it may read until it is unloaded.
@@ -148,6 +150,24 @@ pub fn find_export(symbol: &str) -> Option<(ModuleId, String, Export)> {
             .find(|e| e.name == symbol)
             .map(|e| (m.id, m.name.clone(), e.clone()))
     })
+}
+
+/// The device-tree `compatible` strings module `id` declares.
+pub fn compatible_of(id: ModuleId) -> Vec<String> {
+    TABLE
+        .lock()
+        .iter()
+        .find(|m| m.id == id)
+        .map(|m| m.compatible.clone())
+        .unwrap_or_default()
+}
+
+/// Whether `addr` lies in the text of module `id` (a function it hands the kernel).
+pub fn in_text_of(id: ModuleId, addr: u64) -> bool {
+    TABLE
+        .lock()
+        .iter()
+        .any(|m| m.id == id && m.memory.in_text(addr))
 }
 
 /// Calls `f` with the name of module `id`, if it is in the table. Allocates nothing (usable in
@@ -218,6 +238,7 @@ fn set_state(id: ModuleId, state: State) {
 /// heap allocations (reported), its pins on other modules, its pages and address space.
 fn teardown(id: ModuleId) {
     exports::release_hardware(id);
+    crate::dev::release_module(id);
     let module = {
         let mut table = TABLE.lock();
         let Some(index) = table.iter().position(|m| m.id == id) else {
@@ -243,6 +264,7 @@ fn teardown(id: ModuleId) {
 pub fn fail(id: ModuleId, failure: contain::Failure) {
     set_state(id, State::Failed);
     exports::release_hardware(id);
+    crate::dev::module_failed(id);
     with_name(id, |name| {
         let what = match failure {
             contain::Failure::Fault => "faulted",
@@ -337,16 +359,20 @@ pub fn remove(name: &str) -> Result<(), UnloadError> {
         }
         (m.id, m.name.clone(), m.state, m.exit)
     };
-    match state {
-        State::Loading | State::Unloading => return Err(UnloadError::Busy { name, state }),
-        State::Live => {
-            set_state(id, State::Unloading);
-            if let Err(failure) = contain::call(id, exit, 0) {
-                fail(id, failure);
-                return Err(UnloadError::ExitFailed { name });
-            }
+    if let State::Loading | State::Unloading = state {
+        return Err(UnloadError::Busy { name, state });
+    }
+    // Open devices pin the module; from here on its devices take no new opens.
+    crate::dev::begin_unload(id).map_err(|users| UnloadError::InUse {
+        name: name.clone(),
+        users,
+    })?;
+    if state == State::Live {
+        set_state(id, State::Unloading);
+        if let Err(failure) = contain::call(id, exit, 0) {
+            fail(id, failure);
+            return Err(UnloadError::ExitFailed { name });
         }
-        State::Failed => {}
     }
     teardown(id);
     let micros = (crate::time::uptime_nanos() - started) / 1000;
@@ -356,6 +382,9 @@ pub fn remove(name: &str) -> Result<(), UnloadError> {
 
 /// The module table as the `module_list` system call reports it.
 pub fn list() -> Vec<ModuleInfo> {
+    // Device opens first: the device registry is never locked inside the table's lock.
+    let ids: Vec<ModuleId> = TABLE.lock().iter().map(|m| m.id).collect();
+    let opens: Vec<(u32, String)> = ids.iter().map(|&id| crate::dev::opens_of(id)).collect();
     let table = TABLE.lock();
     table
         .iter()
@@ -365,11 +394,22 @@ pub fn list() -> Vec<ModuleInfo> {
             let n = name.len().min(MODULE_NAME_MAX);
             info.name[..n].copy_from_slice(&name[..n]);
             info.name_len = n as u32;
-            let users = users_of(&table, m.id);
+            let mut users = users_of(&table, m.id);
+            let device_opens = ids
+                .iter()
+                .position(|&id| id == m.id)
+                .map_or((0, String::new()), |i| opens[i].clone());
+            if !device_opens.1.is_empty() {
+                if !users.is_empty() {
+                    users.push(',');
+                }
+                users.push_str(&device_opens.1);
+            }
             let u = users.len().min(info.used_by.len());
             info.used_by[..u].copy_from_slice(&users.as_bytes()[..u]);
             info.used_by_len = u as u32;
-            info.refcount = table.iter().filter(|o| o.depends.contains(&m.id)).count() as u32;
+            info.refcount =
+                table.iter().filter(|o| o.depends.contains(&m.id)).count() as u32 + device_opens.0;
             info.size = m.memory.size();
             info.state = m.state.abi();
             info

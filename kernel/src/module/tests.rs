@@ -375,6 +375,45 @@ pub fn lifecycle() -> TestResult {
     unchanged(before, "faulty fault=exit leaked")
 }
 
+/// A driver's device: its `/dev` node appears, an open file pins the module (`rmmod` names the
+/// node), and once closed the module unloads and gives everything back.
+pub fn device_pins_module() -> TestResult {
+    let Some([.., faulty]) = modules() else {
+        return Ok(());
+    };
+    empty_table()?;
+    let before = counters();
+    let devices = crate::dev::count();
+    loader::load(&faulty, "fault=device").map_err(|_| "faulty fault=device does not load")?;
+    check(
+        crate::dev::count() == devices + 1,
+        "faulty registered no device",
+    )?;
+    let file = keel_vfs::open(
+        crate::fs::vfs(),
+        "/",
+        "/dev/faulty0",
+        keel_abi::types::O_RDWR,
+        0,
+    )
+    .map_err(|_| "/dev/faulty0 does not open")?;
+    match super::remove("faulty") {
+        Err(super::UnloadError::InUse { users, .. }) if users.starts_with("/dev/faulty0 (pid") => {}
+        _ => return Err("rmmod faulty was not refused while /dev/faulty0 is open"),
+    }
+    drop(file);
+    super::remove("faulty").map_err(|_| "faulty does not unload once its device is closed")?;
+    check(
+        crate::dev::count() == devices,
+        "the device outlived its module",
+    )?;
+    check(
+        crate::fs::vfs().resolve("/", "/dev/faulty0").is_err(),
+        "/dev/faulty0 outlived its module",
+    )?;
+    check(counters() == before, "faulty fault=device leaked")
+}
+
 static IRQ_CALLS: AtomicU64 = AtomicU64::new(0);
 
 /// A stand-in for a module's IRQ handler (the containment entry calls any AAPCS64 function).
@@ -474,6 +513,101 @@ pub fn exports_accounted() -> TestResult {
     if after != before {
         log::error!(target: "ktest", "exports: before {before:?}, after {after:?}");
         return Err("the module's leftovers were not freed");
+    }
+    Ok(())
+}
+
+static SHARED_QUIET: AtomicU64 = AtomicU64::new(0);
+static SHARED_CLAIMING: AtomicU64 = AtomicU64::new(0);
+
+/// A shared handler whose device did not interrupt.
+unsafe extern "C" fn quiet_handler(_context: *mut c_void) -> u32 {
+    SHARED_QUIET.fetch_add(1, Ordering::Relaxed);
+    keel_abi::module::irq_return::NONE
+}
+
+/// A shared handler whose device did.
+unsafe extern "C" fn claiming_handler(_context: *mut c_void) -> u32 {
+    SHARED_CLAIMING.fetch_add(1, Ordering::Relaxed);
+    keel_abi::module::irq_return::HANDLED
+}
+
+/// Two modules share an interrupt line: both handlers run, the one whose device interrupted
+/// claims it, the line stays enabled; an exclusive registration is refused on a shared line and
+/// a shared one on an exclusive line.
+pub fn irq_shared_between_modules() -> TestResult {
+    let Some([hello, mathcore, ..]) = modules() else {
+        return Ok(());
+    };
+    empty_table()?;
+    let before = counters();
+    let a = loader::load(&hello, "")
+        .map_err(|_| "hello does not load")?
+        .id;
+    let b = loader::load(&mathcore, "")
+        .map_err(|_| "mathcore does not load")?
+        .id;
+    let (a, b) = (ModuleHandle(a as usize), ModuleHandle(b as usize));
+    let line = crate::irq::lines() - 2;
+    let null = core::ptr::null_mut();
+    // SAFETY: the handlers are AAPCS64 functions valid in any context.
+    let first = unsafe { (EXPORTS.keel_irq_register_shared)(a, line, quiet_handler, null) };
+    // SAFETY: as above.
+    let second = unsafe { (EXPORTS.keel_irq_register_shared)(b, line, claiming_handler, null) };
+    check(
+        first == 0 && second == 0,
+        "two shared handlers were not both accepted",
+    )?;
+    // SAFETY: as above.
+    let exclusive = unsafe { (EXPORTS.keel_irq_register)(b, line, claiming_handler, null) };
+    check(
+        exclusive == ErrorCode::Busy.to_status(),
+        "an exclusive handler was accepted on a shared line",
+    )?;
+    let other = crate::irq::lines() - 3;
+    // SAFETY: as above.
+    let own = unsafe { (EXPORTS.keel_irq_register)(a, other, claiming_handler, null) };
+    // SAFETY: as above.
+    let onto = unsafe { (EXPORTS.keel_irq_register_shared)(b, other, quiet_handler, null) };
+    check(
+        own == 0 && onto == ErrorCode::Busy.to_status(),
+        "a shared handler was accepted on an exclusive line",
+    )?;
+    let (quiet, claiming) = (
+        SHARED_QUIET.load(Ordering::Relaxed),
+        SHARED_CLAIMING.load(Ordering::Relaxed),
+    );
+    crate::irq::raise(line).map_err(|_| "cannot raise the line")?;
+    let deadline = crate::time::uptime_nanos() + 1_000_000_000;
+    while (SHARED_QUIET.load(Ordering::Relaxed) == quiet
+        || SHARED_CLAIMING.load(Ordering::Relaxed) == claiming)
+        && crate::time::uptime_nanos() < deadline
+    {
+        core::hint::spin_loop();
+    }
+    check(
+        SHARED_QUIET.load(Ordering::Relaxed) == quiet + 1
+            && SHARED_CLAIMING.load(Ordering::Relaxed) == claiming + 1,
+        "not every handler of the shared line ran once",
+    )?;
+    check(
+        crate::irq::is_enabled(line),
+        "the shared line was masked although one handler claimed it",
+    )?;
+    super::remove("hello").map_err(|_| "hello does not unload")?;
+    check(
+        crate::irq::is_enabled(line) && crate::irq::handler_count(line) == 1,
+        "removing one sharer disturbed the other",
+    )?;
+    super::remove("mathcore").map_err(|_| "mathcore does not unload")?;
+    check(
+        !crate::irq::is_enabled(line) && !crate::irq::is_enabled(other),
+        "lines stayed enabled after their modules went",
+    )?;
+    let after = counters();
+    if after != before {
+        log::error!(target: "ktest", "shared irq: before {before:?}, after {after:?}");
+        return Err("the modules' leftovers were not freed");
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ pub fn dispatch(p: &Arc<Process>, n: u64, a: [u64; 6]) -> Option<SysResult> {
         nr::READ => read(p, a[0], a[1], a[2]),
         nr::WRITE => write(p, a[0], a[1], a[2]),
         nr::SEEK => file(p, a[0]).and_then(|f| f.seek(a[1] as i64, a[2])),
-        nr::IOCTL => file(p, a[0]).and_then(|f| f.ioctl(a[1], a[2])),
+        nr::IOCTL => file(p, a[0]).and_then(|f| fs::blocking(&f, || f.ioctl(a[1], a[2]))),
         nr::STAT => path(p, a[0], a[1]).and_then(|path| {
             let cwd = p.cwd.lock().clone();
             let st = fs::vfs().stat(&cwd, &path)?;

@@ -7,6 +7,7 @@
 //! therefore call [`crate::wake`].
 
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use keel_abi::types::{
     DirEntry, FileKind, Stat, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK,
@@ -19,9 +20,20 @@ use crate::node::{wants_write, DirEntryInfo, Node};
 use crate::path::Vfs;
 use crate::pipe::pipe;
 
+/// Identifies one open file description among the live ones (ids are never reused); nodes get
+/// it in [`Node::open`], [`Node::ioctl`] and [`Node::release`], so a device can keep state per
+/// open file (the GPIO lines it requested, say).
+pub type FileId = u64;
+
+fn next_file_id() -> FileId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// An open file description: a node, the flags it was opened with and the current offset.
 pub struct OpenFile {
     node: Arc<dyn Node>,
+    id: FileId,
     flags: u64,
     /// The byte offset (for a directory: the index of the next entry).
     offset: Mutex<u64>,
@@ -40,9 +52,11 @@ impl OpenFile {
         if node.kind() == FileKind::Dir && wants_write(flags) {
             return Err(Errno::EISDIR);
         }
-        node.open(flags)?;
+        let id = next_file_id();
+        node.open(id, flags)?;
         Ok(Arc::new(OpenFile {
             node,
+            id,
             flags,
             offset: Mutex::new(0),
         }))
@@ -51,6 +65,11 @@ impl OpenFile {
     /// The node.
     pub fn node(&self) -> &Arc<dyn Node> {
         &self.node
+    }
+
+    /// This open file description's id.
+    pub fn id(&self) -> FileId {
+        self.id
     }
 
     /// The `O_*` flags given when opening.
@@ -154,7 +173,7 @@ impl OpenFile {
 
     /// A device request, passed to [`Node::ioctl`].
     pub fn ioctl(&self, request: u64, arg: u64) -> Result<u64, Errno> {
-        self.node.ioctl(request, arg)
+        self.node.ioctl(self.id, request, arg)
     }
 
     /// The next directory entry (`None` at the end); the offset counts entries, and
@@ -200,7 +219,7 @@ impl core::fmt::Debug for OpenFile {
 
 impl Drop for OpenFile {
     fn drop(&mut self) {
-        self.node.release(self.flags);
+        self.node.release(self.id, self.flags);
     }
 }
 

@@ -62,7 +62,7 @@ mod tests;
 
 pub use devfs::{DevFs, NullDev, ZeroDev};
 pub use fdtable::{FdTable, MAX_FDS};
-pub use file::{open, pipe_files, OpenFile};
+pub use file::{open, pipe_files, FileId, OpenFile};
 pub use keel_abi::errno::Errno;
 pub use node::{set_waker, wait_key_of, wake, DirEntryInfo, Node, Wake};
 pub use path::{Parent, Resolved, Vfs};

@@ -8,6 +8,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use keel_abi::types::{DirEntry, FileKind, Stat, NAME_MAX, O_ACCMODE, O_RDONLY};
 use keel_abi::Errno;
 
+use crate::file::FileId;
+
 /// One directory entry as a node reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEntryInfo {
@@ -100,23 +102,23 @@ pub trait Node: Send + Sync {
         }
     }
 
-    /// A device-specific request.
-    fn ioctl(&self, request: u64, arg: u64) -> Result<u64, Errno> {
-        let _ = (request, arg);
+    /// A device-specific request from open file `file`.
+    fn ioctl(&self, file: FileId, request: u64, arg: u64) -> Result<u64, Errno> {
+        let _ = (file, request, arg);
         Err(Errno::ENOTTY)
     }
 
-    /// Called once when an open file description of this node is created, with its `O_*`
-    /// flags; an error refuses the open. Devices count opens here, pipes count their ends.
-    fn open(&self, flags: u64) -> Result<(), Errno> {
-        let _ = flags;
+    /// Called once when an open file description of this node is created, with its id and
+    /// `O_*` flags; an error refuses the open. Devices count opens here, pipes count their ends.
+    fn open(&self, file: FileId, flags: u64) -> Result<(), Errno> {
+        let _ = (file, flags);
         Ok(())
     }
 
     /// Called once when that open file description goes away (its last descriptor closed),
-    /// with the same flags as the matching [`Node::open`].
-    fn release(&self, flags: u64) {
-        let _ = flags;
+    /// with the same id and flags as the matching [`Node::open`].
+    fn release(&self, file: FileId, flags: u64) {
+        let _ = (file, flags);
     }
 
     /// Whether an offset means something (seek on other nodes gives `ESPIPE`).

@@ -129,12 +129,12 @@ impl Node for PipeReader {
         Err(Errno::EBADF)
     }
 
-    fn open(&self, _flags: u64) -> Result<(), Errno> {
+    fn open(&self, _file: crate::file::FileId, _flags: u64) -> Result<(), Errno> {
         self.shared.state.lock().readers += 1;
         Ok(())
     }
 
-    fn release(&self, _flags: u64) {
+    fn release(&self, _file: crate::file::FileId, _flags: u64) {
         let mut state = self.shared.state.lock();
         state.readers = state.readers.saturating_sub(1);
         let last = state.readers == 0;
@@ -184,12 +184,12 @@ impl Node for PipeWriter {
         Ok(n)
     }
 
-    fn open(&self, _flags: u64) -> Result<(), Errno> {
+    fn open(&self, _file: crate::file::FileId, _flags: u64) -> Result<(), Errno> {
         self.shared.state.lock().writers += 1;
         Ok(())
     }
 
-    fn release(&self, _flags: u64) {
+    fn release(&self, _file: crate::file::FileId, _flags: u64) {
         let mut state = self.shared.state.lock();
         state.writers = state.writers.saturating_sub(1);
         let last = state.writers == 0;

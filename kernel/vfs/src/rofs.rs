@@ -242,7 +242,7 @@ impl Node for RoLeaf {
         Err(Errno::EROFS)
     }
 
-    fn open(&self, flags: u64) -> Result<(), Errno> {
+    fn open(&self, _file: crate::file::FileId, flags: u64) -> Result<(), Errno> {
         if wants_write(flags) || flags & O_TRUNC != 0 {
             return Err(Errno::EROFS);
         }

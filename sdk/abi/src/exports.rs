@@ -16,12 +16,14 @@
 
 use core::ffi::c_void;
 
+use crate::device::PlatformDevice;
 use crate::module::ModuleHandle;
 use crate::signature::SymbolSignature;
 
 /// Calls `$callback! { ... }` with the kernel's export list: one `fn name(args) -> ret;` per export,
 /// each with its documentation. The types are written so that they resolve with
-/// `use core::ffi::c_void; use keel_abi::module::ModuleHandle;` in scope.
+/// `use core::ffi::c_void; use keel_abi::module::ModuleHandle;
+/// use keel_abi::device::PlatformDevice;` in scope.
 #[macro_export]
 macro_rules! for_each_kernel_export {
     ($callback:path) => {
@@ -58,9 +60,20 @@ macro_rules! for_each_kernel_export {
             /// Installs `handler` for interrupt `line` (the GIC INTID, i.e. the device tree's
             /// interrupt specifier already translated) and enables the line. The kernel calls
             /// `handler(context)` in IRQ context (top half) with interrupts masked; it returns
-            /// `irq_return::HANDLED` or `irq_return::NONE`. Returns 0, `-EBUSY` (line taken),
+            /// `irq_return::HANDLED` or `irq_return::NONE`. Returns 0, `-EBUSY` (line taken; see
+            /// `keel_irq_register_shared` for lines shared between devices),
             /// `-EINVAL` (no such line). Freed automatically if the module goes away.
             fn keel_irq_register(
+                module: ModuleHandle,
+                line: u32,
+                handler: unsafe extern "C" fn(*mut c_void) -> u32,
+                context: *mut c_void,
+            ) -> i32;
+            /// Like `keel_irq_register`, for a line several devices share (the Pi 4's EMMC and
+            /// EMMC2, say): the line may already carry other shared handlers, and the kernel calls
+            /// each of them; a handler that finds its device quiet returns `irq_return::NONE`.
+            /// Returns 0, `-EBUSY` (the line has a handler that is not shared), `-EINVAL`.
+            fn keel_irq_register_shared(
                 module: ModuleHandle,
                 line: u32,
                 handler: unsafe extern "C" fn(*mut c_void) -> u32,
@@ -78,10 +91,11 @@ macro_rules! for_each_kernel_export {
             fn keel_time_ns() -> u64;
             /// Busy-waits at least `ns` nanoseconds (for device timing; usable in IRQ context).
             fn keel_delay_ns(ns: u64);
-            /// Placeholder of the device model: registers a device of `class` (`device_class`)
-            /// named `name` with the class's operation table `ops` and the driver's `context`, and
-            /// stores its id in `*id`. Returns 0, `-EEXIST`, `-EINVAL`, or `-ENOSYS` while the
-            /// class is not implemented.
+            /// Registers a device of `class` (`device_class`) named `name` (UTF-8, the node
+            /// `/dev/NAME`) with the class's operation table `ops` (`keel_abi::device`; it must
+            /// stay valid while the device is registered) and the driver's `context`, and stores
+            /// its id in `*id`. Returns 0, `-EEXIST` (name taken), `-EINVAL` (bad name, a table of
+            /// another class, version or size), `-EFAULT`.
             fn keel_device_register(
                 module: ModuleHandle,
                 class: u32,
@@ -91,8 +105,44 @@ macro_rules! for_each_kernel_export {
                 context: *mut c_void,
                 id: *mut u32,
             ) -> i32;
-            /// Removes a device registered by `module`. Returns 0 or `-ENOENT`.
+            /// Removes a device registered by `module`: its `/dev` node goes, and files still
+            /// open on it get `ENODEV`. Returns 0 or `-ENOENT`.
             fn keel_device_unregister(module: ModuleHandle, id: u32) -> i32;
+            /// Reports an edge (`GPIO_EDGE_RISING` or `GPIO_EDGE_FALLING`) on `line` of the GPIO
+            /// device `id` of `module`, waking whoever waits for it. Callable from an interrupt
+            /// handler. Returns 0, `-ENOENT` (no such device), `-EINVAL`.
+            fn keel_gpio_event(module: ModuleHandle, id: u32, line: u32, edge: u32) -> i32;
+            /// Hands `len` received bytes at `data` to the tty device `id` of `module` (the
+            /// kernel copies them into the device's input buffer and wakes readers; bytes that
+            /// do not fit are dropped and counted). Callable from an interrupt handler. Returns
+            /// the bytes taken, or `-ENOENT`.
+            fn keel_tty_receive(module: ModuleHandle, id: u32, data: *const u8, len: usize) -> i32;
+            /// Queues `function(context)` to run once in the kernel's work thread (the bottom
+            /// half), in thread context with interrupts enabled. Queuing a pair that is already
+            /// queued and not yet started does nothing. Callable from an interrupt handler.
+            /// Returns 0, `-EINVAL`, `-ENOMEM`.
+            fn keel_work_schedule(
+                module: ModuleHandle,
+                function: unsafe extern "C" fn(*mut c_void),
+                context: *mut c_void,
+            ) -> i32;
+            /// Removes `function(context)` from the work queue; when it returns, the pair is not
+            /// queued and not running. Not callable from the work function itself or an
+            /// interrupt handler. Returns 0.
+            fn keel_work_cancel(
+                module: ModuleHandle,
+                function: unsafe extern "C" fn(*mut c_void),
+                context: *mut c_void,
+            ) -> i32;
+            /// Fills `*device` with the `index`th enabled device-tree node (0, 1, ...) whose
+            /// `compatible` matches one of the module's `compatible` strings, in tree order:
+            /// its translated registers, GIC interrupts and clock rates. Returns 0, `-ENODEV`
+            /// (no such node), `-EFAULT`.
+            fn keel_platform_device(
+                module: ModuleHandle,
+                index: u32,
+                device: *mut PlatformDevice,
+            ) -> i32;
         }
     };
 }
@@ -119,20 +169,32 @@ macro_rules! kernel_table {
         /// # extern "C" fn mmio_unmap(_: ModuleHandle, _: usize, _: usize) -> i32 { -38 }
         /// # extern "C" fn irq_register(_: ModuleHandle, _: u32,
         /// #     _: unsafe extern "C" fn(*mut c_void) -> u32, _: *mut c_void) -> i32 { -38 }
+        /// # extern "C" fn irq_shared(_: ModuleHandle, _: u32,
+        /// #     _: unsafe extern "C" fn(*mut c_void) -> u32, _: *mut c_void) -> i32 { -38 }
         /// # extern "C" fn irq_unregister(_: ModuleHandle, _: u32, _: *mut c_void) -> i32 { -38 }
         /// # extern "C" fn module_panic(_: ModuleHandle, _: *const u8, _: usize) -> ! { loop {} }
         /// # extern "C" fn delay_ns(_: u64) {}
         /// # extern "C" fn device_register(_: ModuleHandle, _: u32, _: *const u8, _: usize,
         /// #     _: *const c_void, _: *mut c_void, _: *mut u32) -> i32 { -38 }
         /// # extern "C" fn device_unregister(_: ModuleHandle, _: u32) -> i32 { -38 }
+        /// # extern "C" fn gpio_event(_: ModuleHandle, _: u32, _: u32, _: u32) -> i32 { -38 }
+        /// # extern "C" fn tty_receive(_: ModuleHandle, _: u32, _: *const u8, _: usize) -> i32 { -38 }
+        /// # extern "C" fn work(_: ModuleHandle, _: unsafe extern "C" fn(*mut c_void),
+        /// #     _: *mut c_void) -> i32 { -38 }
+        /// # extern "C" fn platform_device(_: ModuleHandle, _: u32,
+        /// #     _: *mut keel_abi::device::PlatformDevice) -> i32 { -38 }
         /// static EXPORTS: KernelExports = KernelExports {
         ///     keel_time_ns: time_ns,
         ///     // ... one field per export; a wrong signature does not compile:
         /// #   keel_log_write: log_write, keel_log_max_level: log_max_level, keel_alloc: alloc,
         /// #   keel_dealloc: dealloc, keel_mmio_map: mmio_map, keel_mmio_unmap: mmio_unmap,
         /// #   keel_irq_register: irq_register, keel_irq_unregister: irq_unregister,
+        /// #   keel_irq_register_shared: irq_shared,
         /// #   keel_module_panic: module_panic, keel_delay_ns: delay_ns,
         /// #   keel_device_register: device_register, keel_device_unregister: device_unregister,
+        /// #   keel_gpio_event: gpio_event, keel_tty_receive: tty_receive,
+        /// #   keel_work_schedule: work, keel_work_cancel: work,
+        /// #   keel_platform_device: platform_device,
         /// };
         /// let time = EXPORTS.entries().find(|e| e.name == "keel_time_ns").unwrap();
         /// assert_eq!(time.address, time_ns as usize);
@@ -201,7 +263,7 @@ pub fn hash_of(name: &str) -> Option<u32> {
 }
 
 // The list's types must resolve here as they do for the SDK.
-const _: Option<(ModuleHandle, *const c_void)> = None;
+const _: Option<(ModuleHandle, *const c_void, PlatformDevice)> = None;
 
 #[cfg(test)]
 mod tests {
@@ -240,6 +302,14 @@ mod tests {
             hash_of("keel_delay_ns"),
             Some(fnv1a32("keel_delay_ns(u64)->()"))
         );
+        // The values docs/module-abi.md lists.
+        assert_eq!(hash_of("keel_device_register"), Some(0x848c97cc));
+        assert_eq!(hash_of("keel_gpio_event"), Some(0xc85d7f7d));
+        assert_eq!(hash_of("keel_irq_register_shared"), Some(0xe56d37e8));
+        assert_eq!(hash_of("keel_tty_receive"), Some(0x868686c2));
+        assert_eq!(hash_of("keel_work_schedule"), Some(0x2aab1ae0));
+        assert_eq!(hash_of("keel_work_cancel"), Some(0xffee7007));
+        assert_eq!(hash_of("keel_platform_device"), Some(0x52396ede));
         assert_eq!(hash_of("memcpy"), None);
     }
 }

@@ -315,8 +315,8 @@ pub mod irq_return {
     pub const HANDLED: u32 = 1;
 }
 
-/// Device classes for `keel_device_register` (a placeholder: the operation tables arrive with the
-/// device model).
+/// Device classes for `keel_device_register`; each has its operation table in
+/// [`crate::device`].
 pub mod device_class {
     /// Serial terminals (`/dev/ttyN`).
     pub const TTY: u32 = 1;

@@ -67,11 +67,36 @@ impl IrqRegistration {
     where
         F: Fn() -> IrqReturn + Send + Sync + 'static,
     {
+        Self::register(line, handler, false)
+    }
+
+    /// Registers `handler` for interrupt `line` shared with other devices: the line may carry
+    /// other shared handlers already, and each runs on every interrupt, so the handler must
+    /// return [`IrqReturn::None`] when its device did not interrupt.
+    ///
+    /// Fails with [`Error::Busy`] if the line has a handler that is not shared, otherwise as
+    /// [`IrqRegistration::new`].
+    pub fn shared<F>(line: u32, handler: F) -> Result<Self, Error>
+    where
+        F: Fn() -> IrqReturn + Send + Sync + 'static,
+    {
+        Self::register(line, handler, true)
+    }
+
+    fn register<F>(line: u32, handler: F, shared: bool) -> Result<Self, Error>
+    where
+        F: Fn() -> IrqReturn + Send + Sync + 'static,
+    {
         let context = Box::into_raw(Box::new(handler)).cast::<c_void>();
         // SAFETY: `trampoline::<F>` matches what `context` points to, and the box lives until
         // after `keel_irq_unregister` (in `drop`) or is freed right here if registering fails.
-        let status =
-            unsafe { sys::keel_irq_register(rt::handle(), line, trampoline::<F>, context) };
+        let status = unsafe {
+            if shared {
+                sys::keel_irq_register_shared(rt::handle(), line, trampoline::<F>, context)
+            } else {
+                sys::keel_irq_register(rt::handle(), line, trampoline::<F>, context)
+            }
+        };
         if let Err(error) = Error::check(status) {
             // SAFETY: the kernel refused the handler, so nothing else refers to `context`.
             unsafe { free::<F>(context) };

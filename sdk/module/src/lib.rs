@@ -10,7 +10,12 @@
 //! - a panic handler that reports to the kernel, which marks the module failed (it never returns
 //!   to the module);
 //! - safe handles: [`Mmio`] for device registers (works with `tock_registers::register_structs!`),
-//!   [`IrqRegistration`] for interrupt handlers, both undone on drop;
+//!   [`IrqRegistration`] for interrupt handlers (the top half), [`Work`] for bottom halves run in
+//!   the kernel's work thread, [`Device`] for `/dev` nodes, all undone on drop;
+//! - device classes as safe traits ([`device::GpioChip`], [`device::TtyDriver`],
+//!   [`device::BlockDevice`]) from which the SDK builds the kernel's operation tables;
+//! - the device-tree nodes the module's `compatible` strings match, with their resources
+//!   ([`platform::devices`]);
 //! - typed parameters with defaults, read through generated functions `params::NAME()`;
 //! - typed errors ([`Error`]), numbered like Linux's errno values;
 //! - [`export!`] and [`import!`] for functions shared between modules.
@@ -53,16 +58,22 @@
 
 extern crate alloc;
 
+pub mod device;
 pub mod irq;
 mod macros;
 pub mod mmio;
 pub mod param;
+pub mod platform;
 pub mod rt;
 pub mod sys;
 pub mod time;
+pub mod work;
 
+pub use device::Device;
 pub use irq::{IrqRegistration, IrqReturn};
 pub use mmio::Mmio;
+pub use platform::PlatformDevice;
+pub use work::Work;
 
 /// The ABI crate, for the generated code and for modules that need its raw definitions.
 pub use keel_abi as abi;

@@ -86,7 +86,11 @@ impl<T> Drop for Mmio<T> {
     }
 }
 
-// SAFETY: the handle only holds an address; sharing it is as safe as sharing the `T` it derefs to.
-unsafe impl<T: Sync> Sync for Mmio<T> {}
+// SAFETY: `Mmio` maps device memory only (the kernel refuses RAM), and the register types it
+// is made for (`tock_registers`) touch that memory only through single volatile reads and writes
+// of their cells, which device memory makes atomic per access; they are `!Sync` only because
+// they hold an `UnsafeCell`. Sharing a register block between cores and an interrupt handler is
+// therefore sound; a read-modify-write that must not interleave is the driver's to lock.
+unsafe impl<T> Sync for Mmio<T> {}
 // SAFETY: as for `Sync`; the mapping is not tied to a core.
-unsafe impl<T: Send> Send for Mmio<T> {}
+unsafe impl<T> Send for Mmio<T> {}

@@ -6,6 +6,7 @@
 
 use core::ffi::c_void;
 
+use keel_abi::device::PlatformDevice;
 use keel_abi::exports;
 use keel_abi::module::ModuleHandle;
 use keel_abi::signature::SymbolSignature;
@@ -34,4 +35,4 @@ keel_abi::for_each_kernel_export!(declare_imports);
 static KERNEL_IMPORTS: [SymbolSignature; exports::COUNT] = exports::SIGNATURES;
 
 // The list's types must resolve here.
-const _: Option<(ModuleHandle, *const c_void)> = None;
+const _: Option<(ModuleHandle, *const c_void, PlatformDevice)> = None;

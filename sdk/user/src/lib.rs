@@ -38,6 +38,7 @@ extern crate alloc;
 
 pub mod env;
 pub mod fs;
+pub mod gpio;
 pub mod io;
 pub mod ipc;
 pub mod klog;

@@ -74,11 +74,11 @@ impl Node for Counted {
     fn stat(&self) -> keel_abi::types::Stat {
         keel_abi::types::Stat::default()
     }
-    fn open(&self, _flags: u64) -> Result<(), Errno> {
+    fn open(&self, _file: crate::file::FileId, _flags: u64) -> Result<(), Errno> {
         self.opens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
-    fn release(&self, _flags: u64) {
+    fn release(&self, _file: crate::file::FileId, _flags: u64) {
         self.opens.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }

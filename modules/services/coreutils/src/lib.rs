@@ -6,4 +6,5 @@ extern crate alloc;
 
 pub mod dd;
 pub mod fmt;
+pub mod gpio;
 pub mod hexdump;

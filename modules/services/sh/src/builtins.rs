@@ -70,6 +70,10 @@ const PROGRAMS: &[(&str, &str)] = &[
         "hexdump -C [-n LEN] [-s OFF] [FILE]: canonical hex dump",
     ),
     ("dd", "dd if= of= bs= count= skip= seek=: copy blocks"),
+    (
+        "gpio",
+        "gpio [-c CHIP] info|get|set|mode|pull|wait LINE ...: GPIO lines",
+    ),
     ("true", "exit with status 0"),
     ("false", "exit with status 1"),
     ("sleep", "sleep SECONDS: wait"),

@@ -18,6 +18,8 @@
 //! - `MUNMAP` only touches bad addresses (with small lengths) or regions the fuzzer mapped;
 //! - `UNLINK`, `MKDIR`, `CHDIR` only get the fuzzer's own path names or bad pointers;
 //!   `KLOG_WRITE` only bad pointers (nothing is logged);
+//! - of the GPIO ioctls (on `/dev/gpiochip0`, among the paths), only those that read or claim
+//!   lines ([`GPIO_REQUESTS`]);
 //! - a call number that is not a real call stays invalid even when truncated to 32 bits.
 
 use crate::rng::Rng;
@@ -47,7 +49,21 @@ pub const PATHS: &[&str] = &[
     "/etc/inittab",
     "/nonexistent/sysfuzz",
     "",
+    "/dev/gpiochip0",
 ];
+
+/// The GPIO ioctls the fuzzer issues (with random arguments) besides random request numbers:
+/// those that only read or claim lines. Changing a line's function or bias could take the
+/// console's pins, and `GPIO_WAIT_EVENT` could block for ever.
+pub const GPIO_REQUESTS: &[u64] = &[
+    keel_abi::device::GPIO_GET_CHIPINFO,
+    keel_abi::device::GPIO_REQUEST_LINE,
+    keel_abi::device::GPIO_RELEASE_LINE,
+    keel_abi::device::GPIO_GET_VALUE,
+];
+
+/// The index in [`PATHS`] of the path that does not exist (the prepared `SpawnArgs` name it).
+pub const NONEXISTENT: usize = 8;
 
 /// Paths that `UNLINK`, `MKDIR` and `CHDIR` may get (indices into [`PATHS`]).
 const SAFE_PATHS: &[usize] = &[0, 1, 2, 3, 4, 7, 8, 9];
@@ -295,7 +311,13 @@ fn fix(rng: &mut Rng, ctx: &Ctx, c: &mut Call) {
             };
             a[1] = rng.below(8);
         }
-        sc::CLOSE | sc::SEEK | sc::FSTAT | sc::TRUNCATE | sc::IOCTL => a[0] = fd(rng),
+        sc::CLOSE | sc::SEEK | sc::FSTAT | sc::TRUNCATE => a[0] = fd(rng),
+        sc::IOCTL => {
+            a[0] = fd(rng);
+            if rng.chance(50) {
+                a[1] = rng.pick(GPIO_REQUESTS);
+            }
+        }
         sc::READ => {
             a[0] = fd(rng);
             a[2] = out_len(rng, ctx, a[1]);
@@ -361,6 +383,9 @@ pub fn check(c: &Call, ctx: &Ctx) -> Result<(), &'static str> {
         sc::KILL if low32(a[0]) < 0x4000_0000 || a[0] >> 32 != 0 => Err("KILL of a real pid"),
         sc::KILL if a[0] == ctx.pid || a[0] == ctx.ppid || a[0] == 1 => Err("KILL of self"),
         sc::SLEEP if a[0] > 1_000_000 => Err("long SLEEP"),
+        sc::IOCTL if a[1] & 0xffff_ff00 == 0x4700 && !GPIO_REQUESTS.contains(&a[1]) => {
+            Err("GPIO ioctl that changes a line or waits")
+        }
         sc::READ | sc::WRITE | sc::CLOSE | sc::IOCTL | sc::READDIR if console_fd(a[0]) => {
             Err("console descriptor")
         }
@@ -434,6 +459,11 @@ mod tests {
     }
 
     #[test]
+    fn the_spawn_path_does_not_exist() {
+        assert_eq!(PATHS[NONEXISTENT], "/nonexistent/sysfuzz");
+    }
+
+    #[test]
     fn rules_refuse_dangerous_calls() {
         let ctx = ctx();
         let call = |nr, a0, a1, a2| Call {
@@ -458,5 +488,9 @@ mod tests {
         assert!(check(&call(sc::UNLINK, ctx.buf + 100, 4, 0), &ctx).is_err());
         assert!(check(&call(sc::CALL, 0, 0, 0), &ctx).is_err());
         assert!(check(&call(1 << 32, 0, 0, 0), &ctx).is_err());
+        let wait = keel_abi::device::GPIO_WAIT_EVENT;
+        assert!(check(&call(sc::IOCTL, 5, wait, ctx.buf), &ctx).is_err());
+        let get = keel_abi::device::GPIO_GET_VALUE;
+        assert!(check(&call(sc::IOCTL, 5, get, ctx.buf), &ctx).is_ok());
     }
 }

@@ -118,7 +118,7 @@ unsafe fn prepare(buf: *mut u8, ctx: &Ctx, rng: &mut Rng) {
             *buf.add(off + p.len()) = 0;
             off += p.len() + 1;
         }
-        let nonexistent = PATHS.len() - 2;
+        let nonexistent = fuzz::NONEXISTENT;
         let mut path_off = ctx.buf + PATHS_OFF;
         for p in &PATHS[..nonexistent] {
             path_off += p.len() as u64 + 1;

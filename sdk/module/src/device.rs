@@ -1,0 +1,473 @@
+//! Devices: a driver implements the safe trait of its class ([`GpioChip`], [`TtyDriver`],
+//! [`BlockDevice`]) and registers it; the SDK builds the class's `#[repr(C)]` operation table
+//! (`keel_abi::device`) from the trait and the kernel creates the `/dev` node.
+//!
+//! The kernel calls the trait's methods when programs use the node, each through its
+//! containment entry: a panic or fault in a method fails the module, and the node's users get
+//! `EIO`. Methods must not block; they run in thread context with interrupts enabled, possibly on
+//! several cores at once (hence `Sync`).
+//!
+//! ```ignore
+//! let chip = alloc::sync::Arc::new(MyChip::new(registers));
+//! let device = keel_module::device::Device::gpio("gpiochip#", chip.clone())?; // /dev/gpiochip0
+//! let events = device.gpio_events(); // for the interrupt handler
+//! // keep `device` in the driver's state; dropping it removes /dev/gpiochip0
+//! ```
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::ffi::c_void;
+
+use keel_abi::device::{
+    BlockGeometry, BlockOps, GpioOps, OpsHeader, TtyOps, BLOCK_OPS_VERSION, GPIO_EDGE_FALLING,
+    GPIO_EDGE_RISING, GPIO_OPS_VERSION, GPIO_OUTPUT, GPIO_PULL_DOWN, GPIO_PULL_NONE, GPIO_PULL_UP,
+    TTY_OPS_VERSION,
+};
+use keel_abi::module::device_class;
+
+use crate::{rt, sys, Error, Result};
+
+/// The direction of a GPIO line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// The line is read.
+    Input,
+    /// The line is driven; the level to drive first.
+    Output(bool),
+}
+
+/// The bias of a GPIO line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pull {
+    /// Floating.
+    None,
+    /// Pulled up.
+    Up,
+    /// Pulled down.
+    Down,
+}
+
+/// Which edges of a GPIO line raise events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edges {
+    /// Low-to-high transitions.
+    pub rising: bool,
+    /// High-to-low transitions.
+    pub falling: bool,
+}
+
+impl Edges {
+    /// No edges: events off.
+    pub const NONE: Edges = Edges {
+        rising: false,
+        falling: false,
+    };
+
+    fn from_bits(bits: u32) -> Edges {
+        Edges {
+            rising: bits & GPIO_EDGE_RISING != 0,
+            falling: bits & GPIO_EDGE_FALLING != 0,
+        }
+    }
+}
+
+/// One edge a GPIO line saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// Low to high.
+    Rising,
+    /// High to low.
+    Falling,
+}
+
+/// A GPIO controller. Line numbers passed in are always below [`GpioChip::lines`] (the kernel
+/// checks them).
+pub trait GpioChip: Send + Sync + 'static {
+    /// The number of lines.
+    fn lines(&self) -> u32;
+    /// Makes `line` an input or an output.
+    fn set_direction(&self, line: u32, direction: Direction) -> Result;
+    /// The level of `line`.
+    fn get(&self, line: u32) -> Result<bool>;
+    /// Drives output `line` high or low.
+    fn set(&self, line: u32, high: bool) -> Result;
+    /// Sets the bias of `line`; controllers without pulls keep the default
+    /// ([`Error::InvalidArgument`]).
+    fn set_pull(&self, line: u32, pull: Pull) -> Result {
+        let _ = (line, pull);
+        Err(Error::InvalidArgument)
+    }
+    /// Enables interrupts on `edges` of `line` ([`Edges::NONE`] disables them); the interrupt
+    /// handler reports them with [`GpioEvents::report`]. Controllers without line interrupts
+    /// keep the default ([`Error::NotImplemented`]).
+    fn set_events(&self, line: u32, edges: Edges) -> Result {
+        let _ = (line, edges);
+        Err(Error::NotImplemented)
+    }
+    /// A program opened the device.
+    fn open(&self) -> Result {
+        Ok(())
+    }
+    /// A program closed the device.
+    fn close(&self) {}
+}
+
+/// A serial terminal. Received bytes go to the kernel with [`TtyInput::receive`], usually from
+/// the interrupt handler.
+pub trait TtyDriver: Send + Sync + 'static {
+    /// Queues bytes for sending; returns how many it took (0 when the transmitter is full).
+    fn write(&self, data: &[u8]) -> Result<usize>;
+    /// A program opened the device.
+    fn open(&self) -> Result {
+        Ok(())
+    }
+    /// A program closed the device.
+    fn close(&self) {}
+}
+
+/// A block device of fixed-size blocks.
+pub trait BlockDevice: Send + Sync + 'static {
+    /// The block size (a power of two, at least 512) and the number of blocks.
+    fn geometry(&self) -> Result<BlockGeometry>;
+    /// Reads whole blocks from block `lba` into `buf` (a multiple of the block size).
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result;
+    /// Writes whole blocks from `buf` at block `lba`.
+    fn write(&self, lba: u64, buf: &[u8]) -> Result;
+    /// A program opened the device.
+    fn open(&self) -> Result {
+        Ok(())
+    }
+    /// A program closed the device.
+    fn close(&self) {}
+}
+
+fn status(result: Result) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(error) => error.to_status(),
+    }
+}
+
+/// The driver behind `context`.
+///
+/// # Safety
+/// `context` must be the `Arc::into_raw` pointer a [`Device`] of `T` registered and still holds.
+unsafe fn driver<'a, T>(context: *mut c_void) -> &'a T {
+    // SAFETY: guaranteed by the caller: the device holds the `Arc` until after unregistering.
+    unsafe { &*context.cast::<T>() }
+}
+
+macro_rules! common_ops {
+    ($trait:ident, $open:ident, $close:ident) => {
+        unsafe extern "C" fn $open<T: $trait>(context: *mut c_void) -> i32 {
+            // SAFETY: the kernel passes back the context registered with this table.
+            status(unsafe { driver::<T>(context) }.open())
+        }
+        unsafe extern "C" fn $close<T: $trait>(context: *mut c_void) {
+            // SAFETY: as for open.
+            unsafe { driver::<T>(context) }.close()
+        }
+    };
+}
+
+common_ops!(GpioChip, gpio_open, gpio_close);
+common_ops!(TtyDriver, tty_open, tty_close);
+common_ops!(BlockDevice, block_open, block_close);
+
+unsafe extern "C" fn gpio_lines<T: GpioChip>(context: *mut c_void) -> i32 {
+    // SAFETY: the kernel passes back the context registered with this table.
+    let lines = unsafe { driver::<T>(context) }.lines();
+    i32::try_from(lines).unwrap_or(Error::InvalidArgument.to_status())
+}
+
+unsafe extern "C" fn gpio_direction<T: GpioChip>(
+    context: *mut c_void,
+    line: u32,
+    direction: u32,
+    value: u32,
+) -> i32 {
+    let direction = if direction == GPIO_OUTPUT {
+        Direction::Output(value != 0)
+    } else {
+        Direction::Input
+    };
+    // SAFETY: as in `gpio_lines`.
+    status(unsafe { driver::<T>(context) }.set_direction(line, direction))
+}
+
+unsafe extern "C" fn gpio_get<T: GpioChip>(context: *mut c_void, line: u32) -> i32 {
+    // SAFETY: as in `gpio_lines`.
+    match unsafe { driver::<T>(context) }.get(line) {
+        Ok(high) => i32::from(high),
+        Err(error) => error.to_status(),
+    }
+}
+
+unsafe extern "C" fn gpio_set<T: GpioChip>(context: *mut c_void, line: u32, value: u32) -> i32 {
+    // SAFETY: as in `gpio_lines`.
+    status(unsafe { driver::<T>(context) }.set(line, value != 0))
+}
+
+unsafe extern "C" fn gpio_pull<T: GpioChip>(context: *mut c_void, line: u32, pull: u32) -> i32 {
+    let pull = match pull {
+        GPIO_PULL_NONE => Pull::None,
+        GPIO_PULL_UP => Pull::Up,
+        GPIO_PULL_DOWN => Pull::Down,
+        _ => return Error::InvalidArgument.to_status(),
+    };
+    // SAFETY: as in `gpio_lines`.
+    status(unsafe { driver::<T>(context) }.set_pull(line, pull))
+}
+
+unsafe extern "C" fn gpio_events<T: GpioChip>(context: *mut c_void, line: u32, edges: u32) -> i32 {
+    // SAFETY: as in `gpio_lines`.
+    status(unsafe { driver::<T>(context) }.set_events(line, Edges::from_bits(edges)))
+}
+
+unsafe extern "C" fn tty_write<T: TtyDriver>(
+    context: *mut c_void,
+    buf: *const u8,
+    len: usize,
+) -> isize {
+    // SAFETY: the kernel passes `len` readable bytes of its own at `buf`.
+    let data = unsafe { core::slice::from_raw_parts(buf, len) };
+    // SAFETY: as in `gpio_lines`.
+    match unsafe { driver::<T>(context) }.write(data) {
+        Ok(n) => n.min(len) as isize,
+        Err(error) => error.to_status() as isize,
+    }
+}
+
+unsafe extern "C" fn block_geometry<T: BlockDevice>(
+    context: *mut c_void,
+    geometry: *mut BlockGeometry,
+) -> i32 {
+    // SAFETY: as in `gpio_lines`.
+    match unsafe { driver::<T>(context) }.geometry() {
+        Ok(g) => {
+            // SAFETY: the kernel passes a valid, aligned `BlockGeometry` of its own.
+            unsafe { geometry.write(g) };
+            0
+        }
+        Err(error) => error.to_status(),
+    }
+}
+
+/// The bytes of `count` blocks at `buf`, for the block size the device reported.
+///
+/// # Safety
+/// The kernel passes a buffer of `count` whole blocks of the device's block size.
+unsafe fn block_bytes<T: BlockDevice>(dev: &T, count: u32) -> Result<usize> {
+    let g = dev.geometry()?;
+    (g.block_size as usize)
+        .checked_mul(count as usize)
+        .ok_or(Error::InvalidArgument)
+}
+
+unsafe extern "C" fn block_read<T: BlockDevice>(
+    context: *mut c_void,
+    lba: u64,
+    buf: *mut u8,
+    count: u32,
+) -> i32 {
+    // SAFETY: as in `gpio_lines`.
+    let dev = unsafe { driver::<T>(context) };
+    // SAFETY: the kernel passes whole blocks.
+    let len = match unsafe { block_bytes(dev, count) } {
+        Ok(len) => len,
+        Err(error) => return error.to_status(),
+    };
+    // SAFETY: the kernel passes a writable buffer of `count` blocks of its own.
+    let data = unsafe { core::slice::from_raw_parts_mut(buf, len) };
+    status(dev.read(lba, data))
+}
+
+unsafe extern "C" fn block_write<T: BlockDevice>(
+    context: *mut c_void,
+    lba: u64,
+    buf: *const u8,
+    count: u32,
+) -> i32 {
+    // SAFETY: as in `gpio_lines`.
+    let dev = unsafe { driver::<T>(context) };
+    // SAFETY: the kernel passes whole blocks.
+    let len = match unsafe { block_bytes(dev, count) } {
+        Ok(len) => len,
+        Err(error) => return error.to_status(),
+    };
+    // SAFETY: the kernel passes a readable buffer of `count` blocks of its own.
+    let data = unsafe { core::slice::from_raw_parts(buf, len) };
+    status(dev.write(lba, data))
+}
+
+fn header<T>(class: u32, version: u32) -> OpsHeader {
+    OpsHeader {
+        class,
+        version,
+        size: core::mem::size_of::<T>() as u32,
+        reserved: 0,
+    }
+}
+
+/// A device registered with the kernel: its `/dev` node exists for as long as the value lives.
+/// Dropping it removes the node; files still open on it get `ENODEV`.
+pub struct Device<T: Send + Sync + 'static> {
+    id: u32,
+    driver: *const T,
+    /// The operation table (the kernel copies it, but keeps the functions it points to).
+    _ops: Box<dyn core::any::Any + Send + Sync>,
+}
+
+impl<T: Send + Sync + 'static> Device<T> {
+    fn register<O: Send + Sync + 'static>(
+        class: u32,
+        name: &str,
+        driver: Arc<T>,
+        ops: O,
+    ) -> Result<Device<T>> {
+        let ops = Box::new(ops);
+        let context = Arc::into_raw(driver);
+        let mut id = 0u32;
+        // SAFETY: `ops` is the class's table and stays alive in the returned value; `context`
+        // stays alive until after the kernel forgets it (in `drop`); `id` is writable.
+        let status = unsafe {
+            sys::keel_device_register(
+                rt::handle(),
+                class,
+                name.as_ptr(),
+                name.len(),
+                (&*ops as *const O).cast::<c_void>(),
+                context.cast_mut().cast::<c_void>(),
+                &mut id,
+            )
+        };
+        if let Err(error) = Error::check(status) {
+            // SAFETY: the kernel refused the device and holds no copy of `context`.
+            drop(unsafe { Arc::from_raw(context) });
+            return Err(error);
+        }
+        Ok(Device {
+            id,
+            driver: context,
+            _ops: ops,
+        })
+    }
+
+    /// The kernel's id of the device.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+impl<T: GpioChip> Device<T> {
+    /// Registers a GPIO controller as `/dev/NAME`; a `name` ending in `#` is numbered by the
+    /// kernel (`gpiochip#` becomes the first free `gpiochipN`).
+    ///
+    /// Errors: [`Error::Exists`] (name taken), [`Error::InvalidArgument`] (bad name, no lines).
+    pub fn gpio(name: &str, chip: Arc<T>) -> Result<Device<T>> {
+        let ops = GpioOps {
+            header: header::<GpioOps>(device_class::GPIO, GPIO_OPS_VERSION),
+            open: gpio_open::<T>,
+            close: gpio_close::<T>,
+            lines: gpio_lines::<T>,
+            direction: gpio_direction::<T>,
+            get: gpio_get::<T>,
+            set: gpio_set::<T>,
+            pull: gpio_pull::<T>,
+            events: gpio_events::<T>,
+        };
+        Self::register(device_class::GPIO, name, chip, ops)
+    }
+
+    /// What the interrupt handler reports edges through.
+    pub fn gpio_events(&self) -> GpioEvents {
+        GpioEvents { id: self.id }
+    }
+}
+
+impl<T: TtyDriver> Device<T> {
+    /// Registers a serial terminal as `/dev/NAME` (`ttyS#` is numbered as for [`Device::gpio`]).
+    pub fn tty(name: &str, driver: Arc<T>) -> Result<Device<T>> {
+        let ops = TtyOps {
+            header: header::<TtyOps>(device_class::TTY, TTY_OPS_VERSION),
+            open: tty_open::<T>,
+            close: tty_close::<T>,
+            write: tty_write::<T>,
+        };
+        Self::register(device_class::TTY, name, driver, ops)
+    }
+
+    /// What the interrupt handler hands received bytes to.
+    pub fn tty_input(&self) -> TtyInput {
+        TtyInput { id: self.id }
+    }
+}
+
+impl<T: BlockDevice> Device<T> {
+    /// Registers a block device as `/dev/NAME` (`mmcblk#` is numbered as for [`Device::gpio`]).
+    pub fn block(name: &str, driver: Arc<T>) -> Result<Device<T>> {
+        let ops = BlockOps {
+            header: header::<BlockOps>(device_class::BLOCK, BLOCK_OPS_VERSION),
+            open: block_open::<T>,
+            close: block_close::<T>,
+            geometry: block_geometry::<T>,
+            read: block_read::<T>,
+            write: block_write::<T>,
+        };
+        Self::register(device_class::BLOCK, name, driver, ops)
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for Device<T> {
+    fn drop(&mut self) {
+        // SAFETY: `id` names the device registered in `register`.
+        let status = unsafe { sys::keel_device_unregister(rt::handle(), self.id) };
+        if matches!(Error::check(status), Ok(()) | Err(Error::NotFound)) {
+            // SAFETY: the kernel no longer calls the driver through `context` (it was removed
+            // now, or already when the module was failed); this is the `Arc` `register` leaked.
+            drop(unsafe { Arc::from_raw(self.driver) });
+        }
+    }
+}
+
+// SAFETY: `driver` is an `Arc<T>` with `T: Send + Sync`; the rest are plain values.
+unsafe impl<T: Send + Sync + 'static> Send for Device<T> {}
+// SAFETY: as for `Send`; no method mutates through `&self`.
+unsafe impl<T: Send + Sync + 'static> Sync for Device<T> {}
+
+/// Reports GPIO edges of one device to the kernel; cheap to copy into an interrupt handler.
+#[derive(Clone, Copy, Debug)]
+pub struct GpioEvents {
+    id: u32,
+}
+
+impl GpioEvents {
+    /// Reports an edge on `line`; waiters on it wake up. Callable from an interrupt handler.
+    /// Edges of lines nobody waits for are dropped by the kernel.
+    pub fn report(&self, line: u32, edge: Edge) -> Result {
+        let edge = match edge {
+            Edge::Rising => GPIO_EDGE_RISING,
+            Edge::Falling => GPIO_EDGE_FALLING,
+        };
+        // SAFETY: no pointers are passed.
+        Error::check(unsafe { sys::keel_gpio_event(rt::handle(), self.id, line, edge) })
+    }
+}
+
+/// Hands received bytes of one tty to the kernel; cheap to copy into an interrupt handler.
+#[derive(Clone, Copy, Debug)]
+pub struct TtyInput {
+    id: u32,
+}
+
+impl TtyInput {
+    /// Queues `data` for readers; returns how many bytes the kernel kept (the rest did not fit).
+    /// Callable from an interrupt handler.
+    pub fn receive(&self, data: &[u8]) -> Result<usize> {
+        // SAFETY: `data` is valid for `len` bytes during the call.
+        let status =
+            unsafe { sys::keel_tty_receive(rt::handle(), self.id, data.as_ptr(), data.len()) };
+        Error::check(status.min(0))?;
+        Ok(status as usize)
+    }
+}

@@ -1,0 +1,85 @@
+//! Platform devices: the device-tree nodes matching the module's `compatible` strings, with
+//! their registers (translated to CPU physical addresses), interrupts (GIC interrupt IDs) and
+//! clock rates. A driver's `init` probes each one:
+//!
+//! ```ignore
+//! fn init() -> keel_module::Result {
+//!     let node = keel_module::platform::devices().next().ok_or(keel_module::Error::NoDevice)?;
+//!     let (phys, size) = node.reg(0).ok_or(keel_module::Error::NoDevice)?;
+//!     let registers = keel_module::Mmio::<Registers>::map(phys, size as usize)?;
+//!     let line = node.irq(0).ok_or(keel_module::Error::NoDevice)?;
+//!     // ...
+//!     Ok(())
+//! }
+//! ```
+
+use keel_abi::device::PlatformDevice as RawDevice;
+
+use crate::{rt, sys, Error, Result};
+
+/// One device-tree node this module drives.
+#[derive(Clone, Copy, Debug)]
+pub struct PlatformDevice {
+    raw: RawDevice,
+}
+
+impl PlatformDevice {
+    /// The `index`th matching node (0, 1, ...) in tree order. [`Error::NoDevice`] when there
+    /// is none.
+    pub fn get(index: u32) -> Result<PlatformDevice> {
+        let mut raw = RawDevice::default();
+        // SAFETY: `raw` is valid for writes during the call.
+        Error::check(unsafe { sys::keel_platform_device(rt::handle(), index, &mut raw) })?;
+        Ok(PlatformDevice { raw })
+    }
+
+    /// Register range `index` as `(CPU physical address, size)`.
+    pub fn reg(&self, index: usize) -> Option<(u64, u64)> {
+        self.regs().nth(index)
+    }
+
+    /// Every register range as `(CPU physical address, size)`.
+    pub fn regs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.raw.regs[..(self.raw.nregs as usize).min(self.raw.regs.len())]
+            .iter()
+            .map(|r| (r[0], r[1]))
+    }
+
+    /// Interrupt `index` as a GIC interrupt ID (for [`crate::IrqRegistration::new`]).
+    pub fn irq(&self, index: usize) -> Option<u32> {
+        self.irqs().get(index).copied()
+    }
+
+    /// Every interrupt as a GIC interrupt ID.
+    pub fn irqs(&self) -> &[u32] {
+        &self.raw.irqs[..(self.raw.nirqs as usize).min(self.raw.irqs.len())]
+    }
+
+    /// The rates in Hz of the node's clocks (0 for a clock whose rate the tree does not give).
+    pub fn clocks(&self) -> &[u64] {
+        &self.raw.clocks[..(self.raw.nclocks as usize).min(self.raw.clocks.len())]
+    }
+
+    /// The node's path (`/pl061@9030000`).
+    pub fn path(&self) -> &str {
+        text(&self.raw.path, self.raw.path_len)
+    }
+
+    /// The `compatible` string that matched.
+    pub fn compatible(&self) -> &str {
+        text(&self.raw.compatible, self.raw.compatible_len)
+    }
+}
+
+fn text(bytes: &[u8], len: u32) -> &str {
+    let bytes = &bytes[..(len as usize).min(bytes.len())];
+    match core::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+    }
+}
+
+/// Every enabled node matching the module's `compatible` strings, in tree order.
+pub fn devices() -> impl Iterator<Item = PlatformDevice> {
+    (0..).map_while(|index| PlatformDevice::get(index).ok())
+}

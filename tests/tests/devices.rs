@@ -1,0 +1,302 @@
+//! The device model on QEMU `virt` (`gpio-pl061`) and `raspi4b` (`gpio-bcm2711`), typed into the
+//! shell: driver modules loaded at boot by device-tree matching and by hand, `/dev/gpiochip0` and
+//! the `gpio` command, `rmmod` refused while a device is open, unload and reload while idle, the
+//! PL061 interrupt raised by the monitor's `system_powerdown` (top half wakes the waiter, bottom
+//! half logs), a driver whose device operation faults, the block class through `ramdisk` and the
+//! tty class through `ttyloop`.
+
+use std::time::Duration;
+
+use keel_tests::session::COMMAND_TIMEOUT;
+use keel_tests::{dist, Kernel, Machine, Session};
+
+/// A shell session on `machine` with a monitor socket of its own.
+fn start(machine: Machine, tag: &str) -> Session {
+    let socket = std::env::temp_dir().join(format!(
+        "keel-{tag}-{}-{}.monitor",
+        std::process::id(),
+        match machine {
+            Machine::Virt => "virt",
+            Machine::Raspi4b => "raspi4b",
+        }
+    ));
+    let _ = std::fs::remove_file(&socket);
+    let qemu = keel_tests::boot(machine, Kernel::Normal)
+        .initrd(dist::initramfs(machine))
+        .monitor_socket(socket);
+    let mut sh = Session::start(&qemu);
+    sh.wait_for_shell();
+    sh
+}
+
+/// The lsmod row of `name`, if listed.
+fn lsmod_row(lsmod: &str, name: &str) -> Option<String> {
+    lsmod
+        .lines()
+        .map(str::trim_end)
+        .find(|line| line.split_whitespace().next() == Some(name))
+        .map(String::from)
+}
+
+#[test]
+fn gpio_pl061_on_virt() {
+    let mut sh = start(Machine::Virt, "gpio");
+    for needle in [
+        "device tree: arm,pl061 -> gpio-pl061",
+        "dev: /dev/gpiochip0 registered",
+        "gpio-pl061: /pl061@9030000: 8 lines at 0x9030000, interrupt 39, clock 24000000 Hz",
+    ] {
+        if !sh.log().contains(needle) {
+            sh.fail(&format!("the boot log lacks {needle:?}"));
+        }
+    }
+    sh.run_expecting("ls /dev", &["gpiochip0"]);
+    sh.run_expecting("gpio info", &["8 lines, driver gpio-pl061"]);
+
+    // Outputs read back, through the hardware's data register.
+    sh.run("gpio set 5 1");
+    sh.run_expecting("gpio get 5", &["1\n"]);
+    sh.run("gpio set 5 0");
+    let out = sh.run("gpio get 5");
+    if !out.ends_with("0\n") {
+        sh.fail(&format!("gpio get 5 after gpio set 5 0 printed {out:?}"));
+    }
+    sh.run("gpio set 6 1");
+    sh.run_expecting("gpio get 6", &["1\n"]);
+    sh.run("gpio mode 6 in");
+
+    // Bad input gets an error, never a fault.
+    sh.run_expecting("gpio get 8", &["gpio: /dev/gpiochip0: invalid argument"]);
+    sh.run_expecting(
+        "gpio pull 5 up",
+        &["gpio: /dev/gpiochip0: invalid argument"],
+    );
+    sh.run_expecting("gpio set 5 7", &["gpio: '7' is not 0 or 1"]);
+    sh.run_expecting("gpio -c gpiochip9 info", &["no such file or directory"]);
+
+    // A waiter holds /dev/gpiochip0 open: rmmod is refused, naming it.
+    sh.send_line("gpio wait 3 rising &");
+    sh.expect("waiting for line 3", COMMAND_TIMEOUT);
+    sh.run_expecting(
+        "rmmod gpio-pl061",
+        &["rmmod: gpio-pl061 is in use by /dev/gpiochip0 (pid"],
+    );
+    let lsmod = sh.run("lsmod");
+    match lsmod_row(&lsmod, "gpio-pl061") {
+        Some(row) if row.contains(" 1 /dev/gpiochip0") => {}
+        _ => sh.fail("lsmod does not show gpio-pl061 used by /dev/gpiochip0"),
+    }
+    // Another program cannot take the waiter's line.
+    sh.run_expecting("gpio get 3", &["device or resource busy"]);
+
+    // The power button: QEMU raises PL061 line 3. The top half wakes the waiter, the bottom
+    // half logs from the work thread.
+    sh.monitor("system_powerdown");
+    sh.expect("line 3: rising edge at ", COMMAND_TIMEOUT);
+    sh.run("echo waiter done");
+    if !sh.log().contains("gpio-pl061: line 3: rising edge\n") {
+        sh.fail("the bottom half did not log the edge");
+    }
+
+    // Ctrl-C ends a wait; the device is closed and the module no longer pinned.
+    sh.send_line("gpio wait 4");
+    sh.expect("waiting for line 4", COMMAND_TIMEOUT);
+    sh.send(b"\x03");
+    sh.expect("sh: gpio: killed", COMMAND_TIMEOUT);
+    match lsmod_row(&sh.run("lsmod"), "gpio-pl061") {
+        Some(row) if row.split_whitespace().nth(2) == Some("0") => {}
+        _ => sh.fail("gpio-pl061 is still in use after the waiter was killed"),
+    }
+
+    // Idle again: unload and reload by hand.
+    sh.run_expecting("rmmod gpio-pl061", &["/dev/gpiochip0 removed"]);
+    sh.run_expecting(
+        "gpio info",
+        &["gpio: /dev/gpiochip0: no such file or directory"],
+    );
+    sh.run_expecting("modprobe gpio-pl061", &["dev: /dev/gpiochip0 registered"]);
+    sh.run("gpio set 2 1");
+    sh.run_expecting("gpio get 2", &["1\n"]);
+    sh.run("gpio set 2 0");
+
+    faulting_device(&mut sh);
+    block_device(&mut sh);
+    tty_device(&mut sh);
+    sh.send_line("poweroff");
+    sh.finish(Duration::from_secs(60)).assert_exit(0);
+}
+
+#[test]
+fn gpio_bcm2711_on_raspi4b() {
+    let mut sh = start(Machine::Raspi4b, "gpio");
+    for needle in [
+        "device tree: brcm,bcm2711-gpio -> gpio-bcm2711",
+        "dev: /dev/gpiochip0 registered",
+        "gpio-bcm2711: /soc/gpio@7e200000: 58 lines at 0xfe200000, bank interrupts [145, 146, 147]",
+    ] {
+        if !sh.log().contains(needle) {
+            sh.fail(&format!("the boot log lacks {needle:?}"));
+        }
+    }
+    if sh.log().contains("gpio-pl061 loaded") {
+        sh.fail("gpio-pl061 was loaded on a board without a PL061");
+    }
+    sh.run_expecting(
+        "insmod /lib/modules/gpio-pl061.ko",
+        &["insmod: /lib/modules/gpio-pl061.ko: no such device"],
+    );
+    sh.run_expecting("gpio info", &["58 lines, driver gpio-bcm2711"]);
+
+    // Function select, set, clear and level, in both register banks.
+    for line in ["21", "42", "57"] {
+        sh.run(&format!("gpio set {line} 1"));
+        sh.run_expecting(&format!("gpio get {line}"), &["1\n"]);
+        sh.run(&format!("gpio set {line} 0"));
+        let out = sh.run(&format!("gpio get {line}"));
+        if !out.ends_with("0\n") {
+            sh.fail(&format!(
+                "gpio get {line} after gpio set {line} 0 printed {out:?}"
+            ));
+        }
+    }
+    // Pulls go through GPIO_PUP_PDN_CNTRL; every code is accepted, bad ones are refused.
+    for pull in ["up", "down", "none"] {
+        let out = sh.run(&format!("gpio pull 22 {pull}"));
+        if out.contains("gpio:") {
+            sh.fail(&format!("gpio pull 22 {pull} failed: {out:?}"));
+        }
+    }
+    sh.run("gpio mode 21 in");
+    sh.run_expecting("gpio get 58", &["gpio: /dev/gpiochip0: invalid argument"]);
+
+    // A waiter (QEMU raises no GPIO interrupts here) holds the device: rmmod is refused until
+    // it is killed; then unload and reload.
+    let out = sh.run("gpio wait 23 &");
+    let Some(pid) = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']'))
+        .map(String::from)
+    else {
+        sh.fail(&format!("a background job did not print its pid: {out:?}"));
+    };
+    if !sh.log().contains("waiting for line 23") {
+        sh.expect("waiting for line 23", COMMAND_TIMEOUT);
+    }
+    sh.run_expecting(
+        "rmmod gpio-bcm2711",
+        &["rmmod: gpio-bcm2711 is in use by /dev/gpiochip0 (pid"],
+    );
+    sh.run(&format!("kill {pid}"));
+    let mut released = false;
+    for _ in 0..20 {
+        let lsmod = sh.run("lsmod");
+        if lsmod_row(&lsmod, "gpio-bcm2711").is_some_and(|r| !r.contains("/dev/gpiochip0")) {
+            released = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !released {
+        sh.fail("killing the waiter did not close /dev/gpiochip0");
+    }
+    sh.run_expecting("rmmod gpio-bcm2711", &["/dev/gpiochip0 removed"]);
+    sh.run_expecting("modprobe gpio-bcm2711", &["dev: /dev/gpiochip0 registered"]);
+    sh.run("gpio set 21 1");
+    sh.run_expecting("gpio get 21", &["1\n"]);
+
+    faulting_device(&mut sh);
+    block_device(&mut sh);
+    sh.send_line("poweroff");
+    sh.finish(Duration::from_secs(60)).assert_exit(0);
+}
+
+/// The block class through `ramdisk`: byte writes that are not whole blocks (read, changed and
+/// written back by the kernel), reads at offsets, the end of the device, and unloading.
+fn block_device(sh: &mut Session) {
+    sh.run_expecting(
+        "insmod /lib/modules/ramdisk.ko size_kib=4",
+        &[
+            "dev: /dev/ram0 registered",
+            "ramdisk: 4 KiB in 8 blocks of 512 bytes",
+        ],
+    );
+    sh.run_expecting("ls -l /dev", &["ram0"]);
+    sh.run("echo hello block > /dev/ram0");
+    sh.run_expecting(
+        "hexdump -C -n 16 /dev/ram0",
+        &["68 65 6c 6c 6f 20 62 6c  6f 63 6b 0a 00 00 00 00  |hello block.....|"],
+    );
+    // A write across a block boundary, at an offset.
+    sh.run("echo boundary | dd of=/dev/ram0 bs=1 seek=508");
+    sh.run_expecting("hexdump -C -s 506 -n 12 /dev/ram0", &["|..boundary..|"]);
+    sh.run_expecting(
+        "dd if=/dev/ram0 of=/tmp/disk bs=512",
+        &["8+0 records in", "8+0 records out", "4096 bytes"],
+    );
+    sh.run_expecting(
+        "dd if=/dev/zero of=/dev/ram0 bs=512 seek=8 count=1",
+        &["dd: error writing '/dev/ram0': no space left on device"],
+    );
+    sh.run("rmmod ramdisk");
+    sh.run_expecting("ls /dev", &["null"]);
+    if sh.run("ls /dev").contains("ram0") {
+        sh.fail("/dev/ram0 outlived its module");
+    }
+}
+
+/// The tty class through `ttyloop`: bytes written come back as input, and a reader that
+/// found nothing sleeps until the driver hands the kernel some.
+fn tty_device(sh: &mut Session) {
+    sh.run_expecting(
+        "insmod /lib/modules/ttyloop.ko",
+        &["dev: /dev/ttyloop0 registered"],
+    );
+    sh.run("echo looped > /dev/ttyloop0");
+    sh.run_expecting(
+        "dd if=/dev/ttyloop0 bs=7 count=1",
+        &["looped\n", "1+0 records in"],
+    );
+    // A reader waits in the background; a write wakes it.
+    sh.run("dd if=/dev/ttyloop0 of=/tmp/got bs=5 count=1 &");
+    sh.run("echo ping > /dev/ttyloop0");
+    let mut got = String::new();
+    for _ in 0..20 {
+        got = sh.run("cat /tmp/got");
+        if got.contains("ping") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !got.contains("ping") {
+        sh.fail(&format!("the sleeping reader of /dev/ttyloop0 got {got:?}"));
+    }
+    sh.run_expecting("rmmod ttyloop", &["/dev/ttyloop0 removed"]);
+}
+
+/// A driver whose device operation faults: its users get EIO, the module is marked failed, its
+/// node goes, and after the last user closed it, rmmod frees it.
+fn faulting_device(sh: &mut Session) {
+    sh.run_expecting(
+        "insmod /lib/modules/faulty.ko fault=device",
+        &["dev: /dev/faulty0 registered"],
+    );
+    sh.run_expecting("gpio -c faulty0 info", &["1 lines, driver faulty"]);
+    let out = sh.run("gpio -c faulty0 get 0");
+    for needle in [
+        "oops: module faulty faulted in",
+        "gpio: /dev/faulty0: input/output error",
+    ] {
+        if !out.contains(needle) {
+            sh.fail(&format!("a faulting device operation: no {needle:?}"));
+        }
+    }
+    if !lsmod_row(&sh.run("lsmod"), "faulty").is_some_and(|r| r.ends_with("[failed]")) {
+        sh.fail("lsmod does not show faulty as [failed]");
+    }
+    sh.run_expecting("gpio -c faulty0 info", &["no such file or directory"]);
+    sh.run("rmmod faulty");
+    if lsmod_row(&sh.run("lsmod"), "faulty").is_some() {
+        sh.fail("rmmod did not free the failed faulty module");
+    }
+    sh.run_expecting("echo still alive", &["still alive"]);
+}
