@@ -1,8 +1,8 @@
 //! `cargo xtask bench`: deterministic benchmarks.
 //!
-//! The normal kernel boots in QEMU on one core with `-icount shift=0,sleep=off` (one guest
-//! instruction is one nanosecond of virtual time, idle time is skipped) and every host input
-//! removed, so two runs execute the same instructions and give the same figures. The initramfs is
+//! The normal kernel boots in QEMU (on one core on `virt`; `raspi4b` always has four) with
+//! `-icount shift=0,sleep=off` (one guest instruction is one nanosecond of virtual time, idle time
+//! is skipped) and every host input removed, so two runs execute the same instructions and give the same figures. The initramfs is
 //! the normal one with an `/etc/inittab` that starts the shell, then `/bin/bench --poweroff`: the
 //! bench waits for the shell's prompt, measures, prints `BENCH NAME VALUE UNIT ITERATIONS MIN
 //! MEDIAN` lines and `BENCH-END` on the console and powers off. This module boots it twice, reads
@@ -253,6 +253,8 @@ pub struct Report {
     pub board: String,
     /// Whether it was a `--quick` run.
     pub quick: bool,
+    /// The machine's cores (`raspi4b` always has four).
+    pub cores: u32,
     /// How many boots.
     pub runs: usize,
     /// Whether every boot gave the same figures.
@@ -270,6 +272,7 @@ impl Report {
         let mut out = String::from("{\n");
         let _ = writeln!(out, "  \"board\": {},", json_string(&self.board));
         let _ = writeln!(out, "  \"quick\": {},", self.quick);
+        let _ = writeln!(out, "  \"cores\": {},", self.cores);
         let _ = writeln!(out, "  \"runs\": {},", self.runs);
         let _ = writeln!(out, "  \"identical\": {},", self.identical);
         let _ = writeln!(out, "  \"time_unit\": \"1 ns = 1 guest instruction\",");
@@ -313,6 +316,14 @@ fn machine_name(board: Board) -> &'static str {
     match board {
         Board::Virt => "virt",
         Board::Rpi4 => "raspi4b",
+    }
+}
+
+/// The cores a benchmark boot has: one on `virt`; `raspi4b` cannot have fewer than four.
+fn cores(board: Board) -> u32 {
+    match board {
+        Board::Virt => 1,
+        Board::Rpi4 => 4,
     }
 }
 
@@ -388,9 +399,10 @@ fn measure(
     let image = layout
         .kernel_dist(board, KernelKind::Normal)
         .join(IMAGE_NAME);
+    let cores = cores(board);
     let mut qemu = Qemu::new(machine, layout.show(&image))
         .initrd(layout.show(initrd))
-        .cpus(1)
+        .cpus(cores)
         .deterministic(true)
         .timeout(TIMEOUT);
     if board == Board::Rpi4 {
@@ -439,6 +451,7 @@ fn measure(
     Ok(Report {
         board: machine_name(board).to_string(),
         quick,
+        cores,
         runs,
         identical,
         command: qemu.command_line(),
@@ -449,7 +462,10 @@ fn measure(
 /// Prints the report and writes it to `target/bench/<board>.json`; returns the file.
 fn publish(layout: &Layout, report: &Report) -> Result<PathBuf> {
     println!("{}", table(&report.metrics));
-    println!("time: 1 ns = 1 guest instruction (QEMU -icount shift=0); one core");
+    println!(
+        "time: 1 ns = 1 guest instruction (QEMU -icount shift=0); {} core(s)",
+        report.cores
+    );
     if report.runs > 1 {
         if report.identical {
             println!(
@@ -617,6 +633,7 @@ mod tests {
         let report = Report {
             board: "virt".into(),
             quick: true,
+            cores: 1,
             runs: 2,
             identical: true,
             command: "qemu-system-aarch64 -append 'a \"b\"'".into(),
@@ -624,7 +641,7 @@ mod tests {
         };
         assert_eq!(
             report.json(),
-            "{\n  \"board\": \"virt\",\n  \"quick\": true,\n  \"runs\": 2,\n  \
+            "{\n  \"board\": \"virt\",\n  \"quick\": true,\n  \"cores\": 1,\n  \"runs\": 2,\n  \
              \"identical\": true,\n  \"time_unit\": \"1 ns = 1 guest instruction\",\n  \
              \"qemu\": \"qemu-system-aarch64 -append 'a \\\"b\\\"'\",\n  \"metrics\": [\n    \
              {\"metric\": \"yield\", \"value\": 323, \"unit\": \"ns\", \"iterations\": 100, \

@@ -23,9 +23,10 @@ commands:
   test [--firmware DIR]
         host unit tests, all kernel builds and the SD image, then the QEMU integration tests
   bench [--board virt|raspi4b] [--quick] [--firmware DIR]
-        boot the normal kernel twice on one core with QEMU counting instructions (one instruction
-        is one nanosecond of virtual time), run /bin/bench, print its figures, say whether the two
-        runs agree, and write target/bench/<board>.json; --quick runs fewer iterations
+        boot the normal kernel twice with QEMU counting instructions (one instruction is one
+        nanosecond of virtual time; one core on virt, raspi4b always has four), run /bin/bench,
+        print its figures, say whether the two runs agree, and write target/bench/<board>.json;
+        --quick runs fewer iterations
   module --path DIR [--out DIR]
         build the out-of-tree module crate in DIR (which depends on sdk/module by path) into
         NAME.ko, with its own target directory DIR/target; the .ko goes into --out or
