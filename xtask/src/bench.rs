@@ -257,7 +257,8 @@ pub struct Report {
     pub cores: u32,
     /// How many boots.
     pub runs: usize,
-    /// Whether every boot gave the same figures.
+    /// Whether every boot gave the same figures (written as `null` after a single boot: nothing
+    /// was compared).
     pub identical: bool,
     /// The QEMU command line.
     pub command: String,
@@ -274,7 +275,11 @@ impl Report {
         let _ = writeln!(out, "  \"quick\": {},", self.quick);
         let _ = writeln!(out, "  \"cores\": {},", self.cores);
         let _ = writeln!(out, "  \"runs\": {},", self.runs);
-        let _ = writeln!(out, "  \"identical\": {},", self.identical);
+        if self.runs > 1 {
+            let _ = writeln!(out, "  \"identical\": {},", self.identical);
+        } else {
+            out.push_str("  \"identical\": null,\n");
+        }
         let _ = writeln!(out, "  \"time_unit\": \"1 ns = 1 guest instruction\",");
         let _ = writeln!(out, "  \"qemu\": {},", json_string(&self.command));
         out.push_str("  \"metrics\": [\n");
@@ -650,6 +655,8 @@ mod tests {
              \"min\": 15471, \"median\": 15472}\n  ]\n}\n"
         );
         assert_eq!(json_string("a\\b\u{1}"), "\"a\\\\b\\u0001\"");
+        let once = Report { runs: 1, ..report };
+        assert!(once.json().contains("\n  \"identical\": null,\n"));
     }
 
     #[test]
