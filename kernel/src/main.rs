@@ -38,6 +38,7 @@ mod fs;
 mod ipc;
 mod irq;
 mod klog;
+mod kstats;
 #[cfg(feature = "qemu-test")]
 mod ktest;
 mod mm;

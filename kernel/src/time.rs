@@ -5,7 +5,9 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use aarch64_cpu::registers::{Readable, Writeable, CNTP_CTL_EL0, CNTP_CVAL_EL0};
+use aarch64_cpu::registers::{
+    ReadWriteable, Readable, Writeable, CNTKCTL_EL1, CNTP_CTL_EL0, CNTP_CVAL_EL0,
+};
 use alloc::boxed::Box;
 
 use crate::arch;
@@ -45,6 +47,12 @@ fn timer_intid() -> u32 {
         .unwrap_or(30)
 }
 
+/// Lets EL0 read the virtual counter (CNTVCT_EL0) and its frequency, as Linux does, so user
+/// programs can time themselves without a system call.
+fn allow_user_counter() {
+    CNTKCTL_EL1.modify(CNTKCTL_EL1::EL0VCTEN::SET);
+}
+
 fn arm(deadline: u64) {
     CNTP_CVAL_EL0.set(deadline);
     CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::SET + CNTP_CTL_EL0::IMASK::CLEAR);
@@ -52,8 +60,9 @@ fn arm(deadline: u64) {
 
 /// The timer interrupt: the periodic tick, or earlier when a sleeper's deadline comes first.
 fn on_tick(_intid: u32) -> IrqReturn {
-    let cpu = crate::sched::this_cpu();
     let now = arch::counter();
+    crate::kstats::timer_latency(now.saturating_sub(CNTP_CVAL_EL0.get()));
+    let cpu = crate::sched::this_cpu();
     let due = cpu.next_tick.load(Ordering::Relaxed);
     if now < due {
         // Early: a sleeper's deadline, not a tick.
@@ -94,6 +103,7 @@ pub fn wake_no_later_than(deadline: u64) {
 
 /// Starts the tick on a secondary core (its timer interrupt is already enabled in the GIC).
 pub fn init_secondary() {
+    allow_user_counter();
     let first = arch::counter() + PERIOD.load(Ordering::Relaxed);
     crate::sched::this_cpu()
         .next_tick
@@ -108,6 +118,7 @@ pub fn init() -> Result<(u64, u32), TimerError> {
         return Err(TimerError::NoFrequency);
     }
     let period = freq / HZ;
+    allow_user_counter();
     PERIOD.store(period, Ordering::Relaxed);
     let intid = timer_intid();
     irq::register(intid, "timer", None, Box::new(on_tick)).map_err(TimerError::Irq)?;

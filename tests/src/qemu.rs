@@ -34,6 +34,8 @@ pub struct Qemu {
     semihosting: bool,
     interactive: bool,
     monitor: Option<PathBuf>,
+    cpus: u32,
+    deterministic: bool,
     extra: Vec<String>,
     timeout: Duration,
 }
@@ -51,6 +53,8 @@ impl Qemu {
             semihosting: false,
             interactive: false,
             monitor: None,
+            cpus: 4,
+            deterministic: false,
             extra: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
         }
@@ -107,6 +111,22 @@ impl Qemu {
         self.monitor.as_deref()
     }
 
+    /// Sets the number of cores of `virt` (default 4); `raspi4b` always has four.
+    pub fn cpus(mut self, cpus: u32) -> Qemu {
+        self.cpus = cpus;
+        self
+    }
+
+    /// Makes the boot deterministic: one guest instruction is one nanosecond of virtual time
+    /// (`-icount shift=0,sleep=off`; idle time is skipped, not slept), and no host clock reaches
+    /// the guest (the real-time clock starts at 2000-01-01 and runs on virtual time). With the
+    /// machines' other host inputs always off (the device tree's random seeds, the network),
+    /// every run of the same images executes the same instructions at the same virtual times.
+    pub fn deterministic(mut self, on: bool) -> Qemu {
+        self.deterministic = on;
+        self
+    }
+
     /// Appends more QEMU arguments, last.
     pub fn extra(mut self, args: impl IntoIterator<Item = String>) -> Qemu {
         self.extra.extend(args);
@@ -121,6 +141,7 @@ impl Qemu {
 
     /// QEMU's arguments, without the program name.
     pub fn args(&self) -> Vec<String> {
+        let cpus = self.cpus.to_string();
         let mut args: Vec<String> = match self.machine {
             Machine::Virt => vec![
                 "-M",
@@ -128,7 +149,7 @@ impl Qemu {
                 "-cpu",
                 "cortex-a72",
                 "-smp",
-                "4",
+                &cpus,
                 "-m",
                 "1G",
                 "-nic",
@@ -139,6 +160,17 @@ impl Qemu {
         .into_iter()
         .map(String::from)
         .collect();
+        if self.deterministic {
+            args.extend(
+                [
+                    "-icount",
+                    "shift=0,sleep=off",
+                    "-rtc",
+                    "base=2000-01-01T00:00:00,clock=vm",
+                ]
+                .map(String::from),
+            );
+        }
         let path = |p: &Path| p.display().to_string();
         args.extend(["-kernel".to_string(), path(&self.kernel)]);
         if let Some(dtb) = &self.dtb {
@@ -297,6 +329,24 @@ mod tests {
             .join(" ");
         assert!(args.contains("-monitor unix:/tmp/m.sock,server=on,wait=off"));
         assert!(!args.contains("-monitor none"));
+    }
+
+    #[test]
+    fn a_deterministic_boot_counts_instructions_on_the_cores_asked_for() {
+        let args = Qemu::new(Machine::Virt, "k.img")
+            .cpus(1)
+            .deterministic(true)
+            .args()
+            .join(" ");
+        assert!(args.starts_with(
+            "-M virt,dtb-randomness=off -cpu cortex-a72 -smp 1 -m 1G -nic none \
+             -icount shift=0,sleep=off -rtc base=2000-01-01T00:00:00,clock=vm -kernel k.img"
+        ));
+        let raspi = Qemu::new(Machine::Raspi4b, "k.img")
+            .cpus(1)
+            .args()
+            .join(" ");
+        assert!(!raspi.contains("-smp") && !raspi.contains("-icount"));
     }
 
     #[test]

@@ -22,6 +22,11 @@ commands:
         write a bootable SD card image for a Raspberry Pi 4 (default target/dist/rpi4/keel-rpi4.img)
   test [--firmware DIR]
         host unit tests, all kernel builds and the SD image, then the QEMU integration tests
+  bench [--board virt|raspi4b] [--quick] [--firmware DIR]
+        boot the normal kernel twice with QEMU counting instructions (one instruction is one
+        nanosecond of virtual time; one core on virt, raspi4b always has four), run /bin/bench,
+        print its figures, say whether the two runs agree, and write target/bench/<board>.json;
+        --quick runs fewer iterations
   module --path DIR [--out DIR]
         build the out-of-tree module crate in DIR (which depends on sdk/module by path) into
         NAME.ko, with its own target directory DIR/target; the .ko goes into --out or
@@ -159,6 +164,17 @@ pub struct TestOptions {
     pub firmware: Option<PathBuf>,
 }
 
+/// Options of `cargo xtask bench`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BenchOptions {
+    /// The board to measure.
+    pub board: Board,
+    /// Fewer iterations.
+    pub quick: bool,
+    /// Where to take the Raspberry Pi firmware from instead of Debian's packages.
+    pub firmware: Option<PathBuf>,
+}
+
 /// Options of `cargo xtask module`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModuleOptions {
@@ -179,6 +195,8 @@ pub enum Command {
     Image(ImageOptions),
     /// `cargo xtask test`.
     Test(TestOptions),
+    /// `cargo xtask bench`.
+    Bench(BenchOptions),
     /// `cargo xtask module`.
     Module(ModuleOptions),
     /// `cargo xtask setup`.
@@ -226,6 +244,7 @@ struct Accepts {
     path: bool,
     qemu_args: bool,
     add: bool,
+    quick: bool,
 }
 
 const NOTHING: Accepts = Accepts {
@@ -237,6 +256,7 @@ const NOTHING: Accepts = Accepts {
     path: false,
     qemu_args: false,
     add: false,
+    quick: false,
 };
 
 /// Everything any subcommand can be given.
@@ -250,6 +270,7 @@ struct Parsed {
     path: Option<PathBuf>,
     qemu_args: Vec<String>,
     add: Vec<Addition>,
+    quick: bool,
 }
 
 impl Parsed {
@@ -289,6 +310,7 @@ fn parse_options(command: &'static str, args: &[String], accepts: Accepts) -> Re
                 })?);
             }
             "--test-kernel" if accepts.test_kernel && inline.is_none() => parsed.test_kernel = true,
+            "--quick" if accepts.quick && inline.is_none() => parsed.quick = true,
             "--firmware" if accepts.firmware => {
                 parsed.firmware = Some(PathBuf::from(args.value(name, inline)?))
             }
@@ -369,6 +391,20 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 firmware: parsed.firmware,
             }))
         }
+        "bench" => {
+            let accepts = Accepts {
+                board: true,
+                quick: true,
+                firmware: true,
+                ..NOTHING
+            };
+            let parsed = parse_options("bench", rest, accepts)?;
+            Ok(Command::Bench(BenchOptions {
+                board: parsed.board.unwrap_or(Board::Virt),
+                quick: parsed.quick,
+                firmware: parsed.firmware,
+            }))
+        }
         "module" => {
             let accepts = Accepts {
                 path: true,
@@ -394,7 +430,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(Error::Usage(format!(
             "unknown command `cargo xtask {other}`; the commands are build, run, image, test, \
-             module, setup and help"
+             bench, module, setup and help"
         ))),
     }
 }
@@ -508,6 +544,29 @@ mod tests {
         assert!(parse_str("build -- -d int").is_err());
         assert!(parse_str("setup --force").is_err());
         assert!(parse_str("flash").is_err());
+    }
+
+    #[test]
+    fn bench_takes_a_board_and_quick() {
+        assert_eq!(
+            parse_str("bench").unwrap(),
+            Command::Bench(BenchOptions {
+                board: Board::Virt,
+                quick: false,
+                firmware: None,
+            })
+        );
+        assert_eq!(
+            parse_str("bench --board raspi4b --quick").unwrap(),
+            Command::Bench(BenchOptions {
+                board: Board::Rpi4,
+                quick: true,
+                firmware: None,
+            })
+        );
+        assert!(parse_str("bench --quick=yes").is_err());
+        assert!(parse_str("bench --test-kernel").is_err());
+        assert!(parse_str("build --quick").is_err());
     }
 
     fn addition(host: &str, guest: &str) -> Addition {

@@ -104,6 +104,13 @@ pub enum Error {
         /// What the user can do about it.
         hint: String,
     },
+    /// A benchmark boot did not produce its figures.
+    Bench {
+        /// What went wrong.
+        reason: String,
+        /// The QEMU command and its serial log, or empty.
+        report: String,
+    },
     /// `cargo xtask setup` needs root; the commands to run instead are attached.
     NotRoot {
         /// The commands that do what setup would have done.
@@ -181,6 +188,13 @@ impl fmt::Display for Error {
                 path,
                 source,
             } => write!(f, "could not {action} {}: {source}", path.display()),
+            Error::Bench { reason, report } => {
+                write!(f, "the benchmark failed: {reason}")?;
+                if !report.is_empty() {
+                    write!(f, "\n{report}")?;
+                }
+                Ok(())
+            }
             Error::Elf { path, reason } => {
                 write!(f, "the kernel ELF {} {reason}", path.display())
             }

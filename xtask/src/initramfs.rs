@@ -243,9 +243,20 @@ pub fn install(
     programs: &[Program],
     additions: &[Addition],
 ) -> Result<PathBuf> {
+    install_at(layout, board, programs, additions, &layout.initramfs(board))
+}
+
+/// As [`install`], but writes the archive to `path`.
+pub fn install_at(
+    layout: &Layout,
+    board: Board,
+    programs: &[Program],
+    additions: &[Addition],
+    path: &Path,
+) -> Result<PathBuf> {
     let inputs = inputs(layout, board, programs, additions);
     let bytes = assemble(&inputs)?;
-    let path = layout.initramfs(board);
+    let path = path.to_path_buf();
     if let Some(dir) = path.parent() {
         create_dir(dir)?;
     }

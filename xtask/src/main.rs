@@ -8,6 +8,7 @@ macro_rules! say {
 }
 
 mod apt;
+mod bench;
 mod build;
 mod cli;
 mod error;
@@ -41,6 +42,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         Command::Run(options) => qemu::run(&layout, &options),
         Command::Image(options) => image::image(&layout, &options).map(|()| ExitCode::SUCCESS),
         Command::Test(options) => test::test(&layout, &options).map(|()| ExitCode::SUCCESS),
+        Command::Bench(options) => bench::bench(&layout, &options).map(|()| ExitCode::SUCCESS),
         Command::Module(options) => modules::module(&layout, &options).map(|_| ExitCode::SUCCESS),
         Command::Setup => setup::setup(&layout).map(|()| ExitCode::SUCCESS),
         Command::Help => {

@@ -1,7 +1,9 @@
-//! `cargo xtask test`: host unit tests, every kernel build and the SD image, then the QEMU tests.
+//! `cargo xtask test`: host unit tests, every kernel build and the SD image, the QEMU tests, then
+//! one quick benchmark run (that it works, never how fast).
 
 use std::path::PathBuf;
 
+use crate::bench;
 use crate::build;
 use crate::cli::{Board, KernelKind, TestOptions};
 use crate::error::Result;
@@ -49,13 +51,15 @@ const PROGRAM_TEST_ARGS: &[&str] = &[
     "coreutils",
     "--package",
     "testprogs",
+    "--package",
+    "bench",
 ];
 
 /// `cargo xtask test`; stops at the first stage that fails.
 pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     let tools = prereq::everything()?;
 
-    say!("stage 1 of 3: host unit tests");
+    say!("stage 1 of 4: host unit tests");
     process::run(
         toolchain::cargo(layout.root()).args(HOST_TEST_ARGS),
         "stage 1 (host unit tests)",
@@ -66,7 +70,7 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     )?;
 
     say!(
-        "stage 2 of 3: the normal and the test kernel, the initramfs, the rpi4 files and the SD \
+        "stage 2 of 4: the normal and the test kernel, the initramfs, the rpi4 files and the SD \
          image"
     );
     for kind in [KernelKind::Normal, KernelKind::Test] {
@@ -87,13 +91,16 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     image::write(&tools, &files, &layout.sd_image())?;
     say!("wrote {}", layout.show(&layout.sd_image()).display());
 
-    say!("stage 3 of 3: QEMU integration tests");
+    say!("stage 3 of 4: QEMU integration tests");
     process::run(
         toolchain::cargo(layout.root())
             .args(["test", "--no-fail-fast", "--package", "keel-tests"])
             .env("KEEL_DIST", layout.dist()),
         "stage 3 (QEMU integration tests)",
     )?;
+
+    say!("stage 4 of 4: the quick benchmark runs and reports every figure (speed is not checked)");
+    bench::smoke(layout, &programs)?;
     say!("all tests passed");
     Ok(())
 }

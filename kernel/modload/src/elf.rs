@@ -130,6 +130,19 @@ impl Rela {
     }
 }
 
+/// Whether the NUL-terminated string at `off` in `table` is `name`: a byte comparison, without
+/// the UTF-8 check of [`str_at`] (a string equal to `name` is UTF-8).
+pub(crate) fn str_is(table: &[u8], off: u32, name: &str) -> bool {
+    let Ok(start) = usize::try_from(off) else {
+        return false;
+    };
+    let name = name.as_bytes();
+    table
+        .get(start..)
+        .and_then(|rest| rest.get(..=name.len()))
+        .is_some_and(|s| s[..name.len()] == *name && s[name.len()] == 0)
+}
+
 /// Returns the NUL-terminated string at `off` in `table`, if it is in bounds and UTF-8.
 pub(crate) fn str_at(table: &[u8], off: u32) -> Result<&str, &'static str> {
     let start = usize::try_from(off).map_err(|_| "offset past the end of the table")?;
@@ -145,4 +158,22 @@ pub(crate) fn str_at(table: &[u8], off: u32) -> Result<&str, &'static str> {
         .ok_or("name is not NUL-terminated")?;
     let raw = rest.get(..len).ok_or("name is not NUL-terminated")?;
     core::str::from_utf8(raw).map_err(|_| "name is not valid UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn str_is_compares_whole_names() {
+        let table = b"\0.text\0.text.hot\0\xff\0";
+        assert!(str_is(table, 1, ".text"));
+        assert!(!str_is(table, 1, ".tex"));
+        assert!(!str_is(table, 1, ".text.hot"));
+        assert!(str_is(table, 7, ".text.hot"));
+        assert!(str_is(table, 0, ""));
+        assert!(!str_is(table, 17, "x"));
+        assert!(!str_is(table, 99, ""));
+        assert_eq!(str_at(table, 7), Ok(".text.hot"));
+    }
 }

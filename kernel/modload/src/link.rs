@@ -382,7 +382,7 @@ impl Linker<'_, '_, '_, '_> {
         let obj = self.obj;
         for (sh, target, _) in obj.loaded_rela_sections() {
             let count = usize::try_from(sh.size).unwrap_or(0) / crate::elf::RELA_SIZE;
-            let tname = obj.section_name(target);
+            let tname = || obj.section_name(target);
             for j in 0..count {
                 let Some(rela) = obj.rela(&sh, j) else {
                     continue;
@@ -392,7 +392,7 @@ impl Linker<'_, '_, '_, '_> {
                 };
                 let fail = |problem| LoadError::Relocation {
                     r_type: rela.r_type,
-                    section: tname.to_string(),
+                    section: tname().to_string(),
                     offset: rela.offset,
                     symbol: obj.sym_name(&sym).to_string(),
                     problem,
@@ -424,7 +424,7 @@ impl Linker<'_, '_, '_, '_> {
                 if !applied {
                     // Parse refuses unsupported types and out-of-bounds offsets.
                     return Err(LoadError::UnsupportedRelocation {
-                        section: tname.to_string(),
+                        section: tname().to_string(),
                         offset: rela.offset,
                         r_type: rela.r_type,
                     });

@@ -337,18 +337,20 @@ impl<'a> Object<'a> {
             if sh.sh_type != SHT_RELA {
                 continue;
             }
-            let name = self.section_name(i);
+            // Names are looked up only for an error message: reading them costs more than the
+            // checks.
+            let name = || self.section_name(i);
             if sh.entsize != RELA_SIZE as u64 || sh.size % RELA_SIZE as u64 != 0 {
                 return Err(bad_section(
                     i,
-                    name,
+                    name(),
                     "relocation entry size is not 24 or its size is not a multiple of it",
                 ));
             }
             if self.symtab_index == 0 || sh.link as usize != self.symtab_index {
                 return Err(bad_section(
                     i,
-                    name,
+                    name(),
                     "sh_link does not name the symbol table",
                 ));
             }
@@ -357,17 +359,17 @@ impl<'a> Object<'a> {
                 .shdr(target)
                 .filter(|_| target != 0 && target != i)
                 .ok_or_else(|| {
-                    bad_section(i, name, "sh_info does not name a section to relocate")
+                    bad_section(i, name(), "sh_info does not name a section to relocate")
                 })?;
-            let tname = self.section_name(target);
+            let tname = || self.section_name(target);
             let loaded = tsh.flags & u64::from(SHF_ALLOC) != 0;
             let count = self.file_range(i, &sh)?.len() / RELA_SIZE;
             for j in 0..count {
                 let rela = self
                     .rela(&sh, j)
-                    .ok_or_else(|| bad_section(i, name, "entry unreadable"))?;
+                    .ok_or_else(|| bad_section(i, name(), "entry unreadable"))?;
                 let bad = |why| LoadError::BadRelocation {
-                    section: tname.to_string(),
+                    section: tname().to_string(),
                     index: j,
                     offset: rela.offset,
                     r_type: rela.r_type,
@@ -381,7 +383,7 @@ impl<'a> Object<'a> {
                 }
                 let width =
                     reloc::width(rela.r_type).ok_or_else(|| LoadError::UnsupportedRelocation {
-                        section: tname.to_string(),
+                        section: tname().to_string(),
                         offset: rela.offset,
                         r_type: rela.r_type,
                     })?;
@@ -513,7 +515,7 @@ impl<'a> Object<'a> {
     pub fn section(&self, name: &str) -> Option<&'a [u8]> {
         (1..self.shnum).find_map(|i| {
             let sh = self.shdr(i)?;
-            (self.section_name(i) == name).then(|| self.section_data(i, &sh))
+            elf::str_is(self.shstrtab, sh.name, name).then(|| self.section_data(i, &sh))
         })
     }
 
@@ -526,9 +528,12 @@ impl<'a> Object<'a> {
     pub fn imports(&self) -> impl Iterator<Item = Import<'a>> + '_ {
         (1..self.symbol_count()).filter_map(move |i| {
             let sym = self.sym(i)?;
-            let name = self.sym_name(&sym);
             let external = matches!(sym.bind(), STB_GLOBAL | STB_WEAK);
-            (u32::from(sym.shndx) == SHN_UNDEF && external && !name.is_empty()).then_some(Import {
+            if u32::from(sym.shndx) != SHN_UNDEF || !external {
+                return None;
+            }
+            let name = self.sym_name(&sym);
+            (!name.is_empty()).then_some(Import {
                 name,
                 weak: sym.bind() == STB_WEAK,
             })

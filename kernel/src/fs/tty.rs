@@ -165,6 +165,7 @@ impl Node for ConsoleTty {
                 s.eof = false;
                 return Ok(0);
             }
+            crate::kstats::console_waited();
             return Err(Errno::EAGAIN);
         }
         let canonical = s.termios.lflags & ICANON != 0;

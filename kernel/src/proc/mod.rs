@@ -256,6 +256,7 @@ extern "C" fn user_thread_start(_: usize) {
     // SAFETY: the top of a user thread's kernel stack is reserved for its trap frame
     // (`Thread::new` starts the thread's kernel code below it).
     unsafe { (frame_addr as *mut TrapFrame).write(frame) };
+    crate::kstats::user_entered(p.pid);
     drop(p);
     drop(t);
     crate::sync::irq_save();

@@ -103,6 +103,10 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::INIT_MODULE => crate::module::syscall::init_module(&p, a[0], a[1], a[2], a[3]),
         nr::DELETE_MODULE => crate::module::syscall::delete_module(&p, a[0], a[1], a[2]),
         nr::MODULE_LIST => crate::module::syscall::module_list(&p, a[0], a[1]),
+        nr::KSTATS => p
+            .aspace
+            .write_val(a[0], &crate::kstats::snapshot())
+            .map(|()| 0),
         n => match fs::dispatch(&p, n, a) {
             Some(r) => r,
             None => Err(Errno::ENOSYS),

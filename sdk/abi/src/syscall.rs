@@ -57,6 +57,7 @@
 //! | 80 | `INIT_MODULE` | image, image length, parameters, parameters length | 0 (needs [`crate::types::CAP_MODULES`]) |
 //! | 81 | `DELETE_MODULE` | name, name length, flags | 0 (needs [`crate::types::CAP_MODULES`]) |
 //! | 82 | `MODULE_LIST` | `*mut ModuleInfo`, capacity | number of modules |
+//! | 90 | `KSTATS` | `*mut KernelStats` | 0 |
 
 /// Ends the calling process with a status.
 pub const EXIT: u64 = 0;
@@ -150,6 +151,8 @@ pub const INIT_MODULE: u64 = 80;
 pub const DELETE_MODULE: u64 = 81;
 /// Lists the loaded kernel modules.
 pub const MODULE_LIST: u64 = 82;
+/// The kernel's own measurements: boot milestones and timer interrupt latency.
+pub const KSTATS: u64 = 90;
 
 /// [`WAIT`] flag: return 0 at once when no child has ended.
 pub const WNOHANG: u64 = 1;
@@ -202,6 +205,7 @@ pub const NAMES: &[(u64, &str)] = &[
     (INIT_MODULE, "init_module"),
     (DELETE_MODULE, "delete_module"),
     (MODULE_LIST, "module_list"),
+    (KSTATS, "kstats"),
 ];
 
 /// The name of call `nr`, if it exists.

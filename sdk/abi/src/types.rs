@@ -278,6 +278,35 @@ pub struct MemInfo {
     pub kernel_image: u64,
 }
 
+/// What [`crate::syscall::KSTATS`] reports: moments of the boot and the timer interrupt's
+/// latency, all in ticks of the generic counter (`counter_hz` per second, counted from reset).
+/// A moment that has not happened yet is 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelStats {
+    /// The counter's frequency (CNTFRQ_EL0), in Hz.
+    pub counter_hz: u64,
+    /// The counter when the first process (`/sbin/init`) was about to run its first instruction.
+    pub init_entered: u64,
+    /// The counter when a reader first found the console tty empty: the shell waiting at its
+    /// first prompt.
+    pub console_waited: u64,
+    /// Timer interrupts measured.
+    pub timer_irqs: u64,
+    /// Sum of their latencies: the counter at the handler minus the deadline it was armed for.
+    pub timer_latency_sum: u64,
+    /// The shortest latency.
+    pub timer_latency_min: u64,
+    /// The longest latency.
+    pub timer_latency_max: u64,
+    /// The latest latencies: interrupt number `n` (counting from 0) is at index
+    /// `n % TIMER_LATENCY_RECENT`.
+    pub timer_latency_recent: [u64; TIMER_LATENCY_RECENT],
+}
+
+/// Entries of [`KernelStats::timer_latency_recent`].
+pub const TIMER_LATENCY_RECENT: usize = 32;
+
 /// [`crate::syscall::IOCTL`] on a tty: read its [`Termios`] (argument: `*mut Termios`).
 pub const TCGETS: u64 = 0x5401;
 /// Set its [`Termios`] (argument: `*const Termios`).

@@ -89,6 +89,10 @@ const PROGRAMS: &[(&str, &str)] = &[
         "ipcping [client N | server]: IPC round trips (test)",
     ),
     ("sleeper", "sleeper MS: sleep then exit (test)"),
+    (
+        "bench",
+        "bench [--quick]: benchmarks, one BENCH line per figure",
+    ),
 ];
 
 /// The built-in called `name`.
