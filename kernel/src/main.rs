@@ -40,6 +40,7 @@ mod irq;
 mod klog;
 #[cfg(feature = "qemu-test")]
 mod ktest;
+mod mailbox;
 mod mm;
 mod module;
 mod pci;
@@ -133,6 +134,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     };
     let compatible: strlist::StrList = tree.root().compatible().all().collect();
     let board = board::by_compatible(compatible.as_slice()).unwrap_or(early);
+    board::set_current(board);
     let console_irq = match console_from_tree(board) {
         Some((pa, irq, note)) => {
             log::info!(target: "console", "PL011 at {pa:#x} ({note})");

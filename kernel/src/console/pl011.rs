@@ -55,9 +55,15 @@ impl Pl011 {
         }
     }
 
-    /// Raises the UART's interrupt when bytes arrive (FIFO level or receive timeout).
+    /// Raises the UART's interrupt when bytes arrive (FIFO level or receive timeout), and no
+    /// other.
     pub fn enable_rx_interrupt(&mut self) {
         self.regs().IMSC.write(INT::RX::SET + INT::RT::SET);
+    }
+
+    /// Masks every interrupt of the UART.
+    pub fn disable_interrupts(&mut self) {
+        self.regs().IMSC.set(0);
     }
 
     /// Clears the receive and receive-timeout interrupts.
