@@ -8,7 +8,8 @@
 //! `keel_console_claim` ([`claim`]). The kernel sends its pending output, unregisters its input
 //! interrupt (bytes arriving meanwhile wait in the UART's FIFO for the driver) and from then on
 //! writes through the driver's `write` (its transmit ring; `flush` when the ring is full), while
-//! the driver's input reaches the console tty ([`is_backend`], checked by `keel_tty_receive`).
+//! the driver's input reaches the console tty ([`is_backend`], checked by `keel_tty_receive`,
+//! then [`receive`]: the line discipline runs in a kernel work item).
 //! Reports of faults and panics, and lines the driver itself logs, still use the built-in polled
 //! path. On `keel_console_release` ([`release`]), or when the driver's module fails or goes
 //! ([`module_gone`]), the built-in driver takes the console back and restarts its input interrupt
@@ -17,6 +18,7 @@
 pub mod pl011;
 
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
 use keel_abi::Errno;
@@ -124,6 +126,8 @@ fn retake_input(module: ModuleId) {
         return;
     }
     *RETAKE_PENDING.lock() = None;
+    // What the driver received goes to the console before the built-in input runs again.
+    deliver_received(0);
     let Some(&on_input) = ON_INPUT.get() else {
         return;
     };
@@ -195,6 +199,54 @@ fn fail_driver(argument: usize) {
     crate::module::fail(module, failure);
     log::warn!(target: "console", "the console driver failed: the console is back on the built-in driver");
     retake_input(module);
+}
+
+/// Bytes the console's driver received that the console tty has not taken yet.
+static RECEIVED: IrqMutex<VecDeque<u8>> = IrqMutex::new(VecDeque::new());
+/// Most bytes [`RECEIVED`] holds.
+const RECEIVED_MAX: usize = 4096;
+
+/// Takes bytes the console's driver received (through `keel_tty_receive`, in the driver's
+/// bottom half); returns how many it kept. The line discipline runs in the kernel's own work
+/// item, outside the driver's code, so that its echo goes through the driver's transmit ring
+/// in order with the rest of the output.
+pub fn receive(data: &[u8]) -> usize {
+    let kept = {
+        let mut received = RECEIVED.lock();
+        let kept = data.len().min(RECEIVED_MAX.saturating_sub(received.len()));
+        received.extend(&data[..kept]);
+        kept
+    };
+    if kept > 0 {
+        // If the work queue is full, the next byte received schedules it again.
+        let _ = crate::dev::work::schedule_kernel(deliver_received, 0);
+    }
+    kept
+}
+
+/// Hands what the console's driver received to the console tty.
+fn deliver_received(_: usize) {
+    loop {
+        let mut chunk = [0u8; 64];
+        let n = {
+            let mut received = RECEIVED.lock();
+            let n = received.len().min(chunk.len());
+            for (slot, b) in chunk.iter_mut().zip(received.drain(..n)) {
+                *slot = b;
+            }
+            if received.is_empty() {
+                // Give the buffer back, so an idle console holds no heap.
+                *received = VecDeque::new();
+            }
+            n
+        };
+        if n == 0 {
+            break;
+        }
+        if let Some(f) = ON_INPUT.get() {
+            f(&chunk[..n]);
+        }
+    }
 }
 
 /// Whether the tty `device` feeds the console.

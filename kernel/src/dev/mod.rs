@@ -682,8 +682,7 @@ pub fn tty_receive(module: ModuleId, id: u32, data: &[u8]) -> Result<usize, Errn
     };
     if crate::console::is_backend(&device) {
         // The console's driver: its input is the console's.
-        crate::fs::tty::input(data);
-        return Ok(data.len());
+        return Ok(crate::console::receive(data));
     }
     let kept = {
         let mut input = input.lock();
