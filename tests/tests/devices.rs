@@ -320,6 +320,24 @@ fn uart_pl011_on_raspi4b() {
     );
 }
 
+/// Types `command` and, right after it, `echo WORD` one byte at a time (30 ms apart): the
+/// second line's bytes keep arriving while the first runs. WORD must then be echoed and
+/// printed exactly once.
+fn typed_ahead(sh: &mut Session, command: &str, word: &str) {
+    sh.send(format!("{command}\r").as_bytes());
+    for b in format!("echo {word}\r").bytes() {
+        sh.send(&[b]);
+    }
+    sh.expect(&format!("\n{word}\n"), COMMAND_TIMEOUT);
+    sh.expect(PROMPT, COMMAND_TIMEOUT);
+    let seen = sh.log().matches(word).count();
+    if seen != 2 {
+        sh.fail(&format!(
+            "{word:?} typed during `{command}` appeared {seen} times, not twice (echo and output)"
+        ));
+    }
+}
+
 /// The pid in `... (pid N)` of an rmmod refusal.
 fn pid_in(text: &str) -> Option<u32> {
     let rest = &text[text.find("(pid ")? + 5..];
@@ -453,6 +471,10 @@ fn uart_console(machine: Machine, probe: &str) {
         ],
     );
     sh.run_expecting("echo built-in again", &["built-in again\n"]);
+    // Typed ahead while the driver takes the console (and below, while it hands it back): the
+    // next line arrives whole, once.
+    typed_ahead(&mut sh, "modprobe uart-pl011", "ahead-of-take-over");
+    typed_ahead(&mut sh, "rmmod uart-pl011", "ahead-of-hand-back");
     sh.run_expecting("stty", &["speed 115200 baud"]);
     // Reload: the driver takes the console again.
     sh.run_expecting(
