@@ -52,6 +52,9 @@ const MAJOR_GPIO: u64 = 254;
 enum Class {
     Tty {
         ops: TtyOps,
+        /// Whether `get_line`, `set_line` and `flush` are the driver's (a version 1 table has
+        /// none: its line is fixed at 115200 8N1 and nothing is queued to flush).
+        line_ops: bool,
         input: IrqMutex<VecDeque<u8>>,
         dropped: AtomicU64,
     },
@@ -173,7 +176,12 @@ impl Device {
 
     /// Has a tty driver send everything it queued (its `flush`); as [`Device::console_write`].
     pub fn console_flush(&self) -> Result<(), contain::Failure> {
-        let Class::Tty { ops, .. } = &self.class else {
+        let Class::Tty {
+            ops,
+            line_ops: true,
+            ..
+        } = &self.class
+        else {
             return Ok(());
         };
         contain::call4(
@@ -186,9 +194,12 @@ impl Device {
 
     /// A tty's line settings (its driver's `get_line`).
     pub fn tty_line(&self) -> Result<Termios, Errno> {
-        let Class::Tty { ops, .. } = &self.class else {
+        let Class::Tty { ops, line_ops, .. } = &self.class else {
             return Err(Errno::ENOTTY);
         };
+        if !line_ops {
+            return Ok(FIXED_LINE);
+        }
         let mut t = Termios::default();
         let status =
             self.call_running(ops.get_line as usize, &mut t as *mut Termios as u64, 0, 0)?;
@@ -198,10 +209,17 @@ impl Device {
 
     /// Applies checked line settings through the tty driver's `set_line`.
     pub fn tty_set_line(&self, t: &Termios) -> Result<(), Errno> {
-        let Class::Tty { ops, .. } = &self.class else {
+        let Class::Tty { ops, line_ops, .. } = &self.class else {
             return Err(Errno::ENOTTY);
         };
         t.check()?;
+        if !line_ops {
+            return if t.same_line(&FIXED_LINE) {
+                Ok(())
+            } else {
+                Err(Errno::EINVAL)
+            };
+        }
         let status = self.call_running(ops.set_line as usize, t as *const Termios as u64, 0, 0)?;
         status_result(status as u32 as i32).map(|_| ())
     }
@@ -436,6 +454,39 @@ fn block_io(
     Ok(len as usize)
 }
 
+/// The version 1 tty table: `open`, `close` and `write` only. The kernel still accepts it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct TtyOpsV1 {
+    header: OpsHeader,
+    open: device::OpenFn,
+    close: device::CloseFn,
+    write:
+        unsafe extern "C" fn(context: *mut core::ffi::c_void, buf: *const u8, len: usize) -> isize,
+}
+
+/// The line of a tty whose driver has no line operations (a version 1 table).
+const FIXED_LINE: Termios = Termios {
+    lflags: 0,
+    baud: 115_200,
+    data_bits: 8,
+    stop_bits: 1,
+    parity: 0,
+    reserved: 0,
+};
+
+// Placeholders for the line operations a version 1 table lacks; `line_ops: false` keeps them
+// from being called.
+unsafe extern "C" fn v1_get_line(_: *mut core::ffi::c_void, _: *mut Termios) -> i32 {
+    -(Errno::ENOSYS.0 as i32)
+}
+unsafe extern "C" fn v1_set_line(_: *mut core::ffi::c_void, _: *const Termios) -> i32 {
+    -(Errno::ENOSYS.0 as i32)
+}
+unsafe extern "C" fn v1_flush(_: *mut core::ffi::c_void) -> i32 {
+    -(Errno::ENOSYS.0 as i32)
+}
+
 /// Checks a `/dev` name: `[A-Za-z0-9_-]`, 1 to 32 bytes (`EINVAL` otherwise).
 fn check_name(name: &str) -> Result<(), Errno> {
     let ok = !name.is_empty()
@@ -512,21 +563,47 @@ pub unsafe fn register(
 ) -> Result<u32, Errno> {
     let kind = match class {
         device_class::TTY => {
-            // SAFETY: forwarded from the caller.
-            let ops: TtyOps = unsafe {
-                read_table(module, ops, class, device::TTY_OPS_VERSION, |t: &TtyOps| {
-                    alloc::vec![
-                        t.open as usize,
-                        t.close as usize,
-                        t.write as usize,
-                        t.get_line as usize,
-                        t.set_line as usize,
-                        t.flush as usize
-                    ]
-                })?
+            if ops.is_null() || !(ops as usize).is_multiple_of(core::mem::align_of::<TtyOps>()) {
+                return Err(Errno::EFAULT);
+            }
+            // SAFETY: non-null and aligned; the caller promises a readable header.
+            let version = unsafe { core::ptr::read(ops.cast::<OpsHeader>()) }.version;
+            let (ops, line_ops) = if version == 1 {
+                // SAFETY: forwarded from the caller.
+                let v1: TtyOpsV1 = unsafe {
+                    read_table(module, ops, class, 1, |t: &TtyOpsV1| {
+                        alloc::vec![t.open as usize, t.close as usize, t.write as usize]
+                    })?
+                };
+                let ops = TtyOps {
+                    header: v1.header,
+                    open: v1.open,
+                    close: v1.close,
+                    write: v1.write,
+                    get_line: v1_get_line,
+                    set_line: v1_set_line,
+                    flush: v1_flush,
+                };
+                (ops, false)
+            } else {
+                // SAFETY: forwarded from the caller.
+                let ops: TtyOps = unsafe {
+                    read_table(module, ops, class, device::TTY_OPS_VERSION, |t: &TtyOps| {
+                        alloc::vec![
+                            t.open as usize,
+                            t.close as usize,
+                            t.write as usize,
+                            t.get_line as usize,
+                            t.set_line as usize,
+                            t.flush as usize
+                        ]
+                    })?
+                };
+                (ops, true)
             };
             Class::Tty {
                 ops,
+                line_ops,
                 input: IrqMutex::new(VecDeque::new()),
                 dropped: AtomicU64::new(0),
             }
