@@ -21,6 +21,22 @@ pub struct Board {
     pub uart_clock_hz: u32,
     /// GPIO controller to route the console pins, with the pins (TX, RX) and their function code.
     pub console_pins: Option<ConsolePins>,
+    /// Where the firmware (the VideoCore mailbox) sees physical address 0, for boards whose
+    /// firmware answers property requests (`None`: no firmware mailbox).
+    pub firmware_bus_base: Option<u64>,
+}
+
+/// The board recognised from the device tree (set once at boot).
+static CURRENT: spin::Once<&'static Board> = spin::Once::new();
+
+/// Records the board the device tree names.
+pub fn set_current(board: &'static Board) {
+    CURRENT.call_once(|| board);
+}
+
+/// The board the device tree named, once known.
+pub fn current() -> Option<&'static Board> {
+    CURRENT.get().copied()
 }
 
 /// GPIO routing for the console UART (BCM2711 style function select and pulls).
@@ -46,6 +62,7 @@ pub static BOARDS: &[Board] = &[
         early_uart: 0x0900_0000,
         uart_clock_hz: 0,
         console_pins: None,
+        firmware_bus_base: None,
     },
     Board {
         name: "rpi4",
@@ -59,6 +76,7 @@ pub static BOARDS: &[Board] = &[
             function: 0b100,
             release: &[30, 31, 32, 33],
         }),
+        firmware_bus_base: Some(0xc000_0000),
     },
 ];
 

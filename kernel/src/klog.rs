@@ -6,6 +6,7 @@
 //! (`keel_kernel::mm::phys` logs as `mm`) unless the call names one.
 
 use core::fmt::Write;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use keel_core::logring::LogRing;
 use keel_core::time::Timestamp;
@@ -20,6 +21,9 @@ pub const RING_SIZE: usize = 64 * 1024;
 const LINE_MAX: usize = 240;
 
 static RING: IrqMutex<LogRing<RING_SIZE>> = IrqMutex::new(LogRing::new());
+/// The core (MPIDR affinity) writing a line to the console under the ring's lock.
+static HOLDER: AtomicU64 = AtomicU64::new(NO_HOLDER);
+const NO_HOLDER: u64 = u64::MAX;
 static LOGGER: KernelLogger = KernelLogger;
 
 struct KernelLogger;
@@ -81,11 +85,22 @@ impl Log for KernelLogger {
             record.args()
         );
         let text = &line.buf[..line.len];
+        let me = arch::mpidr();
+        if HOLDER.load(Ordering::Acquire) == me {
+            // This core is inside the console write of an earlier line: the console driver
+            // faulted or panicked there. Its report goes out the built-in polled way (the ring
+            // is locked by the interrupted line).
+            console::write_bytes_emergency(text);
+            console::write_bytes_emergency(b"\n");
+            return;
+        }
         // One lock around both keeps the ring and the console in the same order.
         let mut ring = RING.lock();
+        HOLDER.store(me, Ordering::Release);
         ring.push(text);
         console::write_bytes(text);
         console::write_bytes(b"\n");
+        HOLDER.store(NO_HOLDER, Ordering::Release);
     }
 
     fn flush(&self) {

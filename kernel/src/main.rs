@@ -41,6 +41,7 @@ mod klog;
 mod kstats;
 #[cfg(feature = "qemu-test")]
 mod ktest;
+mod mailbox;
 mod mm;
 mod module;
 mod pci;
@@ -134,6 +135,7 @@ pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
     };
     let compatible: strlist::StrList = tree.root().compatible().all().collect();
     let board = board::by_compatible(compatible.as_slice()).unwrap_or(early);
+    board::set_current(board);
     let console_irq = match console_from_tree(board) {
         Some((pa, irq, note)) => {
             log::info!(target: "console", "PL011 at {pa:#x} ({note})");

@@ -3,11 +3,13 @@
 //! the `gpio` command, `rmmod` refused while a device is open, unload and reload while idle, the
 //! PL061 interrupt raised by the monitor's `system_powerdown` (top half wakes the waiter, bottom
 //! half logs), a driver whose device operation faults, the block class through `ramdisk` and the
-//! tty class through `ttyloop`.
+//! tty class through `ttyloop`; `uart-pl011` taking the console over from the built-in driver
+//! on both machines, `stty`, and the console handed back and taken again across rmmod and
+//! modprobe.
 
 use std::time::Duration;
 
-use keel_tests::session::COMMAND_TIMEOUT;
+use keel_tests::session::{COMMAND_TIMEOUT, PROMPT};
 use keel_tests::{dist, Kernel, Machine, Session};
 
 /// A shell session on `machine` with a monitor socket of its own.
@@ -299,4 +301,217 @@ fn faulting_device(sh: &mut Session) {
         sh.fail("rmmod did not free the failed faulty module");
     }
     sh.run_expecting("echo still alive", &["still alive"]);
+}
+
+#[test]
+fn uart_pl011_on_virt() {
+    uart_console(
+        Machine::Virt,
+        "uart-pl011: /pl011@9000000: PL011 at 0x9000000, interrupt 33, clock 24000000 Hz (device tree), 115200 baud, console",
+    );
+}
+
+#[test]
+fn uart_pl011_on_raspi4b() {
+    uart_console(
+        Machine::Raspi4b,
+        // QEMU's firmware mailbox answers 3 MHz for the UART clock (48 MHz on hardware).
+        "PL011 at 0xfe201000, interrupt 153, clock 3000000 Hz (firmware), 115200 baud, console",
+    );
+}
+
+/// Types `command` and, right after it, `echo WORD` one byte at a time (30 ms apart): the
+/// second line's bytes keep arriving while the first runs. WORD must then be echoed and
+/// printed exactly once.
+fn typed_ahead(sh: &mut Session, command: &str, word: &str) {
+    sh.send(format!("{command}\r").as_bytes());
+    for b in format!("echo {word}\r").bytes() {
+        sh.send(&[b]);
+    }
+    sh.expect(&format!("\n{word}\n"), COMMAND_TIMEOUT);
+    sh.expect(PROMPT, COMMAND_TIMEOUT);
+    let seen = sh.log().matches(word).count();
+    if seen != 2 {
+        sh.fail(&format!(
+            "{word:?} typed during `{command}` appeared {seen} times, not twice (echo and output)"
+        ));
+    }
+}
+
+/// The pid in `... (pid N)` of an rmmod refusal.
+fn pid_in(text: &str) -> Option<u32> {
+    let rest = &text[text.find("(pid ")? + 5..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `uart-pl011` loaded at boot by device matching owns the console: typing at the shell and its
+/// output go through the driver's rings; stty shows and sets the line; rmmod is refused while
+/// /dev/ttyAMA0 is open and hands the console back when idle; modprobe takes it again.
+fn uart_console(machine: Machine, probe: &str) {
+    let mut sh = start(machine, "uart");
+    for needle in [
+        // The Pi 4's tree lists the GPIO block (whose pins the driver routes) before the UART.
+        if machine == Machine::Virt {
+            "device tree: arm,pl011 -> uart-pl011"
+        } else {
+            "device tree: brcm,bcm2711-gpio -> uart-pl011"
+        },
+        "dev: /dev/ttyAMA0 registered",
+        "console: console taken over by /dev/ttyAMA0 (uart-pl011)",
+        probe,
+    ] {
+        if !sh.log().contains(needle) {
+            sh.fail(&format!("the boot log lacks {needle:?}"));
+        }
+    }
+    // Input and output through the driver.
+    sh.run_expecting(
+        "echo typed through the driver",
+        &["typed through the driver\n"],
+    );
+    sh.run_expecting(
+        "stty",
+        &["speed 115200 baud; cs8 -parenb -parodd -cstopb; "],
+    );
+    sh.run_expecting(
+        "stty -F ttyAMA0",
+        &["speed 115200 baud; cs8 -parenb -parodd -cstopb; -echo -icanon -isig"],
+    );
+    // Line settings through the driver, and back.
+    sh.run("stty -F /dev/ttyAMA0 9600 cs7 parenb cstopb");
+    sh.run_expecting(
+        "stty -F /dev/ttyAMA0",
+        &["speed 9600 baud; cs7 parenb -parodd cstopb; -echo -icanon -isig"],
+    );
+    sh.run("stty 115200 cs8 -parenb -cstopb");
+    sh.run_expecting(
+        "stty",
+        &["speed 115200 baud; cs8 -parenb -parodd -cstopb; "],
+    );
+    // Bad settings get an error code, never a fault.
+    sh.run_expecting(
+        "stty -F /dev/ttyAMA0 5000000",
+        &["stty: /dev/ttyAMA0: invalid argument"],
+    );
+    // Above clock / 16 (1.5 Mbaud at 24 MHz, 187500 baud at 3 MHz): the driver refuses.
+    sh.run_expecting(
+        "stty -F /dev/ttyAMA0 2000000",
+        &["stty: /dev/ttyAMA0: invalid argument"],
+    );
+    // A device tty has no line discipline: no local flags.
+    sh.run_expecting(
+        "stty -F /dev/ttyAMA0 echo",
+        &["stty: /dev/ttyAMA0: invalid argument"],
+    );
+    sh.run_expecting("stty fast", &["stty: invalid argument 'fast'"]);
+    // Long output: more than the transmit ring holds, every line in order.
+    let out = sh.run("dmesg");
+    for needle in [
+        "Keel 0.1.0",
+        "console taken over by /dev/ttyAMA0",
+        "uart-pl011 loaded",
+    ] {
+        if !out.contains(needle) {
+            sh.fail(&format!("dmesg through the driver lacks {needle:?}"));
+        }
+    }
+    // More than the transmit ring holds: every line arrives, in order (the file's text holds
+    // "# ", so the dump is read up to its last offset rather than to the next prompt).
+    let size = std::fs::metadata(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../modules/rootfs/etc/inittab"
+    ))
+    .map(|m| m.len())
+    .unwrap_or(0);
+    sh.send_line("hexdump /etc/inittab");
+    let out = sh.expect(&format!("\n{size:08x}\n"), COMMAND_TIMEOUT);
+    let mut at = 0;
+    for offset in (0..size).step_by(16) {
+        let tag = format!("\n{offset:08x}  ");
+        match out[at..].find(&tag) {
+            Some(i) => at += i + tag.len(),
+            None => sh.fail(&format!(
+                "the hex dump lacks line {offset:08x}, or out of order"
+            )),
+        }
+    }
+    if out.len() < 4096 {
+        sh.fail("hexdump printed less than the transmit ring holds");
+    }
+    sh.expect(PROMPT, COMMAND_TIMEOUT);
+
+    // A reader holds /dev/ttyAMA0 open: rmmod is refused.
+    sh.run("dd if=/dev/ttyAMA0 of=/tmp/uart bs=1 count=1 &");
+    let refused = sh.run_expecting(
+        "rmmod uart-pl011",
+        &["rmmod: uart-pl011 is in use by /dev/ttyAMA0 (pid"],
+    );
+    let Some(pid) = pid_in(&refused) else {
+        sh.fail("rmmod did not name the reader's pid");
+    };
+    sh.run(&format!("kill {pid}"));
+    for _ in 0..20 {
+        if lsmod_row(&sh.run("lsmod"), "uart-pl011")
+            .is_some_and(|row| row.split_whitespace().nth(2) == Some("0"))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Idle: unload hands the console back; typing goes on through the built-in driver.
+    sh.run_expecting(
+        "rmmod uart-pl011",
+        &[
+            "console back on the built-in driver",
+            "/dev/ttyAMA0 removed",
+        ],
+    );
+    sh.run_expecting("echo built-in again", &["built-in again\n"]);
+    // Typed ahead while the driver takes the console (and below, while it hands it back): the
+    // next line arrives whole, once.
+    typed_ahead(&mut sh, "modprobe uart-pl011", "ahead-of-take-over");
+    typed_ahead(&mut sh, "rmmod uart-pl011", "ahead-of-hand-back");
+    sh.run_expecting("stty", &["speed 115200 baud"]);
+    // Reload: the driver takes the console again.
+    sh.run_expecting(
+        "modprobe uart-pl011",
+        &["console taken over by /dev/ttyAMA0 (uart-pl011)"],
+    );
+    sh.run_expecting("echo driver again", &["driver again\n"]);
+    sh.run_expecting("dmesg", &["removed uart-pl011"]);
+
+    // A console driver that panics in its transmit path is contained: the console falls back
+    // to the built-in driver, says so, and typing goes on; rmmod frees the failed module.
+    sh.run_expecting("rmmod uart-pl011", &["console back on the built-in driver"]);
+    sh.run_expecting(
+        "insmod /lib/modules/uart-pl011.ko panic_after=3000",
+        &["console taken over by /dev/ttyAMA0 (uart-pl011)"],
+    );
+    sh.send_line("dmesg");
+    sh.expect(
+        "panic_after=3000: panicking in write as asked",
+        COMMAND_TIMEOUT,
+    );
+    // The shell's next prompt may come before or after this line.
+    sh.expect(
+        "the console driver failed: the console is back on the built-in driver",
+        COMMAND_TIMEOUT,
+    );
+    sh.run_expecting("echo contained", &["contained\n"]);
+    match lsmod_row(&sh.run("lsmod"), "uart-pl011") {
+        Some(row) if row.contains("failed") => {}
+        row => sh.fail(&format!("lsmod does not show uart-pl011 failed: {row:?}")),
+    }
+    sh.run_expecting("rmmod uart-pl011", &["removed uart-pl011"]);
+    sh.run_expecting(
+        "modprobe uart-pl011",
+        &["console taken over by /dev/ttyAMA0 (uart-pl011)"],
+    );
+    sh.run_expecting("echo back again", &["back again\n"]);
+    sh.send_line("poweroff");
+    sh.finish(Duration::from_secs(60)).assert_exit(0);
 }

@@ -36,6 +36,8 @@ const HOST_TEST_ARGS: &[&str] = &[
     "--package",
     "keel-module",
     "--package",
+    "keel-pl011",
+    "--package",
     "xtask",
 ];
 

@@ -31,7 +31,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use keel_abi::device::{self, BlockGeometry, BlockOps, GpioOps, OpsHeader, TtyOps};
 use keel_abi::module::device_class;
-use keel_abi::types::{FileKind, Stat};
+use keel_abi::types::{FileKind, Stat, Termios, TCGETS, TCSETS};
 use keel_abi::Errno;
 use keel_vfs::{wait_key_of, FileId, Node};
 
@@ -52,6 +52,9 @@ const MAJOR_GPIO: u64 = 254;
 enum Class {
     Tty {
         ops: TtyOps,
+        /// Whether `get_line`, `set_line` and `flush` are the driver's (a version 1 table has
+        /// none: its line is fixed at 115200 8N1 and nothing is queued to flush).
+        line_ops: bool,
         input: IrqMutex<VecDeque<u8>>,
         dropped: AtomicU64,
     },
@@ -119,6 +122,106 @@ impl Device {
     fn call_status(&self, f: usize, a: u64, b: u64, c: u64) -> Result<u32, Errno> {
         let status = self.call(f, a, b, c)? as u32 as i32;
         status_result(status)
+    }
+
+    /// The device's name (its `/dev` node).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The module that registered it.
+    pub fn module(&self) -> ModuleId {
+        self.module
+    }
+
+    /// The name of its module.
+    pub fn module_name(&self) -> String {
+        module::with_name(self.module, |n| String::from(n)).unwrap_or_default()
+    }
+
+    /// Like [`Device::call`] while the module may still run, even when the device takes no new
+    /// opens (the console keeps writing while its driver is being removed).
+    fn call_running(&self, f: usize, a: u64, b: u64, c: u64) -> Result<u64, Errno> {
+        match module::state_of(self.module) {
+            Some(State::Live | State::Loading | State::Unloading) => {}
+            Some(State::Failed) => return Err(Errno::EIO),
+            None => return Err(Errno::ENODEV),
+        }
+        match contain::call4(self.module, f, [self.context as u64, a, b, c]) {
+            Ok(value) => Ok(value),
+            Err(failure) => {
+                module::fail(self.module, failure);
+                Err(Errno::EIO)
+            }
+        }
+    }
+
+    /// Queues console output with a tty driver's `write`: how many bytes it took, or how the
+    /// driver failed. For the console only, which may write while the module table is locked (a
+    /// line logged under it): no lock is taken and a failure is left to the caller. The console
+    /// holds the device only while the module may run (see `console::module_gone`).
+    pub fn console_write(&self, bytes: &[u8]) -> Result<usize, contain::Failure> {
+        let Class::Tty { ops, .. } = &self.class else {
+            return Ok(0);
+        };
+        let args = [
+            self.context as u64,
+            bytes.as_ptr() as u64,
+            bytes.len() as u64,
+            0,
+        ];
+        let n = contain::call4(self.module, ops.write as usize, args)? as i64;
+        Ok(n.clamp(0, bytes.len() as i64) as usize)
+    }
+
+    /// Has a tty driver send everything it queued (its `flush`); as [`Device::console_write`].
+    pub fn console_flush(&self) -> Result<(), contain::Failure> {
+        let Class::Tty {
+            ops,
+            line_ops: true,
+            ..
+        } = &self.class
+        else {
+            return Ok(());
+        };
+        contain::call4(
+            self.module,
+            ops.flush as usize,
+            [self.context as u64, 0, 0, 0],
+        )?;
+        Ok(())
+    }
+
+    /// A tty's line settings (its driver's `get_line`).
+    pub fn tty_line(&self) -> Result<Termios, Errno> {
+        let Class::Tty { ops, line_ops, .. } = &self.class else {
+            return Err(Errno::ENOTTY);
+        };
+        if !line_ops {
+            return Ok(FIXED_LINE);
+        }
+        let mut t = Termios::default();
+        let status =
+            self.call_running(ops.get_line as usize, &mut t as *mut Termios as u64, 0, 0)?;
+        status_result(status as u32 as i32)?;
+        Ok(t)
+    }
+
+    /// Applies checked line settings through the tty driver's `set_line`.
+    pub fn tty_set_line(&self, t: &Termios) -> Result<(), Errno> {
+        let Class::Tty { ops, line_ops, .. } = &self.class else {
+            return Err(Errno::ENOTTY);
+        };
+        t.check()?;
+        if !line_ops {
+            return if t.same_line(&FIXED_LINE) {
+                Ok(())
+            } else {
+                Err(Errno::EINVAL)
+            };
+        }
+        let status = self.call_running(ops.set_line as usize, t as *const Termios as u64, 0, 0)?;
+        status_result(status as u32 as i32).map(|_| ())
     }
 
     fn open_close(&self) -> (usize, usize) {
@@ -259,6 +362,7 @@ impl Node for DevNode {
         dev.usable()?;
         match &dev.class {
             Class::Gpio { .. } => gpio::ioctl(dev, file, request, arg),
+            Class::Tty { .. } => tty_ioctl(dev, request, arg),
             _ => Err(Errno::ENOTTY),
         }
     }
@@ -269,6 +373,29 @@ impl Node for DevNode {
 
     fn wait_key(&self) -> Option<usize> {
         Some(self.0.wait_key())
+    }
+}
+
+/// `TCGETS` and `TCSETS` on a tty device: its line settings. A device tty has no line
+/// discipline: `lflags` reads 0 and must be 0.
+fn tty_ioctl(dev: &Device, request: u64, arg: u64) -> Result<u64, Errno> {
+    let p = crate::proc::current().ok_or(Errno::EPERM)?;
+    match request {
+        TCGETS => {
+            let t = dev.tty_line()?;
+            p.aspace.write_val(arg, &t)?;
+            Ok(0)
+        }
+        TCSETS => {
+            let t: Termios = p.aspace.read_val(arg)?;
+            t.check()?;
+            if t.lflags != 0 {
+                return Err(Errno::EINVAL);
+            }
+            dev.tty_set_line(&t)?;
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
     }
 }
 
@@ -327,13 +454,46 @@ fn block_io(
     Ok(len as usize)
 }
 
-/// Checks a `/dev` name: `[a-z0-9_-]`, 1 to 32 bytes (`EINVAL` otherwise).
+/// The version 1 tty table: `open`, `close` and `write` only. The kernel still accepts it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct TtyOpsV1 {
+    header: OpsHeader,
+    open: device::OpenFn,
+    close: device::CloseFn,
+    write:
+        unsafe extern "C" fn(context: *mut core::ffi::c_void, buf: *const u8, len: usize) -> isize,
+}
+
+/// The line of a tty whose driver has no line operations (a version 1 table).
+const FIXED_LINE: Termios = Termios {
+    lflags: 0,
+    baud: 115_200,
+    data_bits: 8,
+    stop_bits: 1,
+    parity: 0,
+    reserved: 0,
+};
+
+// Placeholders for the line operations a version 1 table lacks; `line_ops: false` keeps them
+// from being called.
+unsafe extern "C" fn v1_get_line(_: *mut core::ffi::c_void, _: *mut Termios) -> i32 {
+    -(Errno::ENOSYS.0 as i32)
+}
+unsafe extern "C" fn v1_set_line(_: *mut core::ffi::c_void, _: *const Termios) -> i32 {
+    -(Errno::ENOSYS.0 as i32)
+}
+unsafe extern "C" fn v1_flush(_: *mut core::ffi::c_void) -> i32 {
+    -(Errno::ENOSYS.0 as i32)
+}
+
+/// Checks a `/dev` name: `[A-Za-z0-9_-]`, 1 to 32 bytes (`EINVAL` otherwise).
 fn check_name(name: &str) -> Result<(), Errno> {
     let ok = !name.is_empty()
         && name.len() <= 32
         && name
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -403,14 +563,47 @@ pub unsafe fn register(
 ) -> Result<u32, Errno> {
     let kind = match class {
         device_class::TTY => {
-            // SAFETY: forwarded from the caller.
-            let ops: TtyOps = unsafe {
-                read_table(module, ops, class, device::TTY_OPS_VERSION, |t: &TtyOps| {
-                    alloc::vec![t.open as usize, t.close as usize, t.write as usize]
-                })?
+            if ops.is_null() || !(ops as usize).is_multiple_of(core::mem::align_of::<TtyOps>()) {
+                return Err(Errno::EFAULT);
+            }
+            // SAFETY: non-null and aligned; the caller promises a readable header.
+            let version = unsafe { core::ptr::read(ops.cast::<OpsHeader>()) }.version;
+            let (ops, line_ops) = if version == 1 {
+                // SAFETY: forwarded from the caller.
+                let v1: TtyOpsV1 = unsafe {
+                    read_table(module, ops, class, 1, |t: &TtyOpsV1| {
+                        alloc::vec![t.open as usize, t.close as usize, t.write as usize]
+                    })?
+                };
+                let ops = TtyOps {
+                    header: v1.header,
+                    open: v1.open,
+                    close: v1.close,
+                    write: v1.write,
+                    get_line: v1_get_line,
+                    set_line: v1_set_line,
+                    flush: v1_flush,
+                };
+                (ops, false)
+            } else {
+                // SAFETY: forwarded from the caller.
+                let ops: TtyOps = unsafe {
+                    read_table(module, ops, class, device::TTY_OPS_VERSION, |t: &TtyOps| {
+                        alloc::vec![
+                            t.open as usize,
+                            t.close as usize,
+                            t.write as usize,
+                            t.get_line as usize,
+                            t.set_line as usize,
+                            t.flush as usize
+                        ]
+                    })?
+                };
+                (ops, true)
             };
             Class::Tty {
                 ops,
+                line_ops,
                 input: IrqMutex::new(VecDeque::new()),
                 dropped: AtomicU64::new(0),
             }
@@ -564,6 +757,10 @@ pub fn tty_receive(module: ModuleId, id: u32, data: &[u8]) -> Result<usize, Errn
     let Class::Tty { input, dropped, .. } = &device.class else {
         return Err(Errno::EINVAL);
     };
+    if crate::console::is_backend(&device) {
+        // The console's driver: its input is the console's.
+        return Ok(crate::console::receive(data));
+    }
     let kept = {
         let mut input = input.lock();
         let room = TTY_INPUT_MAX.saturating_sub(input.len());
@@ -576,6 +773,14 @@ pub fn tty_receive(module: ModuleId, id: u32, data: &[u8]) -> Result<usize, Errn
     }
     device.wake();
     Ok(kept)
+}
+
+/// The tty device `id` of `module` (for `keel_console_claim`).
+pub fn find_tty(module: ModuleId, id: u32) -> Result<Arc<Device>, Errno> {
+    match find(module, id) {
+        Some(d) if matches!(d.class, Class::Tty { .. }) => Ok(d),
+        _ => Err(Errno::ENOENT),
+    }
 }
 
 /// The devices of `module` that are open, as `rmmod` names them: `/dev/gpiochip0 (pid 7)`.

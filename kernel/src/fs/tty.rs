@@ -190,14 +190,31 @@ impl Node for ConsoleTty {
         let p = crate::proc::current().ok_or(Errno::EPERM)?;
         match request {
             TCGETS => {
-                let t = self.state.lock().termios;
+                let mut t = self.state.lock().termios;
+                // Once a driver owns the console, the line settings are its.
+                if let Some(line) = crate::console::backend().and_then(|d| d.tty_line().ok()) {
+                    t = Termios {
+                        lflags: t.lflags,
+                        ..line
+                    };
+                }
                 p.aspace.write_val(arg, &t)?;
                 Ok(0)
             }
             TCSETS => {
                 let t: Termios = p.aspace.read_val(arg)?;
-                if t.lflags & !(ECHO | ICANON | ISIG) != 0 {
-                    return Err(Errno::EINVAL);
+                t.check()?;
+                let current = self.state.lock().termios;
+                match crate::console::backend() {
+                    Some(driver) => {
+                        let line = driver.tty_line()?;
+                        if !t.same_line(&line) {
+                            driver.tty_set_line(&Termios { lflags: 0, ..t })?;
+                        }
+                    }
+                    // The built-in driver keeps the line the boot set up.
+                    None if !t.same_line(&current) => return Err(Errno::EINVAL),
+                    None => {}
                 }
                 let mut s = self.state.lock();
                 // Leaving canonical mode hands over the half-typed line.
@@ -205,7 +222,7 @@ impl Node for ConsoleTty {
                     let line = core::mem::take(&mut s.line);
                     s.ready.extend(line);
                 }
-                s.termios.lflags = t.lflags;
+                s.termios = t;
                 Ok(0)
             }
             TIOCSPGRP => {

@@ -51,6 +51,9 @@ pub static EXPORTS: KernelExports = KernelExports {
     keel_work_schedule: work_schedule,
     keel_work_cancel: work_cancel,
     keel_platform_device: platform_device,
+    keel_console_claim: console_claim,
+    keel_console_release: console_release,
+    keel_firmware_clock_rate: firmware_clock_rate,
 };
 
 /// Longest log message kept from a module (longer ones are cut).
@@ -570,6 +573,42 @@ unsafe extern "C" fn platform_device(
         Ok(found) => {
             // SAFETY: non-null and aligned; a bad pointer faults, contained.
             unsafe { device.write(found) };
+            0
+        }
+        Err(e) => -(e.0 as i32),
+    }
+}
+
+unsafe extern "C" fn console_claim(module: ModuleHandle, id: u32) -> i32 {
+    if !active(module) {
+        return status(ErrorCode::InvalidArgument);
+    }
+    let claimed = crate::dev::find_tty(module.0 as ModuleId, id).and_then(crate::console::claim);
+    match claimed {
+        Ok(()) => 0,
+        Err(e) => -(e.0 as i32),
+    }
+}
+
+unsafe extern "C" fn console_release(module: ModuleHandle) -> i32 {
+    match crate::console::release(module.0 as ModuleId) {
+        Ok(()) => 0,
+        Err(e) => -(e.0 as i32),
+    }
+}
+
+unsafe extern "C" fn firmware_clock_rate(
+    _module: ModuleHandle,
+    clock_id: u32,
+    hz: *mut u32,
+) -> i32 {
+    if hz.is_null() || !(hz as usize).is_multiple_of(core::mem::align_of::<u32>()) {
+        return status(ErrorCode::BadAddress);
+    }
+    match crate::mailbox::clock_rate(clock_id) {
+        Ok(rate) => {
+            // SAFETY: non-null and aligned; a bad pointer faults, contained.
+            unsafe { hz.write(rate) };
             0
         }
         Err(e) => -(e.0 as i32),

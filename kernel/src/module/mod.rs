@@ -238,6 +238,7 @@ fn set_state(id: ModuleId, state: State) {
 /// heap allocations (reported), its pins on other modules, its pages and address space.
 fn teardown(id: ModuleId) {
     exports::release_hardware(id);
+    crate::console::module_gone(id);
     crate::dev::release_module(id);
     let module = {
         let mut table = TABLE.lock();
@@ -264,6 +265,7 @@ fn teardown(id: ModuleId) {
 pub fn fail(id: ModuleId, failure: contain::Failure) {
     set_state(id, State::Failed);
     exports::release_hardware(id);
+    crate::console::module_gone(id);
     crate::dev::module_failed(id);
     with_name(id, |name| {
         let what = match failure {

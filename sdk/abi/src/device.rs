@@ -15,6 +15,7 @@
 
 use core::ffi::c_void;
 
+use crate::types::Termios;
 use crate::Errno;
 
 /// Every operation table starts with this header.
@@ -37,7 +38,7 @@ pub type OpenFn = unsafe extern "C" fn(context: *mut c_void) -> i32;
 pub type CloseFn = unsafe extern "C" fn(context: *mut c_void);
 
 /// Version of [`TtyOps`].
-pub const TTY_OPS_VERSION: u32 = 1;
+pub const TTY_OPS_VERSION: u32 = 2;
 /// Version of [`GpioOps`].
 pub const GPIO_OPS_VERSION: u32 = 1;
 /// Version of [`BlockOps`].
@@ -55,8 +56,20 @@ pub struct TtyOps {
     /// See [`CloseFn`].
     pub close: CloseFn,
     /// Queues up to `len` bytes at `buf` for sending; returns how many it took (0 when the
-    /// transmitter is full) or `-errno`.
+    /// transmitter is full) or `-errno`. A console device's `write` is also called in interrupt
+    /// context with interrupts masked, and must not log.
     pub write: unsafe extern "C" fn(context: *mut c_void, buf: *const u8, len: usize) -> isize,
+    /// Fills `*termios` with the line settings (baud rate, data bits, stop bits, parity; the
+    /// driver leaves `lflags` 0). 0 or `-errno`.
+    pub get_line: unsafe extern "C" fn(context: *mut c_void, termios: *mut Termios) -> i32,
+    /// Applies the line settings of `*termios` (the kernel checked them with
+    /// [`Termios::check`]; `lflags` is the kernel's). 0, `-EINVAL` (a rate the hardware cannot
+    /// make) or `-errno`.
+    pub set_line: unsafe extern "C" fn(context: *mut c_void, termios: *const Termios) -> i32,
+    /// Sends everything queued before returning, by polling the hardware (interrupts may be
+    /// masked): the kernel calls it when the queue is full in a context that cannot wait and
+    /// when the device stops being the console. Must not log. 0 or `-errno`.
+    pub flush: unsafe extern "C" fn(context: *mut c_void) -> i32,
 }
 
 /// The operations of a GPIO controller (`device_class::GPIO`). The kernel checks every line
@@ -451,7 +464,7 @@ mod tests {
     fn tables_have_the_documented_layout() {
         assert_eq!(core::mem::size_of::<OpsHeader>(), 16);
         assert_eq!(core::mem::size_of::<GpioOps>(), 16 + 8 * 8);
-        assert_eq!(core::mem::size_of::<TtyOps>(), 16 + 3 * 8);
+        assert_eq!(core::mem::size_of::<TtyOps>(), 16 + 6 * 8);
         assert_eq!(core::mem::size_of::<BlockOps>(), 16 + 5 * 8);
         assert_eq!(core::mem::size_of::<GpioLineArg>(), 16);
         assert_eq!(core::mem::size_of::<GpioEvent>(), 16);

@@ -143,6 +143,28 @@ macro_rules! for_each_kernel_export {
                 index: u32,
                 device: *mut PlatformDevice,
             ) -> i32;
+            /// Makes the tty device `id` of `module` the console: the kernel sends its pending
+            /// output, stops its built-in UART's input interrupt (freeing the line for the
+            /// driver; bytes that arrive meanwhile wait in the UART's FIFO) and from then on
+            /// writes the console's output with the device's `write` (and `flush` when its queue
+            /// is full), while what the device receives (`keel_tty_receive`) feeds the console's
+            /// line discipline instead of the device's own readers. Oops and panic reports, and
+            /// the driver's own log lines, still go out through the built-in polled path. Call it
+            /// before registering the UART's interrupt. Returns 0, `-ENOENT` (no such tty),
+            /// `-EBUSY` (a driver owns the console), `-ENODEV` (no built-in console to take
+            /// over).
+            fn keel_console_claim(module: ModuleHandle, id: u32) -> i32;
+            /// Gives the console back to the built-in driver: the kernel flushes the device's
+            /// queue (`flush`) and restarts its own input interrupt once the line is free (so
+            /// the driver unregisters its interrupt and hands over what it received before
+            /// calling this). If the module fails or is removed, the kernel does this itself.
+            /// Returns 0 or `-ENOENT` (the module does not own the console).
+            fn keel_console_release(module: ModuleHandle) -> i32;
+            /// Asks the firmware (the Raspberry Pi's VideoCore mailbox, property channel 8) the
+            /// rate of clock `clock_id` (2 is the UART's) and stores it in Hz in `*hz`. Returns
+            /// 0, `-ENODEV` (the board has no firmware mailbox), `-EIO` (the firmware refused or
+            /// did not answer), `-EFAULT`.
+            fn keel_firmware_clock_rate(module: ModuleHandle, clock_id: u32, hz: *mut u32) -> i32;
         }
     };
 }
@@ -183,6 +205,9 @@ macro_rules! kernel_table {
         /// #     _: *mut c_void) -> i32 { -38 }
         /// # extern "C" fn platform_device(_: ModuleHandle, _: u32,
         /// #     _: *mut keel_abi::device::PlatformDevice) -> i32 { -38 }
+        /// # extern "C" fn console_claim(_: ModuleHandle, _: u32) -> i32 { -38 }
+        /// # extern "C" fn console_release(_: ModuleHandle) -> i32 { -38 }
+        /// # extern "C" fn clock_rate(_: ModuleHandle, _: u32, _: *mut u32) -> i32 { -38 }
         /// static EXPORTS: KernelExports = KernelExports {
         ///     keel_time_ns: time_ns,
         ///     // ... one field per export; a wrong signature does not compile:
@@ -195,6 +220,8 @@ macro_rules! kernel_table {
         /// #   keel_gpio_event: gpio_event, keel_tty_receive: tty_receive,
         /// #   keel_work_schedule: work, keel_work_cancel: work,
         /// #   keel_platform_device: platform_device,
+        /// #   keel_console_claim: console_claim, keel_console_release: console_release,
+        /// #   keel_firmware_clock_rate: clock_rate,
         /// };
         /// let time = EXPORTS.entries().find(|e| e.name == "keel_time_ns").unwrap();
         /// assert_eq!(time.address, time_ns as usize);
@@ -310,6 +337,9 @@ mod tests {
         assert_eq!(hash_of("keel_work_schedule"), Some(0x2aab1ae0));
         assert_eq!(hash_of("keel_work_cancel"), Some(0xffee7007));
         assert_eq!(hash_of("keel_platform_device"), Some(0x52396ede));
+        assert_eq!(hash_of("keel_console_claim"), Some(0xc6a30eb5));
+        assert_eq!(hash_of("keel_console_release"), Some(0x9f44a8d4));
+        assert_eq!(hash_of("keel_firmware_clock_rate"), Some(0x09a117cc));
         assert_eq!(hash_of("memcpy"), None);
     }
 }

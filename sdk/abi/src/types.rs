@@ -332,6 +332,35 @@ pub struct Termios {
     pub reserved: u8,
 }
 
+/// Highest baud rate a [`Termios`] may ask for.
+pub const BAUD_MAX: u32 = 4_000_000;
+
+impl Termios {
+    /// Whether the line fields (baud rate, data bits, stop bits, parity) equal `other`'s.
+    pub fn same_line(&self, other: &Termios) -> bool {
+        (self.baud, self.data_bits, self.stop_bits, self.parity)
+            == (other.baud, other.data_bits, other.stop_bits, other.parity)
+    }
+
+    /// Checks a [`TCSETS`] argument: only [`ECHO`], [`ICANON`], [`ISIG`] in `lflags`, a baud
+    /// rate in `1..=BAUD_MAX`, 5 to 8 data bits, 1 or 2 stop bits, parity 0 (none), 1 (odd) or
+    /// 2 (even), `reserved` 0. Errors: `EINVAL`. (A driver may refuse more: a rate its clock
+    /// cannot divide down to.)
+    pub fn check(&self) -> Result<(), crate::Errno> {
+        let ok = self.lflags & !(ECHO | ICANON | ISIG) == 0
+            && (1..=BAUD_MAX).contains(&self.baud)
+            && (5..=8).contains(&self.data_bits)
+            && (1..=2).contains(&self.stop_bits)
+            && self.parity <= 2
+            && self.reserved == 0;
+        if ok {
+            Ok(())
+        } else {
+            Err(crate::Errno::EINVAL)
+        }
+    }
+}
+
 /// Echo input characters.
 pub const ECHO: u32 = 1 << 0;
 /// Line mode: reads return whole lines, backspace edits the line.
@@ -385,5 +414,96 @@ impl Default for ModuleInfo {
             name: [0; MODULE_NAME_MAX],
             used_by: [0; 96],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Errno;
+
+    fn line() -> Termios {
+        Termios {
+            lflags: ECHO | ICANON | ISIG,
+            baud: 115_200,
+            data_bits: 8,
+            stop_bits: 1,
+            parity: 0,
+            reserved: 0,
+        }
+    }
+
+    #[test]
+    fn termios_checks_every_field() {
+        assert_eq!(line().check(), Ok(()));
+        assert_eq!(
+            Termios {
+                data_bits: 5,
+                stop_bits: 2,
+                parity: 2,
+                baud: 50,
+                lflags: 0,
+                ..line()
+            }
+            .check(),
+            Ok(())
+        );
+        let bad = [
+            Termios {
+                lflags: 1 << 9,
+                ..line()
+            },
+            Termios { baud: 0, ..line() },
+            Termios {
+                baud: BAUD_MAX + 1,
+                ..line()
+            },
+            Termios {
+                data_bits: 4,
+                ..line()
+            },
+            Termios {
+                data_bits: 9,
+                ..line()
+            },
+            Termios {
+                stop_bits: 0,
+                ..line()
+            },
+            Termios {
+                stop_bits: 3,
+                ..line()
+            },
+            Termios {
+                parity: 3,
+                ..line()
+            },
+            Termios {
+                reserved: 1,
+                ..line()
+            },
+        ];
+        for t in bad {
+            assert_eq!(t.check(), Err(Errno::EINVAL), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn same_line_ignores_the_local_flags() {
+        let raw = Termios {
+            lflags: 0,
+            ..line()
+        };
+        assert!(raw.same_line(&line()));
+        assert!(!Termios {
+            baud: 9600,
+            ..line()
+        }
+        .same_line(&line()));
+        assert!(!Termios {
+            parity: 1,
+            ..line()
+        }
+        .same_line(&line()));
     }
 }

@@ -24,6 +24,7 @@ use keel_abi::device::{
     TTY_OPS_VERSION,
 };
 use keel_abi::module::device_class;
+use keel_abi::types::Termios;
 
 use crate::{rt, sys, Error, Result};
 
@@ -113,10 +114,36 @@ pub trait GpioChip: Send + Sync + 'static {
 }
 
 /// A serial terminal. Received bytes go to the kernel with [`TtyInput::receive`], usually from
-/// the interrupt handler.
+/// the interrupt handler (or its bottom half).
 pub trait TtyDriver: Send + Sync + 'static {
     /// Queues bytes for sending; returns how many it took (0 when the transmitter is full).
+    /// For a device that [claims the console](Device::claim_console) it is also called in
+    /// interrupt context with interrupts masked, and must not log.
     fn write(&self, data: &[u8]) -> Result<usize>;
+    /// The line settings (baud rate, data bits, stop bits, parity; `lflags` 0). Terminals
+    /// without a physical line keep the default, 115200 8N1.
+    fn line(&self) -> Result<Termios> {
+        Ok(Termios {
+            lflags: 0,
+            baud: 115_200,
+            data_bits: 8,
+            stop_bits: 1,
+            parity: 0,
+            reserved: 0,
+        })
+    }
+    /// Applies line settings the kernel has checked ([`Termios::check`]); a rate the hardware
+    /// cannot make is [`Error::InvalidArgument`]. Terminals without a physical line keep the
+    /// default, which accepts anything.
+    fn set_line(&self, termios: &Termios) -> Result {
+        let _ = termios;
+        Ok(())
+    }
+    /// Sends everything queued before returning, by polling (interrupts may be masked); must not
+    /// log. Terminals without a transmitter queue keep the default.
+    fn flush(&self) -> Result {
+        Ok(())
+    }
     /// A program opened the device.
     fn open(&self) -> Result {
         Ok(())
@@ -236,6 +263,36 @@ unsafe extern "C" fn tty_write<T: TtyDriver>(
         Ok(n) => n.min(len) as isize,
         Err(error) => error.to_status() as isize,
     }
+}
+
+unsafe extern "C" fn tty_get_line<T: TtyDriver>(
+    context: *mut c_void,
+    termios: *mut Termios,
+) -> i32 {
+    // SAFETY: as in `gpio_lines`.
+    match unsafe { driver::<T>(context) }.line() {
+        Ok(t) => {
+            // SAFETY: the kernel passes a valid, aligned `Termios` of its own.
+            unsafe { termios.write(Termios { lflags: 0, ..t }) };
+            0
+        }
+        Err(error) => error.to_status(),
+    }
+}
+
+unsafe extern "C" fn tty_set_line<T: TtyDriver>(
+    context: *mut c_void,
+    termios: *const Termios,
+) -> i32 {
+    // SAFETY: the kernel passes a valid, aligned `Termios` of its own.
+    let termios = unsafe { termios.read() };
+    // SAFETY: as in `gpio_lines`.
+    status(unsafe { driver::<T>(context) }.set_line(&termios))
+}
+
+unsafe extern "C" fn tty_flush<T: TtyDriver>(context: *mut c_void) -> i32 {
+    // SAFETY: as in `gpio_lines`.
+    status(unsafe { driver::<T>(context) }.flush())
 }
 
 unsafe extern "C" fn block_geometry<T: BlockDevice>(
@@ -393,6 +450,9 @@ impl<T: TtyDriver> Device<T> {
             open: tty_open::<T>,
             close: tty_close::<T>,
             write: tty_write::<T>,
+            get_line: tty_get_line::<T>,
+            set_line: tty_set_line::<T>,
+            flush: tty_flush::<T>,
         };
         Self::register(device_class::TTY, name, driver, ops)
     }
@@ -400,6 +460,34 @@ impl<T: TtyDriver> Device<T> {
     /// What the interrupt handler hands received bytes to.
     pub fn tty_input(&self) -> TtyInput {
         TtyInput { id: self.id }
+    }
+
+    /// Makes this terminal the console (`keel_console_claim`): the kernel's output goes through
+    /// [`TtyDriver::write`] and what the device receives feeds `/dev/console`, until the
+    /// returned value is dropped. Claim before registering the UART's interrupt (the kernel's
+    /// built-in console frees the line), and drop after unregistering it, once what was received
+    /// is handed over.
+    ///
+    /// Errors: [`Error::Busy`] (another driver owns the console), [`Error::NoDevice`] (no
+    /// built-in console to take over).
+    pub fn claim_console(&self) -> Result<ConsoleClaim> {
+        // SAFETY: no pointers are passed.
+        Error::check(unsafe { sys::keel_console_claim(rt::handle(), self.id) })?;
+        Ok(ConsoleClaim { _private: () })
+    }
+}
+
+/// The console, owned by one of this module's terminals; dropping it hands the console back to
+/// the kernel's built-in driver.
+pub struct ConsoleClaim {
+    _private: (),
+}
+
+impl Drop for ConsoleClaim {
+    fn drop(&mut self) {
+        // SAFETY: no pointers are passed. The only error is "not the owner", which a failed
+        // module's claim (already taken back by the kernel) may see.
+        let _ = unsafe { sys::keel_console_release(rt::handle()) };
     }
 }
 

@@ -16,6 +16,8 @@
 //!   [`device::BlockDevice`]) from which the SDK builds the kernel's operation tables;
 //! - the device-tree nodes the module's `compatible` strings match, with their resources
 //!   ([`platform::devices`]);
+//! - [`sync::IrqMutex`] for state an interrupt handler shares, and [`firmware`] queries (the
+//!   Raspberry Pi's clock rates);
 //! - typed parameters with defaults, read through generated functions `params::NAME()`;
 //! - typed errors ([`Error`]), numbered like Linux's errno values;
 //! - [`export!`] and [`import!`] for functions shared between modules.
@@ -59,12 +61,14 @@
 extern crate alloc;
 
 pub mod device;
+pub mod firmware;
 pub mod irq;
 mod macros;
 pub mod mmio;
 pub mod param;
 pub mod platform;
 pub mod rt;
+pub mod sync;
 pub mod sys;
 pub mod time;
 pub mod work;

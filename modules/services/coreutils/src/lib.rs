@@ -8,3 +8,4 @@ pub mod dd;
 pub mod fmt;
 pub mod gpio;
 pub mod hexdump;
+pub mod stty;

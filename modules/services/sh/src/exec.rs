@@ -130,6 +130,15 @@ fn run_pipeline(sh: &mut Shell, p: &Pipeline) -> i32 {
             }
         }
     }
+    // A foreground pipeline gets the cooked terminal before its programs start, so that a
+    // program changing the terminal's line (`stty`) does not race the shell's own change; Ctrl-C
+    // kills nobody until the last program is the foreground one.
+    if !p.background {
+        if let Some(t) = &sh.term {
+            t.foreground(0);
+            t.cooked();
+        }
+    }
     let devnull = File::open_with("/dev/null", O_WRONLY).ok();
     let mut open_files: Vec<File> = Vec::new();
     let mut pids: Vec<(Pid, &str)> = Vec::new();
@@ -199,10 +208,10 @@ fn run_pipeline(sh: &mut Shell, p: &Pipeline) -> i32 {
         return 0;
     }
     let (last_pid, last_name) = pids[pids.len() - 1];
-    // The program gets the terminal: Ctrl-C kills it, and it reads edited, echoed lines.
+    // The program gets the terminal: Ctrl-C kills it, and it reads edited, echoed lines (the
+    // terminal is cooked already).
     if let Some(t) = &sh.term {
         t.foreground(last_pid);
-        t.cooked();
     }
     // Wait for the last command first; if Ctrl-C killed it, end the rest of the pipeline too.
     let last_status = wait_reporting(last_pid, last_name);

@@ -108,6 +108,8 @@ fn prompt() {
 fn interactive(sh: &mut Shell) -> i32 {
     let mut buf = [0u8; 64];
     let mut echo: Vec<u8> = Vec::new();
+    // Bytes read after the end of a line: typed ahead, they begin the next one.
+    let mut ahead: Vec<u8> = Vec::new();
     loop {
         exec::reap_jobs(sh);
         if let Some(t) = &sh.term {
@@ -115,18 +117,25 @@ fn interactive(sh: &mut Shell) -> i32 {
         }
         prompt();
         let line = 'edit: loop {
-            let n = match io::read(STDIN, &mut buf) {
-                Ok(0) => {
-                    // The terminal went away.
-                    if let Some(t) = &sh.term {
-                        t.cooked();
+            let n = if ahead.is_empty() {
+                match io::read(STDIN, &mut buf) {
+                    Ok(0) => {
+                        // The terminal went away.
+                        if let Some(t) = &sh.term {
+                            t.cooked();
+                        }
+                        return sh.last_status;
                     }
-                    return sh.last_status;
+                    Ok(n) => n,
+                    Err(_) => continue,
                 }
-                Ok(n) => n,
-                Err(_) => continue,
+            } else {
+                let n = ahead.len().min(buf.len());
+                buf[..n].copy_from_slice(&ahead[..n]);
+                ahead.drain(..n);
+                n
             };
-            for &b in &buf[..n] {
+            for (i, &b) in buf[..n].iter().enumerate() {
                 let ev = sh.editor.feed(b, &mut echo);
                 let _ = io::write_all(STDOUT, &echo);
                 echo.clear();
@@ -135,7 +144,11 @@ fn interactive(sh: &mut Shell) -> i32 {
                     Event::Cancel => {
                         prompt();
                     }
-                    Event::Line(l) => break 'edit l,
+                    Event::Line(l) => {
+                        // Keep what follows, in front of anything still kept.
+                        ahead.splice(0..0, buf[i + 1..n].iter().copied());
+                        break 'edit l;
+                    }
                 }
             }
         };

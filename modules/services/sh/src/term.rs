@@ -18,20 +18,19 @@ impl Term {
 
     /// No echo, no line editing, no Ctrl-C: the shell sees every byte.
     pub fn raw(&self) {
-        let t = Termios {
-            lflags: 0,
-            ..self.base
-        };
-        let _ = tty::set_termios(self.fd, &t);
+        self.set_lflags(0);
+    }
+
+    /// Sets the local flags only: the line (baud rate, ...) stays as it is now, which `stty` may
+    /// have changed since the shell started.
+    fn set_lflags(&self, lflags: u32) {
+        let current = tty::get_termios(self.fd).unwrap_or(self.base);
+        let _ = tty::set_termios(self.fd, &Termios { lflags, ..current });
     }
 
     /// Echo, line editing and Ctrl-C (`ECHO | ICANON | ISIG`), for the commands the shell runs.
     pub fn cooked(&self) {
-        let t = Termios {
-            lflags: tty::ECHO | tty::ICANON | tty::ISIG,
-            ..self.base
-        };
-        let _ = tty::set_termios(self.fd, &t);
+        self.set_lflags(tty::ECHO | tty::ICANON | tty::ISIG);
     }
 
     /// Makes `pid` the foreground process (Ctrl-C kills it).
