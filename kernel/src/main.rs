@@ -34,6 +34,7 @@ mod console;
 mod dev;
 mod dt;
 mod fault;
+mod firmware;
 mod fs;
 mod ipc;
 mod irq;

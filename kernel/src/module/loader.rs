@@ -355,6 +355,8 @@ struct Plan<'a> {
     params: Vec<(String, Option<String>)>,
     /// `.modinfo`'s `compatible` strings.
     compatible: Vec<String>,
+    /// `.modinfo`'s `pci` ids.
+    pci: Vec<(u16, u16)>,
 }
 
 /// The checks on the file's bytes, before any memory is allocated.
@@ -492,6 +494,9 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
     let compatible = modinfo::values(info, modinfo::COMPATIBLE)
         .map(String::from)
         .collect();
+    let pci = modinfo::values(info, modinfo::PCI)
+        .filter_map(|v| modinfo::parse_pci(v).ok())
+        .collect();
     Ok(Plan {
         name,
         depends,
@@ -499,6 +504,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
         exports,
         params,
         compatible,
+        pci,
     })
 }
 
@@ -729,6 +735,7 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         exports,
         depends: plan.depends,
         compatible: plan.compatible,
+        pci: plan.pci,
         exit: desc.exit as usize,
         _strings: strings,
     });

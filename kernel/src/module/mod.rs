@@ -113,6 +113,8 @@ pub struct Module {
     depends: Vec<ModuleId>,
     /// The device-tree `compatible` strings it declares.
     compatible: Vec<String>,
+    /// The PCI `(vendor, device)` ids it declares.
+    pci: Vec<(u16, u16)>,
     /// Its `exit` function.
     exit: usize,
     /// Copies of its `str` parameters, which it may read until it is unloaded.
@@ -159,6 +161,16 @@ pub fn compatible_of(id: ModuleId) -> Vec<String> {
         .iter()
         .find(|m| m.id == id)
         .map(|m| m.compatible.clone())
+        .unwrap_or_default()
+}
+
+/// The PCI `(vendor, device)` ids module `id` declares.
+pub fn pci_ids_of(id: ModuleId) -> Vec<(u16, u16)> {
+    TABLE
+        .lock()
+        .iter()
+        .find(|m| m.id == id)
+        .map(|m| m.pci.clone())
         .unwrap_or_default()
 }
 

@@ -59,6 +59,7 @@
 extern crate alloc;
 
 pub mod device;
+pub mod firmware;
 pub mod irq;
 mod macros;
 pub mod mmio;

@@ -1,0 +1,126 @@
+//! The VideoCore firmware's property interface (the BCM2711 mailbox, channel 8): clock rates,
+//! power and the expander GPIOs the Pi 4's SD slot needs.
+//!
+//! A request is a 16-byte-aligned buffer in the first GiB: `[size, 0, tag, value bytes, 0,
+//! values..., 0 (end tag)]`; its bus address (`phys | 0xC0000000`) goes to MBOX1_WRITE with the
+//! channel in the low four bits, and the firmware answers on MBOX0_READ with the same word after
+//! writing its reply into the buffer (code 0x80000000 and each tag's response length with bit 31
+//! set). The buffer is cleaned to memory before and invalidated after, as the firmware reads and
+//! writes memory behind the caches.
+
+use keel_abi::Errno;
+
+const MBOX_COMPATIBLE: &[&str] = &["brcm,bcm2835-mbox"];
+const MBOX0_READ: usize = 0x00;
+const MBOX0_STATUS: usize = 0x18;
+const MBOX1_WRITE: usize = 0x20;
+const MBOX1_STATUS: usize = 0x38;
+const STATUS_EMPTY: u32 = 1 << 30;
+const STATUS_FULL: u32 = 1 << 31;
+const CHANNEL_PROPERTY: u32 = 8;
+const RESPONSE_OK: u32 = 0x8000_0000;
+/// Most value words of one tag.
+pub const MAX_VALUES: usize = 64;
+/// How long the firmware may take, in nanoseconds.
+const TIMEOUT_NS: u64 = 100_000_000;
+
+/// The mailbox registers (virtual) and the request page (physical), once found.
+struct Mailbox {
+    regs: usize,
+    page: u64,
+}
+
+/// Not taken in interrupt context: requests are made by drivers' `init`.
+static MAILBOX: spin::Mutex<Option<Mailbox>> = spin::Mutex::new(None);
+
+fn cache_line_op(addr: u64, len: u64, clean_only: bool) {
+    let mut line = addr & !63;
+    while line < addr + len {
+        if clean_only {
+            // SAFETY: cache maintenance by address on mapped kernel memory.
+            unsafe { core::arch::asm!("dc cvac, {}", in(reg) line) };
+        } else {
+            // SAFETY: as above.
+            unsafe { core::arch::asm!("dc civac, {}", in(reg) line) };
+        }
+        line += 64;
+    }
+    // SAFETY: barrier only.
+    unsafe { core::arch::asm!("dsb sy", options(nostack)) };
+}
+
+fn open() -> Result<Mailbox, Errno> {
+    let dev = crate::dt::find_compatible(MBOX_COMPATIBLE).ok_or(Errno::ENODEV)?;
+    let &(pa, _) = dev.regs().first().ok_or(Errno::ENODEV)?;
+    let regs = crate::mm::map_device(pa, 0x40).map_err(|_| Errno::ENOMEM)?;
+    let page = crate::mm::phys::alloc_pages(1).ok_or(Errno::ENOMEM)?;
+    if page >= 1 << 30 {
+        crate::mm::phys::free_pages(page, 1);
+        return Err(Errno::ENOMEM);
+    }
+    Ok(Mailbox { regs, page })
+}
+
+/// Runs one property `tag` with `values` (request in, response out; its length is the tag's
+/// value buffer). Returns the response's length in bytes. `ENODEV` without a mailbox, `EIO` when
+/// the firmware refuses, `ETIMEDOUT`.
+pub fn property(tag: u32, values: &mut [u32]) -> Result<usize, Errno> {
+    if values.len() > MAX_VALUES {
+        return Err(Errno::EINVAL);
+    }
+    let mut guard = MAILBOX.lock();
+    if guard.is_none() {
+        *guard = Some(open()?);
+    }
+    let Some(mb) = guard.as_ref() else {
+        return Err(Errno::ENODEV);
+    };
+    let va = crate::mm::phys_to_virt(mb.page) as *mut u32;
+    let words = 6 + values.len();
+    let reg = |off: usize| (mb.regs + off) as *mut u32;
+    // SAFETY: `va` is the direct-map address of the page this module owns (4096 bytes, more than
+    // `words` words); the mailbox registers were mapped as device memory in `open`.
+    unsafe {
+        va.write_volatile((words * 4) as u32);
+        va.add(1).write_volatile(0);
+        va.add(2).write_volatile(tag);
+        va.add(3).write_volatile((values.len() * 4) as u32);
+        va.add(4).write_volatile(0);
+        for (i, v) in values.iter().enumerate() {
+            va.add(5 + i).write_volatile(*v);
+        }
+        va.add(5 + values.len()).write_volatile(0);
+        cache_line_op(va as u64, (words * 4) as u64, true);
+        let start = crate::time::uptime_nanos();
+        while reg(MBOX1_STATUS).read_volatile() & STATUS_FULL != 0 {
+            if crate::time::uptime_nanos() - start > TIMEOUT_NS {
+                return Err(Errno::ETIMEDOUT);
+            }
+        }
+        let message = (mb.page as u32 | 0xc000_0000) & !0xf | CHANNEL_PROPERTY;
+        reg(MBOX1_WRITE).write_volatile(message);
+        loop {
+            if crate::time::uptime_nanos() - start > TIMEOUT_NS {
+                return Err(Errno::ETIMEDOUT);
+            }
+            if reg(MBOX0_STATUS).read_volatile() & STATUS_EMPTY != 0 {
+                continue;
+            }
+            if reg(MBOX0_READ).read_volatile() == message {
+                break;
+            }
+        }
+        cache_line_op(va as u64, (words * 4) as u64, false);
+        if va.add(1).read_volatile() != RESPONSE_OK {
+            return Err(Errno::EIO);
+        }
+        let length = va.add(4).read_volatile();
+        if length & 0x8000_0000 == 0 {
+            return Err(Errno::EIO);
+        }
+        for (i, v) in values.iter_mut().enumerate() {
+            *v = va.add(5 + i).read_volatile();
+        }
+        Ok((length & 0x7fff_ffff) as usize)
+    }
+}
