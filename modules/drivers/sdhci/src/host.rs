@@ -157,16 +157,21 @@ impl Host {
         let regs = Mmio::<Registers>::map(phys, size)?;
         let spec = proto::spec_version(regs.version.get());
         let caps = regs.caps.get();
-        let mut base_hz = proto::caps_base_clock(caps, spec);
-        if base_hz == 0 {
-            if let Some(id) = quirks.firmware_clock {
-                base_hz = keel_module::firmware::clock_rate(id).unwrap_or(0);
-            }
-        }
-        if base_hz == 0 {
-            log::warn!("{name}: the base clock is unknown; assuming 100 MHz");
-            base_hz = 100_000_000;
-        }
+        // The firmware's rate first where the board says so (the Pi 4's EMMC2 clock is set by
+        // the firmware), then the capabilities register.
+        let (base_hz, source) = match quirks
+            .firmware_clock
+            .and_then(keel_module::firmware::clock_rate)
+        {
+            Some(hz) => (hz, "the firmware"),
+            None => match proto::caps_base_clock(caps, spec) {
+                0 => {
+                    log::warn!("{name}: the base clock is unknown; assuming 100 MHz");
+                    (100_000_000, "a guess")
+                }
+                hz => (hz, "the capabilities"),
+            },
+        };
         if quirks.firmware_3v3 {
             // VDD_SD_IO_SEL (expander GPIO 4) low: 3.3 V signalling; it settles in 5 ms.
             if keel_module::firmware::set_gpio(132, false).is_err() {
@@ -174,8 +179,8 @@ impl Host {
             }
             time::delay(Duration::from_millis(5));
         }
-        log::debug!(
-            "{name}: SDHCI {}.00, capabilities {caps:#010x}, base clock {} MHz",
+        log::info!(
+            "{name}: SDHCI {}.00, capabilities {caps:#010x}, base clock {} MHz from {source}",
             spec + 1,
             base_hz / 1_000_000
         );
@@ -386,7 +391,8 @@ impl Host {
         // Every SD memory card supports the 4-bit bus (Physical Layer 3.0, SCR SD_BUS_WIDTHS).
         self.app_command(rca, Command::new(proto::ACMD6, 2, Response::R1))?;
         self.regs.control0.modify(CONTROL0::DATA_WIDTH_4::SET);
-        let hz = if self.regs.caps.get() & CAPS_HIGH_SPEED != 0 && self.switch_high_speed() {
+        let high_speed = self.regs.caps.get() & CAPS_HIGH_SPEED != 0 && self.switch_high_speed();
+        let hz = if high_speed {
             self.regs.control0.modify(CONTROL0::HIGH_SPEED::SET);
             self.set_clock(HIGH_SPEED_HZ)?
         } else {
@@ -394,12 +400,13 @@ impl Host {
         };
         let product = proto::cid_name(cid);
         log::info!(
-            "{name}: {} card {}, {} blocks ({} MiB), 4-bit bus at {} kHz",
+            "{name}: {} card {}, {} blocks ({} MiB), 4-bit bus at {} kHz{}",
             card.kind(),
             core::str::from_utf8(&product).unwrap_or("?"),
             blocks,
             blocks / 2048,
-            hz / 1000
+            hz / 1000,
+            if high_speed { ", high speed" } else { "" }
         );
         self.card.call_once(|| card);
         self.present.store(true, Ordering::Release);
