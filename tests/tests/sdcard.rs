@@ -312,7 +312,68 @@ fn card_pulled_mid_transfer(machine: Machine) {
         &["no medium found"],
     );
     sh.run_expecting("echo still here", &["still here"]);
+
+    // A card goes back in: the driver says so; reloading it brings the card back.
+    sh.monitor(&format!("change sd0 {} raw", path.display()));
+    seen(&mut sh, "a card was inserted (reload the module to use it)");
+    sh.run_expecting("rmmod sdhci", &["/dev/mmcblk0 removed"]);
+    let before = sh.log().matches("/dev/mmcblk0p2 registered").count();
+    sh.run("modprobe sdhci");
+    for _ in 0..50 {
+        if sh.log().matches("/dev/mmcblk0p2 registered").count() > before {
+            break;
+        }
+        sh.run("true");
+    }
+    sh.run_expecting("hexdump -C -s 51200 -n 16 /dev/mmcblk0", &[&block_tag(100)]);
     let _ = std::fs::remove_dir_all(path.parent().expect("the image's directory"));
+}
+
+/// A 4 GiB card (sparse on the host) is SDHC: block addresses. A block past 2 GiB is read and
+/// one is written; after power-off the host finds it.
+#[test]
+fn sdhc_card_on_virt() {
+    const TAG_LBA: u64 = 6_000_000;
+    const WRITE_LBA: u64 = 7_000_000;
+    let dir = std::env::temp_dir().join(format!("keel-sd-sdhc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the image directory");
+    let path = dir.join("sd.img");
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::File::create(&path).expect("create the SD image");
+        file.set_len(4 << 30).expect("size the SD image");
+        file.seek(SeekFrom::Start(TAG_LBA * 512))
+            .and_then(|_| file.write_all(format!("KEEL{TAG_LBA:08x}    ").as_bytes()))
+            .expect("write the tag");
+    }
+    let mut sh = start(Machine::Virt, "sdhc", Some(&path));
+    seen(&mut sh, "SDHC/SDXC card QEMU!, 8388608 blocks (4096 MiB)");
+    seen(&mut sh, "dev: /dev/mmcblk0 registered");
+    sh.run_expecting(
+        &format!("hexdump -C -s {} -n 16 /dev/mmcblk0", TAG_LBA * 512),
+        &[&block_tag(TAG_LBA)],
+    );
+    sh.run(&format!(
+        "echo far-write | dd of=/dev/mmcblk0 bs=512 seek={WRITE_LBA}"
+    ));
+    sh.send_line("poweroff");
+    let outcome = sh.finish(Duration::from_secs(60));
+    assert!(
+        !outcome.timed_out,
+        "QEMU did not power off\n{}",
+        outcome.output
+    );
+    let mut found = [0u8; 16];
+    {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = std::fs::File::open(&path).expect("open the SD image");
+        file.seek(SeekFrom::Start(WRITE_LBA * 512))
+            .and_then(|_| file.read_exact(&mut found))
+            .expect("read the written block");
+    }
+    assert_eq!(&found, b"far-write\n\0\0\0\0\0\0", "{}", outcome.output);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -147,6 +147,9 @@ pub struct Host {
     base_hz: u64,
     card: spin::Once<CardInfo>,
     present: AtomicBool,
+    /// A transfer failed or was aborted: the card may still be sending or receiving data, so
+    /// the next transfer first stops it (CMD12).
+    recover: AtomicBool,
     active: IrqLock<Option<Active>>,
     completion: spin::Once<BlockCompletion>,
 }
@@ -192,6 +195,7 @@ impl Host {
             base_hz,
             card: spin::Once::new(),
             present: AtomicBool::new(false),
+            recover: AtomicBool::new(false),
             active: IrqLock::new(None),
             completion: spin::Once::new(),
         })
@@ -465,6 +469,7 @@ impl Host {
             self.regs.interrupt.set(status);
             let _ = self.reset(false, true, true);
             if active.is_some() {
+                self.recover.store(true, Ordering::Release);
                 let error = match f {
                     Failure::Removed => Error::NoMedium,
                     Failure::NoResponse | Failure::DataTimeout => Error::TimedOut,
@@ -483,6 +488,7 @@ impl Host {
         };
         if status & int::CMD_COMPLETE != 0 && proto::r1_error(self.regs.response[0].get()) {
             let _ = self.reset(false, true, true);
+            self.recover.store(true, Ordering::Release);
             self.finish(&mut active, Err(Error::Io));
             return IrqReturn::Handled;
         }
@@ -558,6 +564,22 @@ impl BlockDevice for Host {
         {
             self.reset(false, true, true)?;
         }
+        if self.recover.swap(false, Ordering::AcqRel) {
+            // Back to the transfer state after a failed or aborted transfer: stop whatever the
+            // card was doing (an error here only means it was not in a data state), then ask
+            // its state.
+            let _ = self.command(Command::new(proto::CMD12, 0, Response::R1b));
+            let status = self.command(Command::new(
+                proto::CMD13,
+                u32::from(card.rca) << 16,
+                Response::R1,
+            ))?;
+            log::info!(
+                "{}: recovered after a failed transfer (card state {})",
+                self.name,
+                proto::card_state(status[0])
+            );
+        }
         let mut active = self.active.lock();
         if active.is_some() {
             return Err(Error::Busy);
@@ -578,5 +600,6 @@ impl BlockDevice for Host {
         self.regs.interrupt.set(0xffff_ffff);
         // The request goes unanswered: the kernel gave up on it.
         *active = None;
+        self.recover.store(true, Ordering::Release);
     }
 }

@@ -186,6 +186,11 @@ pub fn r1_error(status: u32) -> bool {
     status & R1_ERRORS != 0
 }
 
+/// The CURRENT_STATE field of an R1 card status (4 = tran, 5 = data, 6 = rcv, 7 = prg).
+pub fn card_state(status: u32) -> u32 {
+    (status >> 9) & 0xf
+}
+
 /// The 128-bit register (CID or CSD) from the four response registers of an R2 response, which
 /// hold bits 127..8 (the CRC is dropped) shifted down by 8.
 pub fn r2_register(resp: [u32; 4]) -> u128 {
@@ -476,6 +481,7 @@ mod tests {
 
     #[test]
     fn r1_errors_are_recognised() {
+        assert_eq!(card_state(0x900), 4);
         assert!(!r1_error(0x900)); // ready for data, transfer state
         assert!(r1_error(1 << 31)); // out of range
         assert!(r1_error(1 << 22)); // illegal command
