@@ -402,6 +402,7 @@ const TESTS: &[Test] = &[
     ("irq_rejects_bad_line", irq_rejects_bad_line),
     ("module_params_split", module_tests::params_split),
     ("module_modalias", module_tests::modalias_matches_tree),
+    ("module_modalias_pci", module_tests::modalias_matches_pci),
     ("module_malformed", module_tests::malformed_refused),
     ("module_lifecycle", module_tests::lifecycle),
     ("module_exports", module_tests::exports_accounted),

@@ -111,12 +111,16 @@ fn clock_rates(dev: &Device) -> impl Iterator<Item = u64> {
 }
 
 /// The `index`th PCI function (in bus order) whose `vendor:device` is one of `module`'s `pci`
-/// ids, with its assigned memory BARs and routed interrupt. `ENODEV` when there is none.
+/// ids or whose class is one of its `pci_class` classes, with its assigned memory BARs and routed
+/// interrupt. `ENODEV` when there is none.
 pub fn pci_device(module: ModuleId, index: u32) -> Result<keel_abi::device::PciDevice, Errno> {
-    let wanted = module::pci_ids_of(module);
+    let (ids, classes) = module::pci_ids_of(module);
     let found = crate::pci::devices()
         .iter()
-        .filter(|d| wanted.contains(&(d.function.vendor, d.function.device)))
+        .filter(|d| {
+            ids.contains(&(d.function.vendor, d.function.device))
+                || classes.contains(&d.function.class)
+        })
         .nth(index as usize)
         .ok_or(Errno::ENODEV)?;
     let f = &found.function;

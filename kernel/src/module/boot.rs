@@ -4,7 +4,7 @@
 //! `NAME` resolves to `/lib/modules/NAME.ko`; what it depends on (`/lib/modules/modules.dep`) is
 //! loaded first, like `modprobe`. Then, like udev with modalias, every enabled device-tree node
 //! whose `compatible` matches a line of `/lib/modules/modules.alias` gets its module loaded,
-//! and so does every PCI function whose `pci:vVVVVdDDDD` does. A module that fails to load is logged and skipped; boot goes on.
+//! and so does every PCI function whose `pci:vVVVVdDDDD` or `pci:cCCCCCC` (its class) does. A module that fails to load is logged and skipped; boot goes on.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -102,15 +102,20 @@ fn pci_alias(vendor: u16, device: u16) -> String {
     alloc::format!("pci:v{vendor:04X}d{device:04X}")
 }
 
-/// `(module, modalias)` for every PCI function whose modalias matches a line of `alias_text`,
-/// each module once, in bus order.
+/// `(module, modalias)` for every PCI function whose id modalias or class modalias
+/// (`pci:c080501`) matches a line of `alias_text`, each module once, in bus order.
 pub fn aliases_for_pci(alias_text: &str) -> Vec<(String, String)> {
     let mut wanted: Vec<(String, String)> = Vec::new();
     for dev in crate::pci::devices() {
-        let alias = pci_alias(dev.function.vendor, dev.function.device);
-        for module in modindex::alias_matches(alias_text, &alias) {
-            if !wanted.iter().any(|(m, _)| modindex::same_name(m, module)) {
-                wanted.push((module.to_string(), alias.clone()));
+        let f = &dev.function;
+        for alias in [
+            pci_alias(f.vendor, f.device),
+            alloc::format!("pci:c{:06X}", f.class),
+        ] {
+            for module in modindex::alias_matches(alias_text, &alias) {
+                if !wanted.iter().any(|(m, _)| modindex::same_name(m, module)) {
+                    wanted.push((module.to_string(), alias.clone()));
+                }
             }
         }
     }

@@ -357,6 +357,8 @@ struct Plan<'a> {
     compatible: Vec<String>,
     /// `.modinfo`'s `pci` ids.
     pci: Vec<(u16, u16)>,
+    /// `.modinfo`'s `pci_class` classes.
+    pci_classes: Vec<u32>,
 }
 
 /// The checks on the file's bytes, before any memory is allocated.
@@ -497,6 +499,9 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
     let pci = modinfo::values(info, modinfo::PCI)
         .filter_map(|v| modinfo::parse_pci(v).ok())
         .collect();
+    let pci_classes = modinfo::values(info, modinfo::PCI_CLASS)
+        .filter_map(|v| modinfo::parse_pci_class(v).ok())
+        .collect();
     Ok(Plan {
         name,
         depends,
@@ -505,6 +510,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
         params,
         compatible,
         pci,
+        pci_classes,
     })
 }
 
@@ -736,6 +742,7 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         depends: plan.depends,
         compatible: plan.compatible,
         pci: plan.pci,
+        pci_classes: plan.pci_classes,
         exit: desc.exit as usize,
         _strings: strings,
     });

@@ -115,6 +115,8 @@ pub struct Module {
     compatible: Vec<String>,
     /// The PCI `(vendor, device)` ids it declares.
     pci: Vec<(u16, u16)>,
+    /// The PCI classes it declares.
+    pci_classes: Vec<u32>,
     /// Its `exit` function.
     exit: usize,
     /// Copies of its `str` parameters, which it may read until it is unloaded.
@@ -164,13 +166,13 @@ pub fn compatible_of(id: ModuleId) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The PCI `(vendor, device)` ids module `id` declares.
-pub fn pci_ids_of(id: ModuleId) -> Vec<(u16, u16)> {
+/// The PCI `(vendor, device)` ids and classes module `id` declares.
+pub fn pci_ids_of(id: ModuleId) -> (Vec<(u16, u16)>, Vec<u32>) {
     TABLE
         .lock()
         .iter()
         .find(|m| m.id == id)
-        .map(|m| m.pci.clone())
+        .map(|m| (m.pci.clone(), m.pci_classes.clone()))
         .unwrap_or_default()
 }
 

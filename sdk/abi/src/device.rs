@@ -133,7 +133,7 @@ pub struct BlockOps {
     pub abort: unsafe extern "C" fn(context: *mut c_void),
 }
 
-/// A PCI function a module drives (its `pci=` ids match), with the resources the kernel gave it:
+/// A PCI function a module drives (its `pci=` ids or `pci_class=` classes match), with the resources the kernel gave it:
 /// what `keel_pci_device` fills in.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

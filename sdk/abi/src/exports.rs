@@ -149,7 +149,8 @@ macro_rules! for_each_kernel_export {
                 device: *mut PlatformDevice,
             ) -> i32;
             /// Fills `*device` with the `index`th PCI function (0, 1, ...) whose vendor and
-            /// device id match one of the module's `pci` ids, in bus order: its memory BARs as
+            /// device id match one of the module's `pci` ids, or whose class one of its
+            /// `pci_class` classes, in bus order: its memory BARs as
             /// the kernel assigned them and its routed interrupt. Returns 0, `-ENODEV` (no such
             /// function), `-EFAULT`.
             fn keel_pci_device(module: ModuleHandle, index: u32, device: *mut PciDevice) -> i32;

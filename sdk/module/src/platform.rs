@@ -84,7 +84,8 @@ pub fn devices() -> impl Iterator<Item = PlatformDevice> {
     (0..).map_while(|index| PlatformDevice::get(index).ok())
 }
 
-/// One PCI function this module drives (its `pci` ids in `module!` match), with the memory BARs
+/// One PCI function this module drives (its `pci` ids or `pci_class` classes in `module!`
+/// match), with the memory BARs
 /// the kernel assigned and its routed interrupt.
 ///
 /// ```ignore

@@ -17,6 +17,7 @@ keel_module::module! {
     depends: [],
     compatible: ["brcm,bcm2711-emmc2", "brcm,bcm2835-sdhci"],
     pci: ["1b36:0007"],
+    pci_class: ["080501"],
     params: {},
     init: init,
     exit: exit,
