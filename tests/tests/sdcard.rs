@@ -111,6 +111,17 @@ fn seen(sh: &mut Session, needle: &str) {
     }
 }
 
+/// Loads `sdhci` by hand and waits until its partitions are registered (the work thread reads
+/// the partition table after `modprobe` returns, so the lines may come after the prompt).
+fn reload(sh: &mut Session) {
+    const LAST: &str = "/dev/mmcblk0p2 registered";
+    let before = sh.log().matches(LAST).count();
+    sh.run("modprobe sdhci");
+    if sh.log().matches(LAST).count() == before {
+        sh.expect(LAST, COMMAND_TIMEOUT);
+    }
+}
+
 /// The 16 bytes `hexdump -C` shows for the start of block `lba`.
 fn block_tag(lba: u64) -> String {
     format!("|KEEL{lba:08x}    |")
@@ -216,14 +227,7 @@ fn card_round_trip(machine: Machine) {
     if sh.run("ls /dev").contains("mmcblk0") {
         sh.fail("/dev/mmcblk0 outlived its module");
     }
-    let before = sh.log().matches("/dev/mmcblk0p2 registered").count();
-    sh.run("modprobe sdhci");
-    for _ in 0..50 {
-        if sh.log().matches("/dev/mmcblk0p2 registered").count() > before {
-            break;
-        }
-        sh.run("true");
-    }
+    reload(&mut sh);
     sh.run_expecting("hexdump -C -n 9 /dev/mmcblk0p2", &["|hello-sd.|"]);
     sh.run_expecting("hexdump -C -n 16 /dev/mmcblk0p1", &["00 00 00 00"]);
 
@@ -317,14 +321,7 @@ fn card_pulled_mid_transfer(machine: Machine) {
     sh.monitor(&format!("change sd0 {} raw", path.display()));
     seen(&mut sh, "a card was inserted (reload the module to use it)");
     sh.run_expecting("rmmod sdhci", &["/dev/mmcblk0 removed"]);
-    let before = sh.log().matches("/dev/mmcblk0p2 registered").count();
-    sh.run("modprobe sdhci");
-    for _ in 0..50 {
-        if sh.log().matches("/dev/mmcblk0p2 registered").count() > before {
-            break;
-        }
-        sh.run("true");
-    }
+    reload(&mut sh);
     sh.run_expecting("hexdump -C -s 51200 -n 16 /dev/mmcblk0", &[&block_tag(100)]);
     let _ = std::fs::remove_dir_all(path.parent().expect("the image's directory"));
 }

@@ -343,15 +343,6 @@ pub fn complete(module: crate::module::ModuleId, id: u32, status: i32) -> Result
     Ok(())
 }
 
-/// The name of partition `number` of device `name`: `mmcblk0` -> `mmcblk0p1`, `sda` -> `sda1`.
-fn partition_name(name: &str, number: u8) -> String {
-    if name.ends_with(|c: char| c.is_ascii_digit()) {
-        alloc::format!("{name}p{number}")
-    } else {
-        alloc::format!("{name}{number}")
-    }
-}
-
 /// Reads the partition table of device `id` and adds a node per partition (in the work thread,
 /// after the device registered: reading it calls its driver).
 pub fn scan_partitions(id: usize) {
@@ -384,7 +375,7 @@ pub fn scan_partitions(id: usize) {
         }
     };
     for part in table.iter().flatten() {
-        let name = partition_name(&dev.name, part.number);
+        let name = mbr::partition_name(&dev.name, part.number);
         let node = Arc::new(super::DevNode {
             dev: dev.clone(),
             region: Some(part.region),
