@@ -385,3 +385,42 @@ fn card_pulled_mid_transfer_on_virt() {
 fn card_pulled_mid_transfer_on_raspi4b() {
     card_pulled_mid_transfer(Machine::Raspi4b);
 }
+
+/// A transfer whose completion never comes (the driver's `inject_timeout` parameter leaves the
+/// second transfer after loading unanswered; the first reads the partition table): the kernel
+/// gives up after its deadline, aborts it and tries again; the driver stops the card and reads
+/// its state before the retry, and the read returns the right bytes.
+fn lost_completion_is_retried(machine: Machine) {
+    let (path, _) = fresh_image("retry", machine);
+    let mut sh = start(machine, "retry", Some(&path));
+    seen(&mut sh, "dev: /dev/mmcblk0p2 registered");
+    sh.run_expecting("rmmod sdhci", &["/dev/mmcblk0 removed"]);
+    let before = sh.log().matches("/dev/mmcblk0p2 registered").count();
+    sh.run("insmod /lib/modules/sdhci.ko inject_timeout=2");
+    if sh.log().matches("/dev/mmcblk0p2 registered").count() == before {
+        sh.expect("/dev/mmcblk0p2 registered", COMMAND_TIMEOUT);
+    }
+    sh.run_expecting("hexdump -C -s 51200 -n 16 /dev/mmcblk0", &[&block_tag(100)]);
+    for needle in [
+        "transfer left unanswered (inject_timeout)",
+        "block: /dev/mmcblk0: transfer at block 100 timed out",
+        "recovered after a failed transfer (card state 4)",
+    ] {
+        seen(&mut sh, needle);
+    }
+    sh.run_expecting(
+        "hexdump -C -s 512 -n 16 /dev/mmcblk0p2",
+        &[&block_tag(P2.0 + 1)],
+    );
+    let _ = std::fs::remove_dir_all(path.parent().expect("the image's directory"));
+}
+
+#[test]
+fn lost_completion_is_retried_on_virt() {
+    lost_completion_is_retried(Machine::Virt);
+}
+
+#[test]
+fn lost_completion_is_retried_on_raspi4b() {
+    lost_completion_is_retried(Machine::Raspi4b);
+}

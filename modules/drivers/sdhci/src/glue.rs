@@ -18,7 +18,9 @@ keel_module::module! {
     compatible: ["brcm,bcm2711-emmc2", "brcm,bcm2835-sdhci"],
     pci: ["1b36:0007"],
     pci_class: ["080501"],
-    params: {},
+    params: {
+        inject_timeout: u32 = 0 => "for tests: leave the Nth block transfer after loading unanswered, so the kernel times it out, aborts and retries (0 means never)",
+    },
     init: init,
     exit: exit,
 }
@@ -62,6 +64,7 @@ static SLOTS: spin::Mutex<Vec<Slot>> = spin::Mutex::new(Vec::new());
 fn probe(what: &str, phys: u64, size: u64, irq: Option<u32>, quirks: Quirks) -> Result {
     let irq = irq.ok_or(Error::NoDevice)?;
     let host = Arc::new(Host::new(what, phys, size as usize, quirks)?);
+    host.inject_timeout(params::inject_timeout());
     host.init_card()?;
     let handler = host.clone();
     let registration = IrqRegistration::shared(irq, move || handler.interrupt())?;

@@ -15,7 +15,7 @@
 //! kernel's retry starts clean.
 
 use alloc::string::String;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use core::time::Duration;
 
 use keel_module::abi::device::BlockGeometry;
@@ -136,6 +136,8 @@ struct Active {
     request: BlockRequest,
     /// Bytes moved so far.
     offset: usize,
+    /// Leave the completion unreported (the `inject_timeout` parameter).
+    unanswered: bool,
 }
 
 /// One SDHCI controller.
@@ -150,6 +152,9 @@ pub struct Host {
     /// A transfer failed or was aborted: the card may still be sending or receiving data, so
     /// the next transfer first stops it (CMD12).
     recover: AtomicBool,
+    /// Transfers started so far, and the one to leave unanswered (0: none).
+    started: AtomicU32,
+    unanswered: AtomicU32,
     active: IrqLock<Option<Active>>,
     completion: spin::Once<BlockCompletion>,
 }
@@ -196,9 +201,17 @@ impl Host {
             card: spin::Once::new(),
             present: AtomicBool::new(false),
             recover: AtomicBool::new(false),
+            started: AtomicU32::new(0),
+            unanswered: AtomicU32::new(0),
             active: IrqLock::new(None),
             completion: spin::Once::new(),
         })
+    }
+
+    /// Makes transfer number `n` (counting from 1) go unanswered, to test the kernel's timeout,
+    /// abort and retry and this driver's recovery; 0 turns it off.
+    pub fn inject_timeout(&self, n: u32) {
+        self.unanswered.store(n, Ordering::Relaxed);
     }
 
     /// Hands the host the completion of its registered device.
@@ -519,6 +532,11 @@ impl Host {
             }
         }
         if status & int::TRANSFER_COMPLETE != 0 {
+            if a.unanswered {
+                log::warn!("{}: transfer left unanswered (inject_timeout)", self.name);
+                self.regs.interrupt_signal.set(IDLE_SIGNALS);
+                return IrqReturn::Handled;
+            }
             let result = if a.offset == a.request.len() {
                 Ok(())
             } else {
@@ -584,7 +602,13 @@ impl BlockDevice for Host {
         if active.is_some() {
             return Err(Error::Busy);
         }
-        *active = Some(Active { request, offset: 0 });
+        let number = self.started.fetch_add(1, Ordering::Relaxed) + 1;
+        let unanswered = number == self.unanswered.load(Ordering::Relaxed);
+        *active = Some(Active {
+            request,
+            offset: 0,
+            unanswered,
+        });
         self.regs.interrupt.set(0xffff_ffff);
         self.regs.interrupt_signal.set(int::TRANSFER);
         self.regs.block.set(cmd.block_register());
