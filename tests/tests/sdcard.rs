@@ -424,3 +424,31 @@ fn lost_completion_is_retried_on_virt() {
 fn lost_completion_is_retried_on_raspi4b() {
     lost_completion_is_retried(Machine::Raspi4b);
 }
+
+/// A written block still in the cache when the card leaves: `sync` reports the error and the
+/// kernel log says how many written blocks were lost; nothing is dropped silently.
+#[test]
+fn sync_after_the_card_left_reports_lost_writes_on_virt() {
+    let (path, original) = fresh_image("lost", Machine::Virt);
+    let mut sh = start(Machine::Virt, "lost", Some(&path));
+    seen(&mut sh, "dev: /dev/mmcblk0p2 registered");
+    sh.run("echo cached-only > /dev/mmcblk0p2");
+    sh.monitor("eject -f sd0");
+    seen(&mut sh, "the card was removed");
+    sh.run_expecting("sync", &["sync: no medium found"]);
+    seen(
+        &mut sh,
+        "/dev/mmcblk0: 1 written blocks lost with the medium",
+    );
+    // Nothing is left to write.
+    if sh.run("sync").contains("sync:") {
+        sh.fail("a second sync still failed");
+    }
+    drop(sh);
+    let after = std::fs::read(&path).expect("read the SD image back");
+    assert!(
+        after == original,
+        "the image changed although the card had left"
+    );
+    let _ = std::fs::remove_dir_all(path.parent().expect("the image's directory"));
+}
