@@ -387,6 +387,11 @@ pub fn scan_partitions(id: usize) {
             Ok(()) => {
                 log::info!(target: "dev", "/dev/{name} registered: type {:#04x}, {} blocks from block {}", part.kind, part.region.blocks, part.region.first);
                 disk.partitions.lock().push(name);
+                if dev.usable().is_err() {
+                    // The device went while this node was added: take the nodes away again.
+                    remove_partitions(&dev);
+                    return;
+                }
             }
             Err(e) => log::warn!(target: "dev", "/dev/{name}: {}", e.name().unwrap_or("error")),
         }
