@@ -166,6 +166,24 @@ fn card_round_trip(machine: Machine) {
         seen(&mut sh, needle);
     }
     sh.run_expecting("ls -l /dev", &["mmcblk0", "mmcblk0p1", "mmcblk0p2"]);
+    // Every command of the initialisation ended by its interrupt.
+    let by_irq = sh.log().lines().find_map(|l| {
+        let (_, rest) = l.split_once(" sdhci: ")?;
+        let rest = rest.split_once(": ")?.1;
+        let (n, tail) = rest.split_once(" commands completed by interrupt, ")?;
+        tail.starts_with("0 found complete")
+            .then(|| n.parse::<u32>().ok())
+            .flatten()
+    });
+    match by_irq {
+        Some(n) if n >= 10 => eprintln!(
+            "{}: {n} commands completed by interrupt",
+            machine_name(machine)
+        ),
+        other => sh.fail(&format!(
+            "the initialisation's commands did not all end by interrupt ({other:?})"
+        )),
+    }
 
     // Reads through the whole disk and the partitions land on the right blocks.
     sh.run_expecting("hexdump -C -s 51200 -n 16 /dev/mmcblk0", &[&block_tag(100)]);

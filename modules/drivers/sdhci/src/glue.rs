@@ -65,9 +65,10 @@ fn probe(what: &str, phys: u64, size: u64, irq: Option<u32>, quirks: Quirks) -> 
     let irq = irq.ok_or(Error::NoDevice)?;
     let host = Arc::new(Host::new(what, phys, size as usize, quirks)?);
     host.inject_timeout(params::inject_timeout());
-    host.init_card()?;
     let handler = host.clone();
     let registration = IrqRegistration::shared(irq, move || handler.interrupt())?;
+    host.use_interrupts();
+    host.init_card()?;
     let device = Device::block("mmcblk#", host.clone())?;
     host.set_completion(device.block_completion());
     SLOTS.lock().push(Slot {

@@ -7,8 +7,10 @@
 //! halves at 0x0C are written in one store, and the byte-wide fields of 0x28 and 0x2C are changed
 //! by read-modify-write of the whole word.
 //!
-//! Initialisation runs in the module's `init` and polls the interrupt status (with a timeout per
-//! command). Block transfers end by interrupt: [`BlockDevice::start`] writes the command and
+//! Initialisation runs in the module's `init`, after the interrupt handler is registered: each
+//! command ends by its interrupt (the handler collects the status bits and `init` waits for
+//! them), with a timeout per command after which the status register is read directly (the
+//! fallback, counted and logged). Block transfers end by interrupt: [`BlockDevice::start`] writes the command and
 //! returns; the interrupt handler moves each 512-byte block through the buffer data port when
 //! the host says it is ready, and ends the request on transfer complete (or an error, or the card
 //! leaving). A failed command or transfer resets the host's command and data lines, so the
@@ -130,6 +132,8 @@ const CAPS_HIGH_SPEED: u32 = 1 << 21;
 const STATUS_ENABLED: u32 = 0x0fff_00ff;
 /// Signalled while no transfer runs: the card coming and going.
 const IDLE_SIGNALS: u32 = int::CARD_REMOVAL | int::CARD_INSERTION;
+/// Signalled while a command of the initialisation runs: its end (and a busy signal's end).
+const COMMAND_SIGNALS: u32 = int::CMD_COMPLETE | int::TRANSFER_COMPLETE | int::ERROR | int::ERRORS;
 
 /// The transfer the interrupt handler is moving.
 struct Active {
@@ -152,6 +156,14 @@ pub struct Host {
     /// A transfer failed or was aborted: the card may still be sending or receiving data, so
     /// the next transfer first stops it (CMD12).
     recover: AtomicBool,
+    /// Commands complete by interrupt (the handler is registered): the handler collects their
+    /// status bits in `command_events`.
+    commands_by_irq: AtomicBool,
+    command_events: AtomicU32,
+    /// Commands whose completion came by interrupt, and those found complete only after the
+    /// interrupt was overdue (the timeout fallback).
+    by_irq: AtomicU32,
+    by_fallback: AtomicU32,
     /// Transfers started so far, and the one to leave unanswered (0: none).
     started: AtomicU32,
     unanswered: AtomicU32,
@@ -201,11 +213,26 @@ impl Host {
             card: spin::Once::new(),
             present: AtomicBool::new(false),
             recover: AtomicBool::new(false),
+            commands_by_irq: AtomicBool::new(false),
+            command_events: AtomicU32::new(0),
+            by_irq: AtomicU32::new(0),
+            by_fallback: AtomicU32::new(0),
             started: AtomicU32::new(0),
             unanswered: AtomicU32::new(0),
             active: IrqLock::new(None),
             completion: spin::Once::new(),
         })
+    }
+
+    /// From now on commands complete by interrupt (call once the handler is registered).
+    pub fn use_interrupts(&self) {
+        self.commands_by_irq.store(true, Ordering::Release);
+    }
+
+    /// What happened to the command in flight: the bits the handler collected and those still
+    /// in the status register.
+    fn events(&self) -> u32 {
+        self.regs.interrupt.get() | self.command_events.load(Ordering::Acquire)
     }
 
     /// Makes transfer number `n` (counting from 1) go unanswered, to test the kernel's timeout,
@@ -270,17 +297,49 @@ impl Host {
             let s = self.regs.state.get();
             s & 1 == 0 && (!busy || s & 2 == 0)
         })?;
+        let by_irq = self.commands_by_irq.load(Ordering::Acquire);
         self.regs.interrupt.set(0xffff_ffff);
+        self.command_events.store(0, Ordering::Release);
+        if by_irq {
+            self.regs.interrupt_signal.set(COMMAND_SIGNALS);
+        }
         if cmd.data.is_some() {
             self.regs.block.set(cmd.block_register());
         }
         self.regs.arg1.set(cmd.arg);
         self.regs.command.set(cmd.register());
+        let done = int::CMD_COMPLETE | int::ERROR;
         let mut status = 0;
-        let waited = self.wait(COMMAND_TIMEOUT, || {
-            status = self.regs.interrupt.get();
-            status & (int::CMD_COMPLETE | int::ERROR) != 0
+        let mut waited = self.wait(COMMAND_TIMEOUT, || {
+            status = if by_irq {
+                self.command_events.load(Ordering::Acquire)
+            } else {
+                self.regs.interrupt.get()
+            };
+            status & done != 0
         });
+        if by_irq {
+            if waited.is_ok() {
+                self.by_irq.fetch_add(1, Ordering::Relaxed);
+            } else {
+                // The timeout fallback: the interrupt is overdue, but the status may say done.
+                status = self.events();
+                if status & done != 0 {
+                    self.by_fallback.fetch_add(1, Ordering::Relaxed);
+                    waited = Ok(());
+                }
+            }
+        }
+        let result = self.command_end(cmd, status, waited);
+        if by_irq {
+            self.regs.interrupt_signal.set(IDLE_SIGNALS);
+        }
+        result
+    }
+
+    /// The end of a command whose final status is `status`: its response, or the failure (after
+    /// resetting the command and data lines).
+    fn command_end(&self, cmd: Command, status: u32, waited: Result) -> Result<[u32; 4]> {
         if let Some(f) = proto::failure(status).or(waited.err().map(|_| Failure::NoResponse)) {
             self.regs.interrupt.set(0xffff_ffff);
             let _ = self.reset(false, true, true);
@@ -295,7 +354,7 @@ impl Host {
         let response = [r[0].get(), r[1].get(), r[2].get(), r[3].get()];
         if cmd.response == Response::R1b {
             self.wait(COMMAND_TIMEOUT * 10, || {
-                self.regs.interrupt.get() & (int::TRANSFER_COMPLETE | int::ERROR) != 0
+                self.events() & (int::TRANSFER_COMPLETE | int::ERROR) != 0
             })?;
             self.regs.interrupt.set(0xffff_ffff);
         }
@@ -317,10 +376,9 @@ impl Host {
         self.command(cmd)?;
         for chunk in buf.chunks_mut(4) {
             self.wait(COMMAND_TIMEOUT, || {
-                self.regs.state.is_set(STATE::BUFFER_READ_ENABLE)
-                    || self.regs.interrupt.get() & int::ERROR != 0
+                self.regs.state.is_set(STATE::BUFFER_READ_ENABLE) || self.events() & int::ERROR != 0
             })?;
-            if self.regs.interrupt.get() & int::ERROR != 0 {
+            if self.events() & int::ERROR != 0 {
                 self.regs.interrupt.set(0xffff_ffff);
                 let _ = self.reset(false, true, true);
                 return Err(Error::Io);
@@ -329,7 +387,7 @@ impl Host {
             chunk.copy_from_slice(&word[..chunk.len()]);
         }
         self.wait(COMMAND_TIMEOUT, || {
-            self.regs.interrupt.get() & (int::TRANSFER_COMPLETE | int::ERROR) != 0
+            self.events() & (int::TRANSFER_COMPLETE | int::ERROR) != 0
         })?;
         self.regs.interrupt.set(0xffff_ffff);
         Ok(())
@@ -425,6 +483,11 @@ impl Host {
             hz / 1000,
             if high_speed { ", high speed" } else { "" }
         );
+        log::info!(
+            "{name}: {} commands completed by interrupt, {} found complete after the interrupt was overdue",
+            self.by_irq.load(Ordering::Relaxed),
+            self.by_fallback.load(Ordering::Relaxed)
+        );
         self.card.call_once(|| card);
         self.present.store(true, Ordering::Release);
         self.regs.interrupt.set(0xffff_ffff);
@@ -477,6 +540,16 @@ impl Host {
                 "{}: a card was inserted (reload the module to use it)",
                 self.name
             );
+        }
+        if active.is_none() {
+            // A command of the initialisation (or the card coming or going): hand its status to
+            // the waiting `command`.
+            let bits = status & COMMAND_SIGNALS;
+            self.regs.interrupt.set(status);
+            if bits != 0 {
+                self.command_events.fetch_or(bits, Ordering::AcqRel);
+            }
+            return IrqReturn::Handled;
         }
         if let Some(f) = proto::failure(status) {
             self.regs.interrupt.set(status);
