@@ -156,7 +156,8 @@ pub trait BlockDevice: Send + Sync + 'static {
         if request.is_write() {
             self.write(lba, request.bytes())?;
         } else {
-            self.read(lba, request.bytes_mut())?;
+            let buf = request.bytes_mut().ok_or(Error::InvalidArgument)?;
+            self.read(lba, buf)?;
         }
         Ok(Transfer::Done)
     }
@@ -224,10 +225,15 @@ impl BlockRequest {
         unsafe { core::slice::from_raw_parts(self.buf, self.len) }
     }
 
-    /// The buffer, writable (for a read; a write's buffer is the kernel's data to send).
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in `bytes`; `&mut self` makes this the only reference.
-        unsafe { core::slice::from_raw_parts_mut(self.buf, self.len) }
+    /// The buffer to fill, for a read; `None` for a write (its buffer is the kernel's data to
+    /// send, which the driver must not change).
+    pub fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        if self.write {
+            return None;
+        }
+        // SAFETY: as in `bytes`; `&mut self` makes this the only reference, and a read's buffer
+        // is writable kernel memory.
+        Some(unsafe { core::slice::from_raw_parts_mut(self.buf, self.len) })
     }
 }
 

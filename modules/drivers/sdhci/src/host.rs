@@ -596,8 +596,8 @@ impl Host {
                             .data
                             .set(u32::from_le_bytes([word[0], word[1], word[2], word[3]]));
                     }
-                } else {
-                    for word in a.request.bytes_mut()[block].chunks_exact_mut(4) {
+                } else if let Some(buf) = a.request.bytes_mut() {
+                    for word in buf[block].chunks_exact_mut(4) {
                         word.copy_from_slice(&self.regs.data.get().to_le_bytes());
                     }
                 }
