@@ -33,22 +33,6 @@ struct Mailbox {
 /// Not taken in interrupt context: requests are made by drivers' `init`.
 static MAILBOX: spin::Mutex<Option<Mailbox>> = spin::Mutex::new(None);
 
-fn cache_line_op(addr: u64, len: u64, clean_only: bool) {
-    let mut line = addr & !63;
-    while line < addr + len {
-        if clean_only {
-            // SAFETY: cache maintenance by address on mapped kernel memory.
-            unsafe { core::arch::asm!("dc cvac, {}", in(reg) line) };
-        } else {
-            // SAFETY: as above.
-            unsafe { core::arch::asm!("dc civac, {}", in(reg) line) };
-        }
-        line += 64;
-    }
-    // SAFETY: barrier only.
-    unsafe { core::arch::asm!("dsb sy", options(nostack)) };
-}
-
 fn open() -> Result<Mailbox, Errno> {
     let dev = crate::dt::find_compatible(MBOX_COMPATIBLE).ok_or(Errno::ENODEV)?;
     let &(pa, _) = dev.regs().first().ok_or(Errno::ENODEV)?;
@@ -90,7 +74,7 @@ pub fn property(tag: u32, values: &mut [u32]) -> Result<usize, Errno> {
             va.add(5 + i).write_volatile(*v);
         }
         va.add(5 + values.len()).write_volatile(0);
-        cache_line_op(va as u64, (words * 4) as u64, true);
+        crate::smp::clean_to_poc(va as u64, (words * 4) as u64);
         let start = crate::time::uptime_nanos();
         while reg(MBOX1_STATUS).read_volatile() & STATUS_FULL != 0 {
             if crate::time::uptime_nanos() - start > TIMEOUT_NS {
@@ -110,7 +94,7 @@ pub fn property(tag: u32, values: &mut [u32]) -> Result<usize, Errno> {
                 break;
             }
         }
-        cache_line_op(va as u64, (words * 4) as u64, false);
+        crate::smp::clean_to_poc(va as u64, (words * 4) as u64);
         if va.add(1).read_volatile() != RESPONSE_OK {
             return Err(Errno::EIO);
         }
