@@ -130,10 +130,22 @@ const POWER_UP_TIMEOUT: Duration = Duration::from_secs(1);
 const CAPS_HIGH_SPEED: u32 = 1 << 21;
 /// Status bits enabled (not necessarily signalled): everything this driver looks at.
 const STATUS_ENABLED: u32 = 0x0fff_00ff;
+/// Every status bit, to clear them all (they are write-one-to-clear).
+const ALL_STATUS: u32 = 0xffff_ffff;
 /// Signalled while no transfer runs: the card coming and going.
 const IDLE_SIGNALS: u32 = int::CARD_REMOVAL | int::CARD_INSERTION;
 /// Signalled while a command of the initialisation runs: its end (and a busy signal's end).
 const COMMAND_SIGNALS: u32 = int::CMD_COMPLETE | int::TRANSFER_COMPLETE | int::ERROR | int::ERRORS;
+
+/// The error a failure gives the caller: no answer or no data in time `ETIMEDOUT`, the card gone
+/// `ENOMEDIUM`, anything else `EIO`.
+fn error_of(f: Failure) -> Error {
+    match f {
+        Failure::NoResponse | Failure::DataTimeout => Error::TimedOut,
+        Failure::Removed => Error::NoMedium,
+        Failure::Error(_) => Error::Io,
+    }
+}
 
 /// The transfer the interrupt handler is moving.
 struct Active {
@@ -294,11 +306,11 @@ impl Host {
     fn command(&self, cmd: Command) -> Result<[u32; 4]> {
         let busy = cmd.data.is_some() || cmd.response == Response::R1b;
         self.wait(COMMAND_TIMEOUT, || {
-            let s = self.regs.state.get();
-            s & 1 == 0 && (!busy || s & 2 == 0)
+            !self.regs.state.is_set(STATE::CMD_INHIBIT)
+                && (!busy || !self.regs.state.is_set(STATE::DAT_INHIBIT))
         })?;
         let by_irq = self.commands_by_irq.load(Ordering::Acquire);
-        self.regs.interrupt.set(0xffff_ffff);
+        self.regs.interrupt.set(ALL_STATUS);
         self.command_events.store(0, Ordering::Release);
         if by_irq {
             self.regs.interrupt_signal.set(COMMAND_SIGNALS);
@@ -341,13 +353,9 @@ impl Host {
     /// resetting the command and data lines).
     fn command_end(&self, cmd: Command, status: u32, waited: Result) -> Result<[u32; 4]> {
         if let Some(f) = proto::failure(status).or(waited.err().map(|_| Failure::NoResponse)) {
-            self.regs.interrupt.set(0xffff_ffff);
+            self.regs.interrupt.set(ALL_STATUS);
             let _ = self.reset(false, true, true);
-            return Err(match f {
-                Failure::NoResponse | Failure::DataTimeout => Error::TimedOut,
-                Failure::Removed => Error::NoMedium,
-                Failure::Error(_) => Error::Io,
-            });
+            return Err(error_of(f));
         }
         self.regs.interrupt.set(int::CMD_COMPLETE);
         let r = &self.regs.response;
@@ -356,7 +364,7 @@ impl Host {
             self.wait(COMMAND_TIMEOUT * 10, || {
                 self.events() & (int::TRANSFER_COMPLETE | int::ERROR) != 0
             })?;
-            self.regs.interrupt.set(0xffff_ffff);
+            self.regs.interrupt.set(ALL_STATUS);
         }
         Ok(response)
     }
@@ -379,7 +387,7 @@ impl Host {
                 self.regs.state.is_set(STATE::BUFFER_READ_ENABLE) || self.events() & int::ERROR != 0
             })?;
             if self.events() & int::ERROR != 0 {
-                self.regs.interrupt.set(0xffff_ffff);
+                self.regs.interrupt.set(ALL_STATUS);
                 let _ = self.reset(false, true, true);
                 return Err(Error::Io);
             }
@@ -389,7 +397,7 @@ impl Host {
         self.wait(COMMAND_TIMEOUT, || {
             self.events() & (int::TRANSFER_COMPLETE | int::ERROR) != 0
         })?;
-        self.regs.interrupt.set(0xffff_ffff);
+        self.regs.interrupt.set(ALL_STATUS);
         Ok(())
     }
 
@@ -403,7 +411,7 @@ impl Host {
             .modify(CONTROL0::BUS_VOLTAGE::V3_3 + CONTROL0::BUS_POWER::SET);
         self.regs.interrupt_enable.set(STATUS_ENABLED);
         self.regs.interrupt_signal.set(0);
-        self.regs.interrupt.set(0xffff_ffff);
+        self.regs.interrupt.set(ALL_STATUS);
         if !self.quirks.broken_card_detect && !self.regs.state.is_set(STATE::CARD_INSERTED) {
             log::info!("{name}: no card in the slot");
             return Err(Error::NoMedium);
@@ -490,7 +498,7 @@ impl Host {
         );
         self.card.call_once(|| card);
         self.present.store(true, Ordering::Release);
-        self.regs.interrupt.set(0xffff_ffff);
+        self.regs.interrupt.set(ALL_STATUS);
         self.regs.interrupt_signal.set(IDLE_SIGNALS);
         Ok(())
     }
@@ -556,15 +564,10 @@ impl Host {
             let _ = self.reset(false, true, true);
             if active.is_some() {
                 self.recover.store(true, Ordering::Release);
-                let error = match f {
-                    Failure::Removed => Error::NoMedium,
-                    Failure::NoResponse | Failure::DataTimeout => Error::TimedOut,
-                    Failure::Error(bits) => {
-                        log::warn!("{}: transfer error {bits:#06x}", self.name);
-                        Error::Io
-                    }
-                };
-                self.finish(&mut active, Err(error));
+                if let Failure::Error(bits) = f {
+                    log::warn!("{}: transfer error {bits:#06x}", self.name);
+                }
+                self.finish(&mut active, Err(error_of(f)));
             }
             return IrqReturn::Handled;
         }
@@ -650,7 +653,10 @@ impl BlockDevice for Host {
         );
         // The previous transfer left the lines free; a stuck line is reset.
         if self
-            .wait(COMMAND_TIMEOUT, || self.regs.state.get() & 3 == 0)
+            .wait(COMMAND_TIMEOUT, || {
+                !self.regs.state.is_set(STATE::CMD_INHIBIT)
+                    && !self.regs.state.is_set(STATE::DAT_INHIBIT)
+            })
             .is_err()
         {
             self.reset(false, true, true)?;
@@ -682,7 +688,7 @@ impl BlockDevice for Host {
             offset: 0,
             unanswered,
         });
-        self.regs.interrupt.set(0xffff_ffff);
+        self.regs.interrupt.set(ALL_STATUS);
         self.regs.interrupt_signal.set(int::TRANSFER);
         self.regs.block.set(cmd.block_register());
         self.regs.arg1.set(cmd.arg);
@@ -694,7 +700,7 @@ impl BlockDevice for Host {
         let mut active = self.active.lock();
         self.regs.interrupt_signal.set(IDLE_SIGNALS);
         let _ = self.reset(false, true, true);
-        self.regs.interrupt.set(0xffff_ffff);
+        self.regs.interrupt.set(ALL_STATUS);
         // The request goes unanswered: the kernel gave up on it.
         *active = None;
         self.recover.store(true, Ordering::Release);
