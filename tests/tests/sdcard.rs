@@ -101,9 +101,6 @@ fn start(machine: Machine, tag: &str, image: Option<&Path>) -> Session {
     };
     let mut sh = Session::start(&qemu);
     sh.wait_for_shell();
-    // The shell may still be answering the empty line `wait_for_shell` typed; a line typed
-    // while it switches its terminal's modes can lose its first bytes, so let it settle.
-    std::thread::sleep(Duration::from_millis(500));
     sh
 }
 
