@@ -77,6 +77,16 @@ impl<T> SleepLock<T> {
     }
 }
 
+impl<T> SleepLock<T> {
+    /// Takes the lock if it is free, without waiting.
+    pub fn try_lock(&self) -> Option<SleepGuard<'_, T>> {
+        self.held
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| SleepGuard { lock: self })
+    }
+}
+
 impl<T> core::ops::Deref for SleepGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
@@ -306,6 +316,28 @@ pub fn flush(dev: &Device) -> Result<(), Errno> {
             }
             Err(e.errno())
         }
+    }
+}
+
+/// Writes the dirty blocks of `module`'s block devices back (before it is unloaded; may sleep).
+pub fn flush_module(module: crate::module::ModuleId) {
+    let devices: Vec<Arc<Device>> = super::DEVICES
+        .lock()
+        .iter()
+        .filter(|d| d.module == module && parts(d).is_some())
+        .cloned()
+        .collect();
+    for dev in devices {
+        let _ = flush(&dev);
+    }
+}
+
+/// Whether `dev` has no transfer running and no written blocks the device lacks: what unloading
+/// its driver needs, checked without sleeping.
+pub fn settled(dev: &Device) -> bool {
+    match parts(dev) {
+        Some((_, _, disk)) => disk.cache.try_lock().is_some_and(|c| c.dirty() == 0),
+        None => true,
     }
 }
 

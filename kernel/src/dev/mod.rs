@@ -563,22 +563,24 @@ fn users_text(devices: &[Arc<Device>], module: ModuleId) -> String {
 }
 
 /// Before `module` is removed: refuses (naming the open devices) while any of its devices is
-/// open; otherwise closes them to new opens.
+/// open or a block device of it has a transfer running or written blocks not yet written back;
+/// otherwise closes them to new opens.
 pub fn begin_unload(module: ModuleId) -> Result<(), String> {
-    // Written blocks reach the device while its driver is still there.
-    let blocks: Vec<Arc<Device>> = DEVICES
-        .lock()
-        .iter()
-        .filter(|d| d.module == module && matches!(d.class, Class::Block { .. }))
-        .cloned()
-        .collect();
-    for d in blocks {
-        let _ = block::flush(&d);
-    }
     let devices = DEVICES.lock();
     let users = users_text(&devices, module);
     if !users.is_empty() {
         return Err(users);
+    }
+    // `block::flush_module` ran before; a block device written or busy since is not let go (its
+    // written blocks would be lost with the driver).
+    if let Some(d) = devices
+        .iter()
+        .find(|d| d.module == module && !block::settled(d))
+    {
+        return Err(alloc::format!(
+            "/dev/{} (written blocks not yet on the device; try again)",
+            d.name
+        ));
     }
     for d in devices.iter().filter(|d| d.module == module) {
         d.closed.store(true, Ordering::Release);

@@ -357,6 +357,16 @@ fn users_of(table: &[Module], id: ModuleId) -> String {
 /// it failed) contained, then frees everything it holds.
 pub fn remove(name: &str) -> Result<(), UnloadError> {
     let started = crate::time::uptime_nanos();
+    // Written blocks reach the module's block devices first, while sleeping is allowed (not
+    // under `OPS`, a spin lock).
+    let target = TABLE
+        .lock()
+        .iter()
+        .find(|m| same_name(&m.name, name))
+        .map(|m| m.id);
+    if let Some(id) = target {
+        crate::dev::block::flush_module(id);
+    }
     let _op = OPS.lock();
     let (id, name, state, exit) = {
         let table = TABLE.lock();
