@@ -145,6 +145,26 @@ fn device_mapping_is_idempotent() -> TestResult {
     check(a == b, "the same registers got two addresses")
 }
 
+/// On a board with the firmware mailbox (raspi4b): the property interface answers
+/// GET_CLOCK_RATE for the EMMC2 clock (12) with a rate; elsewhere it says there is no mailbox.
+fn firmware_answers() -> TestResult {
+    const GET_CLOCK_RATE: u32 = 0x0003_0002;
+    let mut values = [12u32, 0];
+    let result = crate::firmware::property(GET_CLOCK_RATE, &mut values);
+    if dt::find_compatible(&["brcm,bcm2835-mbox"]).is_none() {
+        return check(
+            result == Err(keel_abi::Errno::ENODEV),
+            "a firmware property call without a mailbox did not say ENODEV",
+        );
+    }
+    check(result.is_ok(), "the firmware did not answer GET_CLOCK_RATE")?;
+    log::info!(target: "ktest", "firmware: clock 12 runs at {} Hz", values[1]);
+    check(
+        values[0] == 12 && values[1] > 0,
+        "the firmware gave no rate for clock 12",
+    )
+}
+
 /// On a board with an ECAM bridge: the host bridge is found, every assigned memory BAR reads
 /// back from configuration space with decoding on, and an SDHCI host's registers answer
 /// through its BAR.
@@ -398,10 +418,12 @@ const TESTS: &[Test] = &[
     ("image_is_w_xor_x", image_is_w_xor_x),
     ("device_mapping_is_idempotent", device_mapping_is_idempotent),
     ("pci_resources_are_live", pci_resources_are_live),
+    ("firmware_answers", firmware_answers),
     ("log_ring_keeps_lines", log_ring_keeps_lines),
     ("irq_rejects_bad_line", irq_rejects_bad_line),
     ("module_params_split", module_tests::params_split),
     ("module_modalias", module_tests::modalias_matches_tree),
+    ("module_modalias_pci", module_tests::modalias_matches_pci),
     ("module_malformed", module_tests::malformed_refused),
     ("module_lifecycle", module_tests::lifecycle),
     ("module_exports", module_tests::exports_accounted),

@@ -34,6 +34,7 @@ mod console;
 mod dev;
 mod dt;
 mod fault;
+mod firmware;
 mod fs;
 mod ipc;
 mod irq;
@@ -41,7 +42,6 @@ mod klog;
 mod kstats;
 #[cfg(feature = "qemu-test")]
 mod ktest;
-mod mailbox;
 mod mm;
 mod module;
 mod pci;

@@ -26,7 +26,9 @@ extern "C" {
 static STACKS: spin::Mutex<[Option<KernelStack>; MAX_CPUS]> =
     spin::Mutex::new([const { None }; MAX_CPUS]);
 
-fn clean_to_poc(addr: u64, len: u64) {
+/// Cleans and invalidates `[addr, addr + len)` to the point of coherency (for memory that
+/// another observer reads or writes behind the caches: a core with its MMU off, the firmware).
+pub fn clean_to_poc(addr: u64, len: u64) {
     let mut line = addr & !63;
     while line < addr + len {
         // SAFETY: cache maintenance by address on mapped kernel memory.

@@ -30,6 +30,7 @@ pub struct Qemu {
     dtb: Option<PathBuf>,
     initrd: Option<PathBuf>,
     sd_image: Option<PathBuf>,
+    sd_writable: bool,
     append: Option<String>,
     semihosting: bool,
     interactive: bool,
@@ -49,6 +50,7 @@ impl Qemu {
             dtb: None,
             initrd: None,
             sd_image: None,
+            sd_writable: false,
             append: None,
             semihosting: false,
             interactive: false,
@@ -77,6 +79,20 @@ impl Qemu {
     /// stays as it is, and boots running in parallel can share it.
     pub fn sd_image(mut self, image: impl Into<PathBuf>) -> Qemu {
         self.sd_image = Some(image.into());
+        self
+    }
+
+    /// Attaches an SD card image that the guest's writes reach (no snapshot): for tests that
+    /// compare the file after power-off. The file must not be shared with another boot.
+    pub fn sd_image_writable(mut self, image: impl Into<PathBuf>) -> Qemu {
+        self.sd_image = Some(image.into());
+        self.sd_writable = true;
+        self
+    }
+
+    /// Boots without an SD card image (an empty slot on `raspi4b`).
+    pub fn no_sd_image(mut self) -> Qemu {
+        self.sd_image = None;
         self
     }
 
@@ -180,7 +196,11 @@ impl Qemu {
             args.extend(["-initrd".to_string(), path(initrd)]);
         }
         if let Some(image) = &self.sd_image {
-            let snapshot = if self.interactive { "" } else { "snapshot=on," };
+            let snapshot = if self.interactive || self.sd_writable {
+                ""
+            } else {
+                "snapshot=on,"
+            };
             args.push("-drive".to_string());
             args.push(format!("if=sd,format=raw,{snapshot}file={}", path(image)));
         }

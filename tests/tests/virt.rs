@@ -43,5 +43,7 @@ fn pci_devices_get_their_resources() {
     );
     run.assert_log("pci", "00:00.0 1b36:0008 class 060000");
     run.assert_log("ktest", "00:03.0: SDHCI version register");
+    // The boot loader's PCI modalias matcher finds the host by id and by class.
+    run.assert_log("ktest", "module_modalias_pci ... ok");
     run.assert_ktest_summary();
 }

@@ -41,7 +41,8 @@ const HOST_TEST_ARGS: &[&str] = &[
     "xtask",
 ];
 
-/// The user programs' pure logic (line editor, parsers, formatters), tested on the host.
+/// The user programs' and drivers' pure logic (line editor, parsers, formatters, the SD
+/// protocol), tested on the host.
 const PROGRAM_TEST_ARGS: &[&str] = &[
     "test",
     "--lib",
@@ -55,6 +56,7 @@ const PROGRAM_TEST_ARGS: &[&str] = &[
     "testprogs",
     "--package",
     "bench",
+    "sdhci",
 ];
 
 /// `cargo xtask test`; stops at the first stage that fails.

@@ -96,6 +96,16 @@ impl fmt::Display for MbrError {
     }
 }
 
+/// The node name of partition `number` of the disk named `disk`: a `p` goes between a name
+/// ending in a digit and the number (`mmcblk0` -> `mmcblk0p1`), as on Linux; `sda` -> `sda1`.
+pub fn partition_name(disk: &str, number: u8) -> alloc::string::String {
+    if disk.ends_with(|c: char| c.is_ascii_digit()) {
+        alloc::format!("{disk}p{number}")
+    } else {
+        alloc::format!("{disk}{number}")
+    }
+}
+
 fn le32(b: &[u8]) -> u64 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64
 }
@@ -229,5 +239,12 @@ mod tests {
             Err(MbrError::Overlap { a: 1, b: 4 })
         );
         assert!(MbrError::Gpt.to_string().contains("GUID"));
+    }
+
+    #[test]
+    fn partition_names_follow_linux() {
+        assert_eq!(partition_name("mmcblk0", 1), "mmcblk0p1");
+        assert_eq!(partition_name("ram12", 4), "ram12p4");
+        assert_eq!(partition_name("sda", 2), "sda2");
     }
 }

@@ -18,6 +18,7 @@
 //! - [`gpio`] is the GPIO class (`/dev/gpiochipN` and its ioctls), [`work`] the work queue of
 //!   bottom halves, [`platform`] the device-tree nodes a module's `compatible` strings match.
 
+pub mod block;
 pub mod gpio;
 pub mod platform;
 pub mod work;
@@ -40,8 +41,6 @@ use crate::sync::IrqMutex;
 
 /// Bytes a tty keeps of input nobody has read yet.
 const TTY_INPUT_MAX: usize = 4096;
-/// Most bytes moved through a block device per request.
-const BLOCK_CHUNK: usize = 64 * 1024;
 
 /// Device-number majors, as on Linux.
 const MAJOR_TTY: u64 = 4;
@@ -65,6 +64,7 @@ enum Class {
     Block {
         ops: BlockOps,
         geometry: BlockGeometry,
+        disk: block::Disk,
     },
 }
 
@@ -246,38 +246,43 @@ fn status_result(status: i32) -> Result<u32, Errno> {
     })
 }
 
-/// The `/dev` node of a device.
-struct DevNode(Arc<Device>);
+/// The `/dev` node of a device, or of a partition of a block device (its window of blocks).
+struct DevNode {
+    dev: Arc<Device>,
+    region: Option<keel_block::Region>,
+}
 
 impl Node for DevNode {
     fn kind(&self) -> FileKind {
-        match self.0.class {
+        match self.dev.class {
             Class::Block { .. } => FileKind::BlockDev,
             _ => FileKind::CharDev,
         }
     }
 
     fn stat(&self) -> Stat {
-        let (major, size) = match &self.0.class {
+        let (major, size) = match &self.dev.class {
             Class::Tty { .. } => (MAJOR_TTY, 0),
             Class::Gpio { .. } => (MAJOR_GPIO, 0),
             Class::Block { geometry, .. } => (
                 MAJOR_BLOCK,
-                geometry.blocks.saturating_mul(geometry.block_size as u64),
+                self.region
+                    .map_or(geometry.blocks, |r| r.blocks)
+                    .saturating_mul(geometry.block_size as u64),
             ),
         };
         Stat {
             kind: self.kind() as u32,
             mode: 0o660,
             size,
-            ino: self.0.ino,
-            rdev: major << 20 | self.0.id as u64,
+            ino: self.dev.ino + self.region.map_or(0, |r| r.first << 32),
+            rdev: major << 20 | self.dev.id as u64,
             dev: 0,
         }
     }
 
     fn open(&self, file: FileId, _flags: u64) -> Result<(), Errno> {
-        let dev = &self.0;
+        let dev = &self.dev;
         let pid = crate::proc::current().map_or(0, |p| p.pid);
         {
             // Under the registry's lock, so that `begin_unload` sees every open.
@@ -294,7 +299,7 @@ impl Node for DevNode {
     }
 
     fn release(&self, file: FileId, _flags: u64) {
-        let dev = &self.0;
+        let dev = &self.dev;
         if dev.usable().is_ok() {
             if let Class::Gpio { .. } = dev.class {
                 gpio::release(dev, file);
@@ -306,7 +311,7 @@ impl Node for DevNode {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        let dev = &self.0;
+        let dev = &self.dev;
         dev.usable()?;
         match &dev.class {
             Class::Tty { input, .. } => {
@@ -328,15 +333,13 @@ impl Node for DevNode {
                 dev.wake();
                 Ok(n)
             }
-            Class::Block { ops, geometry } => {
-                block_io(dev, ops, geometry, offset, BlockIo::Read(buf))
-            }
+            Class::Block { .. } => block::io(dev, self.region, offset, block::Io::Read(buf)),
             Class::Gpio { .. } => Err(Errno::EINVAL),
         }
     }
 
     fn write_at(&self, offset: u64, buf: &[u8]) -> Result<usize, Errno> {
-        let dev = &self.0;
+        let dev = &self.dev;
         dev.usable()?;
         match &dev.class {
             Class::Tty { ops, .. } => {
@@ -350,15 +353,13 @@ impl Node for DevNode {
                     n => Ok(n),
                 }
             }
-            Class::Block { ops, geometry } => {
-                block_io(dev, ops, geometry, offset, BlockIo::Write(buf))
-            }
+            Class::Block { .. } => block::io(dev, self.region, offset, block::Io::Write(buf)),
             Class::Gpio { .. } => Err(Errno::EINVAL),
         }
     }
 
     fn ioctl(&self, file: FileId, request: u64, arg: u64) -> Result<u64, Errno> {
-        let dev = &self.0;
+        let dev = &self.dev;
         dev.usable()?;
         match &dev.class {
             Class::Gpio { .. } => gpio::ioctl(dev, file, request, arg),
@@ -368,11 +369,11 @@ impl Node for DevNode {
     }
 
     fn is_seekable(&self) -> bool {
-        matches!(self.0.class, Class::Block { .. })
+        matches!(self.dev.class, Class::Block { .. })
     }
 
     fn wait_key(&self) -> Option<usize> {
-        Some(self.0.wait_key())
+        Some(self.dev.wait_key())
     }
 }
 
@@ -397,61 +398,6 @@ fn tty_ioctl(dev: &Device, request: u64, arg: u64) -> Result<u64, Errno> {
         }
         _ => Err(Errno::ENOTTY),
     }
-}
-
-enum BlockIo<'a> {
-    Read(&'a mut [u8]),
-    Write(&'a [u8]),
-}
-
-/// Reads or writes at a byte offset through whole blocks (a partial block is read, changed and
-/// written back). Past the end, reads give 0 bytes and writes `ENOSPC`.
-fn block_io(
-    dev: &Device,
-    ops: &BlockOps,
-    geometry: &BlockGeometry,
-    offset: u64,
-    io: BlockIo<'_>,
-) -> Result<usize, Errno> {
-    let bs = geometry.block_size as u64;
-    let total = geometry.blocks.saturating_mul(bs);
-    let len = match &io {
-        BlockIo::Read(b) => b.len(),
-        BlockIo::Write(b) => b.len(),
-    };
-    if len == 0 {
-        return Ok(0);
-    }
-    if offset >= total {
-        // Reads end; writes have no room (a write must not answer 0, or it would be retried).
-        return match io {
-            BlockIo::Read(_) => Ok(0),
-            BlockIo::Write(_) => Err(Errno::ENOSPC),
-        };
-    }
-    let len = (len as u64).min(total - offset).min(BLOCK_CHUNK as u64);
-    let first = offset / bs;
-    let last = (offset + len - 1) / bs;
-    let count = last - first + 1;
-    let mut bounce = alloc::vec![0u8; (count * bs) as usize];
-    let skip = (offset - first * bs) as usize;
-    let needs_read = match io {
-        BlockIo::Read(_) => true,
-        BlockIo::Write(_) => skip != 0 || !(len as usize + skip).is_multiple_of(bs as usize),
-    };
-    if needs_read {
-        dev.call_status(ops.read as usize, first, bounce.as_mut_ptr() as u64, count)?;
-    }
-    match io {
-        BlockIo::Read(buf) => {
-            buf[..len as usize].copy_from_slice(&bounce[skip..skip + len as usize]);
-        }
-        BlockIo::Write(buf) => {
-            bounce[skip..skip + len as usize].copy_from_slice(&buf[..len as usize]);
-            dev.call_status(ops.write as usize, first, bounce.as_ptr() as u64, count)?;
-        }
-    }
-    Ok(len as usize)
 }
 
 /// The version 1 tty table: `open`, `close` and `write` only. The kernel still accepts it.
@@ -660,7 +606,8 @@ pub unsafe fn register(
                             t.close as usize,
                             t.geometry as usize,
                             t.read as usize,
-                            t.write as usize
+                            t.write as usize,
+                            t.abort as usize
                         ]
                     },
                 )?
@@ -686,7 +633,12 @@ pub unsafe fn register(
             if geometry.block_size < 512 || !geometry.block_size.is_power_of_two() {
                 return Err(Errno::EINVAL);
             }
-            Class::Block { ops, geometry }
+            let disk = block::Disk::new(&geometry);
+            Class::Block {
+                ops,
+                geometry,
+                disk,
+            }
         }
         _ => return Err(Errno::EINVAL),
     };
@@ -706,17 +658,29 @@ pub unsafe fn register(
         devices.push(device.clone());
         device
     };
-    if let Err(e) = crate::fs::devfs().register(&device.name, Arc::new(DevNode(device.clone()))) {
+    let node = Arc::new(DevNode {
+        dev: device.clone(),
+        region: None,
+    });
+    if let Err(e) = crate::fs::devfs().register(&device.name, node) {
         DEVICES.lock().retain(|d| !Arc::ptr_eq(d, &device));
         return Err(e);
     }
     log::info!(target: "dev", "/dev/{} registered", device.name);
+    if let Class::Block { .. } = device.class {
+        // The partition table is read by the work thread: reading calls the driver, which is
+        // still in its `init`.
+        if work::schedule_kernel(block::scan_partitions, device.id as usize).is_err() {
+            log::warn!(target: "dev", "/dev/{}: partitions not scanned", device.name);
+        }
+    }
     Ok(device.id)
 }
 
 /// Takes `device` out of the registry and `/dev`; open files get `ENODEV` from then on.
 fn remove(device: &Arc<Device>) {
     device.closed.store(true, Ordering::Release);
+    block::remove_partitions(device);
     let _ = crate::fs::devfs().unregister(&device.name);
     device.wake();
 }
@@ -804,12 +768,24 @@ fn users_text(devices: &[Arc<Device>], module: ModuleId) -> String {
 }
 
 /// Before `module` is removed: refuses (naming the open devices) while any of its devices is
-/// open; otherwise closes them to new opens.
+/// open or a block device of it has a transfer running or written blocks not yet written back;
+/// otherwise closes them to new opens.
 pub fn begin_unload(module: ModuleId) -> Result<(), String> {
     let devices = DEVICES.lock();
     let users = users_text(&devices, module);
     if !users.is_empty() {
         return Err(users);
+    }
+    // `block::flush_module` ran before; a block device written or busy since is not let go (its
+    // written blocks would be lost with the driver).
+    if let Some(d) = devices
+        .iter()
+        .find(|d| d.module == module && !block::settled(d))
+    {
+        return Err(alloc::format!(
+            "/dev/{} (written blocks not yet on the device; try again)",
+            d.name
+        ));
     }
     for d in devices.iter().filter(|d| d.module == module) {
         d.closed.store(true, Ordering::Release);
@@ -853,6 +829,7 @@ fn remove_failed_nodes(module: usize) {
         .cloned()
         .collect();
     for device in gone {
+        block::remove_partitions(&device);
         let _ = crate::fs::devfs().unregister(&device.name);
         device.wake();
     }

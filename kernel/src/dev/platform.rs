@@ -1,5 +1,6 @@
 //! Platform devices: the device-tree nodes a module drives, found by the `compatible` strings
-//! it declares, with their resources in CPU terms (the `keel_platform_device` export).
+//! it declares, with their resources in CPU terms (the `keel_platform_device` export); and the
+//! PCI functions it drives, found by its `pci` ids (the `keel_pci_device` export).
 
 use keel_abi::device::{PlatformDevice, PLATFORM_MAX_ITEMS, PLATFORM_PATH_MAX};
 use keel_abi::Errno;
@@ -107,4 +108,39 @@ fn clock_rates(dev: &Device) -> impl Iterator<Item = u64> {
         }
     }
     rates.into_iter().take(count)
+}
+
+/// The `index`th PCI function (in bus order) whose `vendor:device` is one of `module`'s `pci`
+/// ids or whose class is one of its `pci_class` classes, with its assigned memory BARs and routed
+/// interrupt. `ENODEV` when there is none.
+pub fn pci_device(module: ModuleId, index: u32) -> Result<keel_abi::device::PciDevice, Errno> {
+    let (ids, classes) = module::pci_ids_of(module);
+    let found = crate::pci::devices()
+        .iter()
+        .filter(|d| {
+            ids.contains(&(d.function.vendor, d.function.device))
+                || classes.contains(&d.function.class)
+        })
+        .nth(index as usize)
+        .ok_or(Errno::ENODEV)?;
+    let f = &found.function;
+    let mut out = keel_abi::device::PciDevice {
+        vendor: f.vendor,
+        device: f.device,
+        class: f.class,
+        bus: f.at.bus,
+        slot: f.at.device,
+        function: f.at.function,
+        reserved: 0,
+        irq: found.irq.unwrap_or(0),
+        bars: [[0; 2]; 6],
+    };
+    for (slot, bar) in out.bars.iter_mut().zip(found.bars.iter()) {
+        if let Some(b) = bar {
+            if b.cpu != 0 && b.bar.kind != keel_core::pci::BarKind::Io {
+                *slot = [b.cpu, b.bar.size];
+            }
+        }
+    }
+    Ok(out)
 }

@@ -214,6 +214,9 @@ pub fn read_file(cwd: &str, path: &str) -> Result<FileBytes, Errno> {
     Ok(FileBytes::Owned(data))
 }
 
-/// Writes every cached block back to its device. No file system keeps a write-back cache yet: the
-/// initramfs is read-only and `/tmp` lives only in RAM.
-pub fn sync_all() {}
+/// Writes every cached block back to its device (the block caches of `/dev/mmcblk0` and the
+/// other block devices; the initramfs is read-only and `/tmp` lives only in RAM). Failures are
+/// logged by the block layer; the first one is returned.
+pub fn sync_all() -> Result<(), keel_abi::Errno> {
+    crate::dev::block::sync_all()
+}

@@ -3,8 +3,8 @@
 //! `/etc/modules` holds one module per line, `NAME [PARAM=VALUE ...]` (see the file itself).
 //! `NAME` resolves to `/lib/modules/NAME.ko`; what it depends on (`/lib/modules/modules.dep`) is
 //! loaded first, like `modprobe`. Then, like udev with modalias, every enabled device-tree node
-//! whose `compatible` matches a line of `/lib/modules/modules.alias` gets its module loaded.
-//! A module that fails to load is logged and skipped; boot goes on.
+//! whose `compatible` matches a line of `/lib/modules/modules.alias` gets its module loaded,
+//! and so does every PCI function whose `pci:vVVVVdDDDD` or `pci:cCCCCCC` (its class) does. A module that fails to load is logged and skipped; boot goes on.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -97,7 +97,33 @@ pub fn aliases_for_tree(alias_text: &str) -> Vec<(String, String)> {
     wanted
 }
 
-/// Loads what `/etc/modules` lists and what the device tree's compatibles call for.
+/// The modalias of a PCI function: `pci:v1B36d0007`.
+fn pci_alias(vendor: u16, device: u16) -> String {
+    alloc::format!("pci:v{vendor:04X}d{device:04X}")
+}
+
+/// `(module, modalias)` for every PCI function whose id modalias or class modalias
+/// (`pci:c080501`) matches a line of `alias_text`, each module once, in bus order.
+pub fn aliases_for_pci(alias_text: &str) -> Vec<(String, String)> {
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for dev in crate::pci::devices() {
+        let f = &dev.function;
+        for alias in [
+            pci_alias(f.vendor, f.device),
+            alloc::format!("pci:c{:06X}", f.class),
+        ] {
+            for module in modindex::alias_matches(alias_text, &alias) {
+                if !wanted.iter().any(|(m, _)| modindex::same_name(m, module)) {
+                    wanted.push((module.to_string(), alias.clone()));
+                }
+            }
+        }
+    }
+    wanted
+}
+
+/// Loads what `/etc/modules` lists and what the device tree's compatibles and the PCI
+/// functions call for.
 pub fn load_at_boot() {
     let dep = read_text(&alloc::format!("{MODULE_DIR}/modules.dep")).unwrap_or_default();
     match read_text(ETC_MODULES) {
@@ -120,6 +146,12 @@ pub fn load_at_boot() {
         log::info!(target: "module", "device tree: {compatible} -> {module}");
         if let Err(e) = modprobe(&module, "", &dep) {
             log::warn!(target: "module", "{module} (for {compatible}): {e}");
+        }
+    }
+    for (module, modalias) in aliases_for_pci(&alias) {
+        log::info!(target: "module", "pci: {modalias} -> {module}");
+        if let Err(e) = modprobe(&module, "", &dep) {
+            log::warn!(target: "module", "{module} (for {modalias}): {e}");
         }
     }
 }

@@ -48,12 +48,15 @@ pub static EXPORTS: KernelExports = KernelExports {
     keel_device_unregister: device_unregister,
     keel_gpio_event: gpio_event,
     keel_tty_receive: tty_receive,
+    keel_block_complete: block_complete,
     keel_work_schedule: work_schedule,
     keel_work_cancel: work_cancel,
     keel_platform_device: platform_device,
     keel_console_claim: console_claim,
     keel_console_release: console_release,
     keel_firmware_clock_rate: firmware_clock_rate,
+    keel_pci_device: pci_device,
+    keel_firmware_property: firmware_property,
 };
 
 /// Longest log message kept from a module (longer ones are cut).
@@ -535,6 +538,13 @@ unsafe extern "C" fn tty_receive(
     }
 }
 
+unsafe extern "C" fn block_complete(module: ModuleHandle, id: u32, status: i32) -> i32 {
+    match crate::dev::block::complete(module.0 as ModuleId, id, status) {
+        Ok(()) => 0,
+        Err(e) => -(e.0 as i32),
+    }
+}
+
 unsafe extern "C" fn work_schedule(
     module: ModuleHandle,
     function: unsafe extern "C" fn(*mut c_void),
@@ -605,11 +615,58 @@ unsafe extern "C" fn firmware_clock_rate(
     if hz.is_null() || !(hz as usize).is_multiple_of(core::mem::align_of::<u32>()) {
         return status(ErrorCode::BadAddress);
     }
-    match crate::mailbox::clock_rate(clock_id) {
+    match crate::firmware::clock_rate(clock_id) {
         Ok(rate) => {
             // SAFETY: non-null and aligned; a bad pointer faults, contained.
             unsafe { hz.write(rate) };
             0
+        }
+        Err(e) => -(e.0 as i32),
+    }
+}
+
+unsafe extern "C" fn pci_device(
+    module: ModuleHandle,
+    index: u32,
+    device: *mut keel_abi::device::PciDevice,
+) -> i32 {
+    if device.is_null()
+        || !(device as usize).is_multiple_of(core::mem::align_of::<keel_abi::device::PciDevice>())
+    {
+        return status(ErrorCode::BadAddress);
+    }
+    match crate::dev::platform::pci_device(module.0 as ModuleId, index) {
+        Ok(found) => {
+            // SAFETY: non-null and aligned; a bad pointer faults, contained.
+            unsafe { device.write(found) };
+            0
+        }
+        Err(e) => -(e.0 as i32),
+    }
+}
+
+unsafe extern "C" fn firmware_property(
+    _module: ModuleHandle,
+    tag: u32,
+    values: *mut u32,
+    words: u32,
+) -> i32 {
+    let words = words as usize;
+    if words > crate::firmware::MAX_VALUES {
+        return status(ErrorCode::InvalidArgument);
+    }
+    if values.is_null() && words > 0 || !(values as usize).is_multiple_of(4) {
+        return status(ErrorCode::BadAddress);
+    }
+    let mut buf = [0u32; crate::firmware::MAX_VALUES];
+    // SAFETY: the module promises `words` readable and writable words at `values`; a bad pointer
+    // faults here, contained, before any lock is taken.
+    unsafe { core::ptr::copy_nonoverlapping(values, buf.as_mut_ptr(), words) };
+    match crate::firmware::property(tag, &mut buf[..words]) {
+        Ok(len) => {
+            // SAFETY: as above.
+            unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr(), values, words) };
+            len as i32
         }
         Err(e) => -(e.0 as i32),
     }

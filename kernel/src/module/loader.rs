@@ -355,6 +355,10 @@ struct Plan<'a> {
     params: Vec<(String, Option<String>)>,
     /// `.modinfo`'s `compatible` strings.
     compatible: Vec<String>,
+    /// `.modinfo`'s `pci` ids.
+    pci: Vec<(u16, u16)>,
+    /// `.modinfo`'s `pci_class` classes.
+    pci_classes: Vec<u32>,
 }
 
 /// The checks on the file's bytes, before any memory is allocated.
@@ -492,6 +496,12 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
     let compatible = modinfo::values(info, modinfo::COMPATIBLE)
         .map(String::from)
         .collect();
+    let pci = modinfo::values(info, modinfo::PCI)
+        .filter_map(|v| modinfo::parse_pci(v).ok())
+        .collect();
+    let pci_classes = modinfo::values(info, modinfo::PCI_CLASS)
+        .filter_map(|v| modinfo::parse_pci_class(v).ok())
+        .collect();
     Ok(Plan {
         name,
         depends,
@@ -499,6 +509,8 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
         exports,
         params,
         compatible,
+        pci,
+        pci_classes,
     })
 }
 
@@ -729,6 +741,8 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         exports,
         depends: plan.depends,
         compatible: plan.compatible,
+        pci: plan.pci,
+        pci_classes: plan.pci_classes,
         exit: desc.exit as usize,
         _strings: strings,
     });

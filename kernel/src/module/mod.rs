@@ -113,6 +113,10 @@ pub struct Module {
     depends: Vec<ModuleId>,
     /// The device-tree `compatible` strings it declares.
     compatible: Vec<String>,
+    /// The PCI `(vendor, device)` ids it declares.
+    pci: Vec<(u16, u16)>,
+    /// The PCI classes it declares.
+    pci_classes: Vec<u32>,
     /// Its `exit` function.
     exit: usize,
     /// Copies of its `str` parameters, which it may read until it is unloaded.
@@ -159,6 +163,16 @@ pub fn compatible_of(id: ModuleId) -> Vec<String> {
         .iter()
         .find(|m| m.id == id)
         .map(|m| m.compatible.clone())
+        .unwrap_or_default()
+}
+
+/// The PCI `(vendor, device)` ids and classes module `id` declares.
+pub fn pci_ids_of(id: ModuleId) -> (Vec<(u16, u16)>, Vec<u32>) {
+    TABLE
+        .lock()
+        .iter()
+        .find(|m| m.id == id)
+        .map(|m| (m.pci.clone(), m.pci_classes.clone()))
         .unwrap_or_default()
 }
 
@@ -345,6 +359,16 @@ fn users_of(table: &[Module], id: ModuleId) -> String {
 /// it failed) contained, then frees everything it holds.
 pub fn remove(name: &str) -> Result<(), UnloadError> {
     let started = crate::time::uptime_nanos();
+    // Written blocks reach the module's block devices first, while sleeping is allowed (not
+    // under `OPS`, a spin lock).
+    let target = TABLE
+        .lock()
+        .iter()
+        .find(|m| same_name(&m.name, name))
+        .map(|m| m.id);
+    if let Some(id) = target {
+        crate::dev::block::flush_module(id);
+    }
     let _op = OPS.lock();
     let (id, name, state, exit) = {
         let table = TABLE.lock();

@@ -623,6 +623,38 @@ pub fn modalias_matches_tree() -> TestResult {
     )
 }
 
+/// The modalias matcher finds PCI functions by id and by class (on a machine with an SDHCI host
+/// on its PCI bus; elsewhere there is nothing to match).
+pub fn modalias_matches_pci() -> TestResult {
+    let sdhci = crate::pci::devices()
+        .iter()
+        .any(|d| d.function.class == 0x08_0501 && d.function.vendor == 0x1b36);
+    let alias = "pci:v0000d0000 nothing\npci:c080501 byclass\npci:v1B36d0007 byid\n";
+    let found = super::boot::aliases_for_pci(alias);
+    if !sdhci {
+        return check(
+            found.is_empty(),
+            "a PCI alias matched without a PCI function",
+        );
+    }
+    check(
+        found
+            .iter()
+            .any(|(m, a)| m == "byid" && a == "pci:v1B36d0007"),
+        "the SDHCI function did not match its id alias",
+    )?;
+    check(
+        found
+            .iter()
+            .any(|(m, a)| m == "byclass" && a == "pci:c080501"),
+        "the SDHCI function did not match its class alias",
+    )?;
+    check(
+        !found.iter().any(|(m, _)| m == "nothing"),
+        "an alias of no function matched",
+    )
+}
+
 /// Parameter text splits like a shell would (quotes group words).
 pub fn params_split() -> TestResult {
     let p = loader::split_params("greeting=\"hi there\" count=3 verbose")

@@ -67,6 +67,45 @@ impl WaitQueue {
         }
     }
 
+    /// Waits until `ready` returns `Some` or the counter reaches `deadline` (then `None`). The
+    /// wait is not ended by a kill: it is for waits that must see their end (a device transfer
+    /// into a buffer of the waiter's), and the deadline bounds it.
+    pub fn wait_until_deadline<T>(
+        &self,
+        deadline: u64,
+        mut ready: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        let me = current();
+        loop {
+            if let Some(v) = ready() {
+                return Some(v);
+            }
+            if crate::arch::counter() >= deadline {
+                return None;
+            }
+            {
+                let mut q = self.waiters.lock();
+                q.push_back(me.clone());
+                super::SLEEPERS
+                    .lock()
+                    .insert((deadline, me.tid), me.clone());
+                me.transition(State::Running, State::Blocked);
+            }
+            crate::time::wake_no_later_than(deadline);
+            if let Some(v) = ready() {
+                self.remove(&me);
+                super::SLEEPERS.lock().remove(&(deadline, me.tid));
+                if !me.transition(State::Blocked, State::Running) {
+                    schedule();
+                }
+                return Some(v);
+            }
+            schedule();
+            self.remove(&me);
+            super::SLEEPERS.lock().remove(&(deadline, me.tid));
+        }
+    }
+
     fn remove(&self, t: &Arc<Thread>) {
         self.waiters.lock().retain(|w| !Arc::ptr_eq(w, t));
     }

@@ -47,10 +47,7 @@ pub fn dispatch(p: &Arc<Process>, n: u64, a: [u64; 6]) -> Option<SysResult> {
             let cwd = p.cwd.lock().clone();
             fs::vfs().unlink(&cwd, &path).map(|()| 0)
         }),
-        nr::SYNC => {
-            fs::sync_all();
-            Ok(0)
-        }
+        nr::SYNC => fs::sync_all().map(|()| 0),
         nr::CHDIR => path(p, a[0], a[1]).and_then(|path| {
             let mut cwd = p.cwd.lock();
             let found = fs::vfs().resolve_dir(&cwd, &path)?;

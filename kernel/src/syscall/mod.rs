@@ -393,7 +393,9 @@ fn power(p: &Process, action: u64) -> SysResult {
         types::POWER_REBOOT => crate::power::Action::Reboot,
         _ => return Err(Errno::EINVAL),
     };
-    crate::fs::sync_all();
+    if let Err(e) = crate::fs::sync_all() {
+        log::error!(target: "power", "not every written block reached its device: {}", e.name().unwrap_or("error"));
+    }
     crate::power::shutdown(action);
     Err(Errno::EIO)
 }

@@ -11,7 +11,11 @@
 //!
 //! Operations never block: the kernel does the waiting. A GPIO event reaches the kernel through
 //! `keel_gpio_event`, received tty bytes through `keel_tty_receive`; both are callable from an
-//! interrupt handler.
+//! interrupt handler. A block transfer that takes interrupts is started by [`BlockOps::read`] or
+//! [`BlockOps::write`], which answer `-EINPROGRESS`; the driver's interrupt handler ends it with
+//! `keel_block_complete`, and the kernel sleeps (in the calling thread, which holds the device's
+//! block lock, so there is one transfer per device at a time) until then or until its deadline,
+//! when it calls [`BlockOps::abort`].
 
 use core::ffi::c_void;
 
@@ -41,8 +45,12 @@ pub type CloseFn = unsafe extern "C" fn(context: *mut c_void);
 pub const TTY_OPS_VERSION: u32 = 2;
 /// Version of [`GpioOps`].
 pub const GPIO_OPS_VERSION: u32 = 1;
-/// Version of [`BlockOps`].
-pub const BLOCK_OPS_VERSION: u32 = 1;
+/// Version of [`BlockOps`]. Version 2 added [`BlockOps::abort`] and transfers that end by
+/// interrupt (`-EINPROGRESS` and `keel_block_complete`).
+pub const BLOCK_OPS_VERSION: u32 = 2;
+/// How long the kernel waits for a started block transfer, in milliseconds, before it calls
+/// [`BlockOps::abort`] and reports `ETIMEDOUT`.
+pub const BLOCK_TRANSFER_TIMEOUT_MS: u64 = 2000;
 
 /// The operations of a serial terminal (`device_class::TTY`). Received bytes are pushed to the
 /// kernel with `keel_tty_receive`; the kernel buffers them for `read`.
@@ -125,11 +133,43 @@ pub struct BlockOps {
     pub close: CloseFn,
     /// Fills `*geometry`. 0 or `-errno`.
     pub geometry: unsafe extern "C" fn(context: *mut c_void, geometry: *mut BlockGeometry) -> i32,
-    /// Reads `count` blocks from block `lba` into `buf`. 0 or `-errno`.
+    /// Reads `count` blocks from block `lba` into `buf`: 0 when done, `-errno`, or
+    /// `-EINPROGRESS` when the transfer was started and `keel_block_complete` will end it (the
+    /// driver may use `buf` until then, or until `abort` returns).
     pub read: unsafe extern "C" fn(context: *mut c_void, lba: u64, buf: *mut u8, count: u32) -> i32,
-    /// Writes `count` blocks from `buf` at block `lba`. 0 or `-errno`.
+    /// Writes `count` blocks from `buf` at block `lba`; answers as `read`.
     pub write:
         unsafe extern "C" fn(context: *mut c_void, lba: u64, buf: *const u8, count: u32) -> i32,
+    /// Stops the started transfer that did not complete in time (the kernel gave up waiting):
+    /// when it returns the driver no longer touches the transfer's buffer, and a later
+    /// `keel_block_complete` for it is ignored.
+    pub abort: unsafe extern "C" fn(context: *mut c_void),
+}
+
+/// A PCI function a module drives (its `pci=` ids or `pci_class=` classes match), with the resources the kernel gave it:
+/// what `keel_pci_device` fills in.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PciDevice {
+    /// Vendor ID.
+    pub vendor: u16,
+    /// Device ID.
+    pub device: u16,
+    /// Class, subclass and programming interface (`0x080501` for an SDHCI host).
+    pub class: u32,
+    /// Bus number.
+    pub bus: u8,
+    /// Device number.
+    pub slot: u8,
+    /// Function number.
+    pub function: u8,
+    /// 0.
+    pub reserved: u8,
+    /// The GIC interrupt ID its interrupt pin is routed to; 0 for none.
+    pub irq: u32,
+    /// Memory BARs by slot as `(CPU physical address, size)`; `[0, 0]` for an unused,
+    /// unassigned or I/O BAR.
+    pub bars: [[u64; 2]; 6],
 }
 
 /// Most register ranges, interrupts or clocks a [`PlatformDevice`] reports.
@@ -465,7 +505,7 @@ mod tests {
         assert_eq!(core::mem::size_of::<OpsHeader>(), 16);
         assert_eq!(core::mem::size_of::<GpioOps>(), 16 + 8 * 8);
         assert_eq!(core::mem::size_of::<TtyOps>(), 16 + 6 * 8);
-        assert_eq!(core::mem::size_of::<BlockOps>(), 16 + 5 * 8);
+        assert_eq!(core::mem::size_of::<BlockOps>(), 16 + 6 * 8);
         assert_eq!(core::mem::size_of::<GpioLineArg>(), 16);
         assert_eq!(core::mem::size_of::<GpioEvent>(), 16);
         assert_eq!(core::mem::size_of::<GpioChipInfo>(), 40);

@@ -102,6 +102,8 @@ errnos! {
     ENOTEMPTY = 39, "directory not empty";
     /// The operation timed out.
     ETIMEDOUT = 110, "timed out";
+    /// A block transfer was started; its end is reported with `keel_block_complete`.
+    EINPROGRESS = 115, "operation in progress";
     /// The device has no medium (no card in the slot).
     ENOMEDIUM = 123, "no medium found";
     /// The object is already loaded or registered.

@@ -16,14 +16,14 @@
 
 use core::ffi::c_void;
 
-use crate::device::PlatformDevice;
+use crate::device::{PciDevice, PlatformDevice};
 use crate::module::ModuleHandle;
 use crate::signature::SymbolSignature;
 
 /// Calls `$callback! { ... }` with the kernel's export list: one `fn name(args) -> ret;` per export,
 /// each with its documentation. The types are written so that they resolve with
 /// `use core::ffi::c_void; use keel_abi::module::ModuleHandle;
-/// use keel_abi::device::PlatformDevice;` in scope.
+/// use keel_abi::device::{PciDevice, PlatformDevice};` in scope.
 #[macro_export]
 macro_rules! for_each_kernel_export {
     ($callback:path) => {
@@ -117,6 +117,11 @@ macro_rules! for_each_kernel_export {
             /// do not fit are dropped and counted). Callable from an interrupt handler. Returns
             /// the bytes taken, or `-ENOENT`.
             fn keel_tty_receive(module: ModuleHandle, id: u32, data: *const u8, len: usize) -> i32;
+            /// Ends the block transfer of device `id` of `module` that its `read` or `write`
+            /// started with `-EINPROGRESS`: `status` is 0 or `-errno`. Wakes the thread waiting
+            /// for it. Callable from an interrupt handler. Returns 0, `-ENOENT` (no such device),
+            /// `-EINVAL` (not a block device, or no transfer was started).
+            fn keel_block_complete(module: ModuleHandle, id: u32, status: i32) -> i32;
             /// Queues `function(context)` to run once in the kernel's work thread (the bottom
             /// half), in thread context with interrupts enabled. Queuing a pair that is already
             /// queued and not yet started does nothing. Callable from an interrupt handler.
@@ -165,6 +170,23 @@ macro_rules! for_each_kernel_export {
             /// 0, `-ENODEV` (the board has no firmware mailbox), `-EIO` (the firmware refused or
             /// did not answer), `-EFAULT`.
             fn keel_firmware_clock_rate(module: ModuleHandle, clock_id: u32, hz: *mut u32) -> i32;
+            /// Fills `*device` with the `index`th PCI function (0, 1, ...) whose vendor and
+            /// device id match one of the module's `pci` ids, or whose class one of its
+            /// `pci_class` classes, in bus order: its memory BARs as
+            /// the kernel assigned them and its routed interrupt. Returns 0, `-ENODEV` (no such
+            /// function), `-EFAULT`.
+            fn keel_pci_device(module: ModuleHandle, index: u32, device: *mut PciDevice) -> i32;
+            /// Runs firmware property `tag` (the Raspberry Pi mailbox, channel 8) with `words`
+            /// 32-bit values at `values`, request in and response out. Not callable from an
+            /// interrupt handler. Returns the response's length in bytes, `-ENODEV` (no
+            /// firmware mailbox), `-EIO` (refused), `-ETIMEDOUT`, `-EINVAL` (more than 64 words),
+            /// `-EFAULT`.
+            fn keel_firmware_property(
+                module: ModuleHandle,
+                tag: u32,
+                values: *mut u32,
+                words: u32,
+            ) -> i32;
         }
     };
 }
@@ -208,6 +230,10 @@ macro_rules! kernel_table {
         /// # extern "C" fn console_claim(_: ModuleHandle, _: u32) -> i32 { -38 }
         /// # extern "C" fn console_release(_: ModuleHandle) -> i32 { -38 }
         /// # extern "C" fn clock_rate(_: ModuleHandle, _: u32, _: *mut u32) -> i32 { -38 }
+        /// # extern "C" fn pci_device(_: ModuleHandle, _: u32,
+        /// #     _: *mut keel_abi::device::PciDevice) -> i32 { -38 }
+        /// # extern "C" fn block_complete(_: ModuleHandle, _: u32, _: i32) -> i32 { -38 }
+        /// # extern "C" fn firmware(_: ModuleHandle, _: u32, _: *mut u32, _: u32) -> i32 { -38 }
         /// static EXPORTS: KernelExports = KernelExports {
         ///     keel_time_ns: time_ns,
         ///     // ... one field per export; a wrong signature does not compile:
@@ -219,9 +245,10 @@ macro_rules! kernel_table {
         /// #   keel_device_register: device_register, keel_device_unregister: device_unregister,
         /// #   keel_gpio_event: gpio_event, keel_tty_receive: tty_receive,
         /// #   keel_work_schedule: work, keel_work_cancel: work,
-        /// #   keel_platform_device: platform_device,
         /// #   keel_console_claim: console_claim, keel_console_release: console_release,
         /// #   keel_firmware_clock_rate: clock_rate,
+        /// #   keel_platform_device: platform_device, keel_pci_device: pci_device,
+        /// #   keel_block_complete: block_complete, keel_firmware_property: firmware,
         /// };
         /// let time = EXPORTS.entries().find(|e| e.name == "keel_time_ns").unwrap();
         /// assert_eq!(time.address, time_ns as usize);

@@ -17,6 +17,7 @@
 //! | `parm` | `name:type:default:description` ([`Parm`]) | per parameter |
 //! | `compatible` | one device-tree `compatible` string | per string |
 //! | `pci` | `vvvv:dddd`, vendor and device id in hex | per id |
+//! | `pci_class` | `cccccc`, class, subclass and programming interface in hex | per class |
 //!
 //! Readers ignore keys they do not know, so new keys are a compatible change.
 
@@ -46,6 +47,8 @@ pub const PARM: &str = "parm";
 pub const COMPATIBLE: &str = "compatible";
 /// `pci=`: one PCI `vendor:device` id the module drives.
 pub const PCI: &str = "pci";
+/// `pci_class=`: one PCI class (class, subclass, programming interface) the module drives.
+pub const PCI_CLASS: &str = "pci_class";
 
 /// Why a `.modinfo` section or one of its values could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,6 +239,19 @@ pub fn parse_pci(value: &str) -> Result<(u16, u16), ModinfoError> {
     Ok((hex(vendor)?, hex(device)?))
 }
 
+/// Reads a `pci_class=cccccc` value (six hex digits: class, subclass, programming interface).
+///
+/// ```
+/// assert_eq!(keel_abi::modinfo::parse_pci_class("080501"), Ok(0x08_0501));
+/// ```
+pub fn parse_pci_class(value: &str) -> Result<u32, ModinfoError> {
+    if value.len() == 6 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        u32::from_str_radix(value, 16).map_err(|_| ModinfoError::BadPci)
+    } else {
+        Err(ModinfoError::BadPci)
+    }
+}
+
 /// A parameter value parsed from the `insmod` command line, ready to be written to its storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParamValue<'a> {
@@ -406,6 +422,20 @@ pub mod build {
             assert!(
                 bytes[i] != byte,
                 "a parameter's name and default and a dependency's name must not contain `:` or `,`"
+            );
+            i += 1;
+        }
+    }
+
+    /// Fails compilation unless `class` is six hexadecimal digits.
+    pub const fn check_pci_class(class: &str) {
+        let bytes = class.as_bytes();
+        assert!(bytes.len() == 6, "a PCI class must be written `cccccc`");
+        let mut i = 0;
+        while i < 6 {
+            assert!(
+                bytes[i].is_ascii_hexdigit(),
+                "a PCI class must be written `cccccc` in hexadecimal"
             );
             i += 1;
         }

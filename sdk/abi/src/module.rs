@@ -215,11 +215,13 @@ pub enum ErrorCode {
     NotImplemented = 38,
     /// `ETIMEDOUT` (110): timed out.
     TimedOut = 110,
+    /// `ENOMEDIUM` (123): no medium (no card in the slot).
+    NoMedium = 123,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::NotPermitted,
         ErrorCode::NotFound,
         ErrorCode::Io,
@@ -232,6 +234,7 @@ impl ErrorCode {
         ErrorCode::InvalidArgument,
         ErrorCode::NotImplemented,
         ErrorCode::TimedOut,
+        ErrorCode::NoMedium,
     ];
 
     /// The errno number (positive).
@@ -278,6 +281,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => "EINVAL",
             ErrorCode::NotImplemented => "ENOSYS",
             ErrorCode::TimedOut => "ETIMEDOUT",
+            ErrorCode::NoMedium => "ENOMEDIUM",
         }
     }
 
@@ -296,6 +300,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => "invalid argument",
             ErrorCode::NotImplemented => "function not implemented",
             ErrorCode::TimedOut => "timed out",
+            ErrorCode::NoMedium => "no medium found",
         }
     }
 }

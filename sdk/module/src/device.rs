@@ -153,19 +153,136 @@ pub trait TtyDriver: Send + Sync + 'static {
 }
 
 /// A block device of fixed-size blocks.
+///
+/// A device that moves blocks within the call (a RAM disk) implements [`BlockDevice::read`] and
+/// [`BlockDevice::write`]. A device whose transfers end by interrupt (an SD card) implements
+/// [`BlockDevice::start`] instead: it keeps the [`BlockRequest`], returns
+/// [`Transfer::Started`], and its interrupt handler hands the request back with
+/// [`BlockCompletion::complete`]; the kernel sleeps meanwhile, and after
+/// `keel_abi::device::BLOCK_TRANSFER_TIMEOUT_MS` calls [`BlockDevice::abort`].
 pub trait BlockDevice: Send + Sync + 'static {
     /// The block size (a power of two, at least 512) and the number of blocks.
     fn geometry(&self) -> Result<BlockGeometry>;
-    /// Reads whole blocks from block `lba` into `buf` (a multiple of the block size).
-    fn read(&self, lba: u64, buf: &mut [u8]) -> Result;
-    /// Writes whole blocks from `buf` at block `lba`.
-    fn write(&self, lba: u64, buf: &[u8]) -> Result;
+    /// Reads whole blocks from block `lba` into `buf` (a multiple of the block size). The
+    /// default says [`Error::NotImplemented`] (for a driver that overrides
+    /// [`BlockDevice::start`]).
+    fn read(&self, lba: u64, buf: &mut [u8]) -> Result {
+        let _ = (lba, buf);
+        Err(Error::NotImplemented)
+    }
+    /// Writes whole blocks from `buf` at block `lba`; the default as for
+    /// [`BlockDevice::read`].
+    fn write(&self, lba: u64, buf: &[u8]) -> Result {
+        let _ = (lba, buf);
+        Err(Error::NotImplemented)
+    }
+    /// Starts a transfer. The default runs it within the call through [`BlockDevice::read`] or
+    /// [`BlockDevice::write`] and answers [`Transfer::Done`].
+    fn start(&self, mut request: BlockRequest) -> Result<Transfer> {
+        let lba = request.lba();
+        if request.is_write() {
+            self.write(lba, request.bytes())?;
+        } else {
+            let buf = request.bytes_mut().ok_or(Error::InvalidArgument)?;
+            self.read(lba, buf)?;
+        }
+        Ok(Transfer::Done)
+    }
+    /// Gives up the started transfer: after this returns the driver must hold no
+    /// [`BlockRequest`] (drop it unanswered). The default does nothing.
+    fn abort(&self) {}
     /// A program opened the device.
     fn open(&self) -> Result {
         Ok(())
     }
     /// A program closed the device.
     fn close(&self) {}
+}
+
+/// How [`BlockDevice::start`] answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    /// The transfer finished within the call.
+    Done,
+    /// The driver started it, keeps the request and ends it with [`BlockCompletion::complete`].
+    Started,
+}
+
+/// One block transfer: a run of whole blocks from block `lba`, and the kernel's buffer for
+/// them. The buffer stays valid until the request is handed back with
+/// [`BlockCompletion::complete`], or dropped in [`BlockDevice::abort`]; the request is the
+/// driver's only way to reach it.
+#[derive(Debug)]
+pub struct BlockRequest {
+    lba: u64,
+    buf: *mut u8,
+    len: usize,
+    write: bool,
+}
+
+// SAFETY: the buffer belongs to the kernel's waiting thread, which does not touch it until the
+// request is completed or aborted; the request may move to the interrupt handler's core.
+unsafe impl Send for BlockRequest {}
+
+impl BlockRequest {
+    /// The first block.
+    pub fn lba(&self) -> u64 {
+        self.lba
+    }
+
+    /// The transfer's length in bytes (whole blocks).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the transfer moves no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the blocks go to the device (a write) rather than from it.
+    pub fn is_write(&self) -> bool {
+        self.write
+    }
+
+    /// The buffer: the bytes to write, or where read bytes go.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: the kernel passed `len` bytes at `buf` that stay valid and untouched by it while
+        // the request lives (see the type's documentation).
+        unsafe { core::slice::from_raw_parts(self.buf, self.len) }
+    }
+
+    /// The buffer to fill, for a read; `None` for a write (its buffer is the kernel's data to
+    /// send, which the driver must not change).
+    pub fn bytes_mut(&mut self) -> Option<&mut [u8]> {
+        if self.write {
+            return None;
+        }
+        // SAFETY: as in `bytes`; `&mut self` makes this the only reference, and a read's buffer
+        // is writable kernel memory.
+        Some(unsafe { core::slice::from_raw_parts_mut(self.buf, self.len) })
+    }
+}
+
+/// Ends the started transfers of one block device; cheap to copy into an interrupt handler.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockCompletion {
+    id: u32,
+}
+
+impl BlockCompletion {
+    /// Hands `request` back with its result, waking the thread waiting for it. Callable from an
+    /// interrupt handler.
+    pub fn complete(&self, request: BlockRequest, result: Result) {
+        // The request is consumed: the driver cannot reach the buffer once the kernel may.
+        let BlockRequest { .. } = request;
+        let status = match result {
+            Ok(()) => 0,
+            Err(error) => error.to_status(),
+        };
+        // SAFETY: no pointers are passed.
+        let _ = unsafe { sys::keel_block_complete(rt::handle(), self.id, status) };
+    }
 }
 
 fn status(result: Result) -> i32 {
@@ -310,15 +427,39 @@ unsafe extern "C" fn block_geometry<T: BlockDevice>(
     }
 }
 
-/// The bytes of `count` blocks at `buf`, for the block size the device reported.
+/// Starts a transfer of `count` blocks at `lba` through the driver's [`BlockDevice::start`].
 ///
 /// # Safety
-/// The kernel passes a buffer of `count` whole blocks of the device's block size.
-unsafe fn block_bytes<T: BlockDevice>(dev: &T, count: u32) -> Result<usize> {
-    let g = dev.geometry()?;
-    (g.block_size as usize)
-        .checked_mul(count as usize)
-        .ok_or(Error::InvalidArgument)
+/// `context` as in `driver`; the kernel passes a buffer of `count` whole blocks of its own at
+/// `buf`, which it leaves alone until the transfer completes or is aborted.
+unsafe fn block_start<T: BlockDevice>(
+    context: *mut c_void,
+    lba: u64,
+    buf: *mut u8,
+    count: u32,
+    write: bool,
+) -> i32 {
+    // SAFETY: as in `gpio_lines`.
+    let dev = unsafe { driver::<T>(context) };
+    let len = match dev.geometry().and_then(|g| {
+        (g.block_size as usize)
+            .checked_mul(count as usize)
+            .ok_or(Error::InvalidArgument)
+    }) {
+        Ok(len) => len,
+        Err(error) => return error.to_status(),
+    };
+    let request = BlockRequest {
+        lba,
+        buf,
+        len,
+        write,
+    };
+    match dev.start(request) {
+        Ok(Transfer::Done) => 0,
+        Ok(Transfer::Started) => -(keel_abi::Errno::EINPROGRESS.0 as i32),
+        Err(error) => error.to_status(),
+    }
 }
 
 unsafe extern "C" fn block_read<T: BlockDevice>(
@@ -327,16 +468,8 @@ unsafe extern "C" fn block_read<T: BlockDevice>(
     buf: *mut u8,
     count: u32,
 ) -> i32 {
-    // SAFETY: as in `gpio_lines`.
-    let dev = unsafe { driver::<T>(context) };
-    // SAFETY: the kernel passes whole blocks.
-    let len = match unsafe { block_bytes(dev, count) } {
-        Ok(len) => len,
-        Err(error) => return error.to_status(),
-    };
-    // SAFETY: the kernel passes a writable buffer of `count` blocks of its own.
-    let data = unsafe { core::slice::from_raw_parts_mut(buf, len) };
-    status(dev.read(lba, data))
+    // SAFETY: forwarded from the kernel's call.
+    unsafe { block_start::<T>(context, lba, buf, count, false) }
 }
 
 unsafe extern "C" fn block_write<T: BlockDevice>(
@@ -345,16 +478,13 @@ unsafe extern "C" fn block_write<T: BlockDevice>(
     buf: *const u8,
     count: u32,
 ) -> i32 {
+    // SAFETY: forwarded from the kernel's call; a write request only reads the buffer.
+    unsafe { block_start::<T>(context, lba, buf.cast_mut(), count, true) }
+}
+
+unsafe extern "C" fn block_abort<T: BlockDevice>(context: *mut c_void) {
     // SAFETY: as in `gpio_lines`.
-    let dev = unsafe { driver::<T>(context) };
-    // SAFETY: the kernel passes whole blocks.
-    let len = match unsafe { block_bytes(dev, count) } {
-        Ok(len) => len,
-        Err(error) => return error.to_status(),
-    };
-    // SAFETY: the kernel passes a readable buffer of `count` blocks of its own.
-    let data = unsafe { core::slice::from_raw_parts(buf, len) };
-    status(dev.write(lba, data))
+    unsafe { driver::<T>(context) }.abort()
 }
 
 fn header<T>(class: u32, version: u32) -> OpsHeader {
@@ -501,8 +631,14 @@ impl<T: BlockDevice> Device<T> {
             geometry: block_geometry::<T>,
             read: block_read::<T>,
             write: block_write::<T>,
+            abort: block_abort::<T>,
         };
         Self::register(device_class::BLOCK, name, driver, ops)
+    }
+
+    /// What the interrupt handler ends started transfers with.
+    pub fn block_completion(&self) -> BlockCompletion {
+        BlockCompletion { id: self.id }
     }
 }
 

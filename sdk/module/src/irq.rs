@@ -135,3 +135,99 @@ impl Drop for IrqRegistration {
 unsafe impl Send for IrqRegistration {}
 // SAFETY: as for `Send`; no method mutates through `&self`.
 unsafe impl Sync for IrqRegistration {}
+
+/// A lock shared by a driver's interrupt handler and its thread-context code: it masks
+/// interrupts on the local core while held (so the handler cannot interrupt its holder on the same
+/// core and spin forever) and spins against other cores.
+///
+/// ```ignore
+/// static STATE: keel_module::irq::IrqLock<u32> = keel_module::irq::IrqLock::new(0);
+/// *STATE.lock() += 1; // in the handler and in `read` alike
+/// ```
+pub struct IrqLock<T> {
+    held: core::sync::atomic::AtomicBool,
+    value: core::cell::UnsafeCell<T>,
+}
+
+// SAFETY: the value is reached only through a guard, and `held` admits one guard at a time.
+unsafe impl<T: Send> Sync for IrqLock<T> {}
+
+/// Access to an [`IrqLock`]'s value; dropping it unlocks and restores the interrupt mask.
+pub struct IrqLockGuard<'a, T> {
+    lock: &'a IrqLock<T>,
+    mask: u64,
+}
+
+/// Masks IRQs on this core; returns the previous mask to give [`restore_irqs`].
+fn mask_irqs() -> u64 {
+    #[cfg(target_arch = "aarch64")]
+    {
+        let daif: u64;
+        // SAFETY: reads DAIF and sets the I bit: only this core's interrupt mask changes.
+        unsafe {
+            core::arch::asm!("mrs {0}, daif", "msr daifset, #2", out(reg) daif, options(nomem, nostack))
+        };
+        daif
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    0
+}
+
+/// Restores the interrupt mask [`mask_irqs`] returned.
+fn restore_irqs(daif: u64) {
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: writes back the DAIF value read before on this core.
+    unsafe {
+        core::arch::asm!("msr daif, {0}", in(reg) daif, options(nomem, nostack))
+    };
+    #[cfg(not(target_arch = "aarch64"))]
+    let _ = daif;
+}
+
+impl<T> IrqLock<T> {
+    /// A free lock around `value`.
+    pub const fn new(value: T) -> IrqLock<T> {
+        IrqLock {
+            held: core::sync::atomic::AtomicBool::new(false),
+            value: core::cell::UnsafeCell::new(value),
+        }
+    }
+
+    /// Masks interrupts on this core and takes the lock.
+    pub fn lock(&self) -> IrqLockGuard<'_, T> {
+        use core::sync::atomic::Ordering;
+        let mask = mask_irqs();
+        while self
+            .held
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        IrqLockGuard { lock: self, mask }
+    }
+}
+
+impl<T> core::ops::Deref for IrqLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard is the lock's only holder.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for IrqLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard is the lock's only holder.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T> Drop for IrqLockGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock
+            .held
+            .store(false, core::sync::atomic::Ordering::Release);
+        restore_irqs(self.mask);
+    }
+}

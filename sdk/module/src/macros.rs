@@ -4,7 +4,7 @@
 /// Declares a module: its `.modinfo` metadata, its parameters, and the `__keel_module` descriptor
 /// with its `init` and `exit` functions. Use it once, in the crate root.
 ///
-/// Every field is required and in this order (`pci` may be left out). Parameter types are `bool`,
+/// Every field is required and in this order (`pci` and `pci_class` may be left out). Parameter types are `bool`,
 /// `i64`, `u64`, `u32` and `str`; each parameter gets a function `params::NAME()` that returns its
 /// value (`&'static str` for `str`). Defaults are literals (or constant expressions). `init` is a
 /// `fn() -> Result<(), keel_module::Error>`, `exit` a `fn()`.
@@ -19,6 +19,7 @@
 ///     depends: [],
 ///     compatible: ["arm,pl011"],
 ///     pci: [],
+///     pci_class: [],
 ///     params: {
 ///         baud: u32 = 115200 => "line speed in bit/s",
 ///         echo: bool = false => "echo received characters",
@@ -40,6 +41,7 @@ macro_rules! module {
         depends: [$($dep:literal),* $(,)?],
         compatible: [$($compat:literal),* $(,)?],
         $(pci: [$($pci:literal),* $(,)?],)?
+        $(pci_class: [$($pci_class:literal),* $(,)?],)?
         params: { $($pname:ident : $pkind:ident = $pdefault:expr => $pdesc:literal),* $(,)? },
         init: $init:path,
         exit: $exit:path $(,)?
@@ -102,6 +104,10 @@ macro_rules! module {
             $($(
                 keel_abi::modinfo::build::check_pci($pci);
                 $crate::__modinfo!("pci=", $pci);
+            )*)?
+            $($(
+                keel_abi::modinfo::build::check_pci_class($pci_class);
+                $crate::__modinfo!("pci_class=", $pci_class);
             )*)?
 
             const PARAM_NAMES: &[&str] = &[$(::core::stringify!($pname)),*];

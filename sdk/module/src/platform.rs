@@ -83,3 +83,61 @@ fn text(bytes: &[u8], len: u32) -> &str {
 pub fn devices() -> impl Iterator<Item = PlatformDevice> {
     (0..).map_while(|index| PlatformDevice::get(index).ok())
 }
+
+/// One PCI function this module drives (its `pci` ids or `pci_class` classes in `module!`
+/// match), with the memory BARs
+/// the kernel assigned and its routed interrupt.
+///
+/// ```ignore
+/// let function = keel_module::platform::PciFunction::get(0)?;
+/// let (phys, size) = function.bar(0).ok_or(keel_module::Error::NoDevice)?;
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct PciFunction {
+    raw: keel_abi::device::PciDevice,
+}
+
+impl PciFunction {
+    /// The `index`th matching function (0, 1, ...) in bus order. [`Error::NoDevice`] when
+    /// there is none.
+    pub fn get(index: u32) -> Result<PciFunction> {
+        let mut raw = keel_abi::device::PciDevice::default();
+        // SAFETY: `raw` is valid for writes during the call.
+        Error::check(unsafe { sys::keel_pci_device(rt::handle(), index, &mut raw) })?;
+        Ok(PciFunction { raw })
+    }
+
+    /// `(vendor, device)` ids.
+    pub fn id(&self) -> (u16, u16) {
+        (self.raw.vendor, self.raw.device)
+    }
+
+    /// Class, subclass and programming interface (`0x080501`).
+    pub fn class(&self) -> u32 {
+        self.raw.class
+    }
+
+    /// Memory BAR `index` as `(CPU physical address, size)`, if assigned.
+    pub fn bar(&self, index: usize) -> Option<(u64, u64)> {
+        self.raw
+            .bars
+            .get(index)
+            .filter(|b| b[0] != 0 && b[1] != 0)
+            .map(|b| (b[0], b[1]))
+    }
+
+    /// The GIC interrupt its interrupt pin is routed to.
+    pub fn irq(&self) -> Option<u32> {
+        (self.raw.irq != 0).then_some(self.raw.irq)
+    }
+
+    /// `bus:device.function`.
+    pub fn address(&self) -> (u8, u8, u8) {
+        (self.raw.bus, self.raw.slot, self.raw.function)
+    }
+}
+
+/// Every PCI function this module drives, in bus order.
+pub fn pci_functions() -> impl Iterator<Item = PciFunction> {
+    (0..).map_while(|i| PciFunction::get(i).ok())
+}

@@ -6,7 +6,7 @@
 
 use core::ffi::c_void;
 
-use keel_abi::device::PlatformDevice;
+use keel_abi::device::{PciDevice, PlatformDevice};
 use keel_abi::exports;
 use keel_abi::module::ModuleHandle;
 use keel_abi::signature::SymbolSignature;

@@ -64,10 +64,11 @@ fn visit(
 }
 
 /// `modules.alias`: one line per device a module drives, `COMPATIBLE NAME` for device-tree
-/// compatible strings and `pci:vVVVVdDDDD NAME` for PCI ids (hex, upper case).
+/// compatible strings, `pci:vVVVVdDDDD NAME` for PCI ids and `pci:cCCCCCC NAME` for PCI classes
+/// (hex, upper case).
 pub fn modules_alias(modules: &[ModuleInfo]) -> String {
     let mut text = String::from(
-        "# modules.alias: device-tree compatible or pci:vVVVVdDDDD, then the module's name\n",
+        "# modules.alias: device-tree compatible, pci:vVVVVdDDDD or pci:cCCCCCC, then the module's name\n",
     );
     for info in modules {
         for compatible in info.values(modinfo::COMPATIBLE) {
@@ -76,6 +77,11 @@ pub fn modules_alias(modules: &[ModuleInfo]) -> String {
         for pci in info.values(modinfo::PCI) {
             if let Ok((vendor, device)) = modinfo::parse_pci(pci) {
                 text.push_str(&format!("pci:v{vendor:04X}d{device:04X} {}\n", info.name()));
+            }
+        }
+        for class in info.values(modinfo::PCI_CLASS) {
+            if let Ok(class) = modinfo::parse_pci_class(class) {
+                text.push_str(&format!("pci:c{class:06X} {}\n", info.name()));
             }
         }
     }
@@ -130,11 +136,19 @@ mod tests {
     fn aliases_name_compatible_strings_and_pci_ids() {
         let modules = [module(
             "sdhci",
-            &[("compatible", "brcm,bcm2711-emmc2"), ("pci", "1b36:0007")],
+            &[
+                ("compatible", "brcm,bcm2711-emmc2"),
+                ("pci", "1b36:0007"),
+                ("pci_class", "080501"),
+            ],
         )];
         assert_eq!(
             modules_alias(&modules).lines().skip(1).collect::<Vec<_>>(),
-            ["brcm,bcm2711-emmc2 sdhci", "pci:v1B36d0007 sdhci"]
+            [
+                "brcm,bcm2711-emmc2 sdhci",
+                "pci:v1B36d0007 sdhci",
+                "pci:c080501 sdhci"
+            ]
         );
     }
 }

@@ -106,7 +106,9 @@ fn prompt() {
 /// a line and runs built-ins, so Ctrl-C never kills the shell itself; it is cooked only while a
 /// foreground program runs (see `exec`).
 fn interactive(sh: &mut Shell) -> i32 {
-    let mut buf = [0u8; 64];
+    // One byte per read: bytes typed after Enter stay in the terminal for the command the line
+    // runs, or for the next line, instead of being read here and dropped.
+    let mut buf = [0u8; 1];
     let mut echo: Vec<u8> = Vec::new();
     // Bytes read after the end of a line: typed ahead, they begin the next one.
     let mut ahead: Vec<u8> = Vec::new();
