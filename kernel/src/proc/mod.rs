@@ -75,7 +75,7 @@ pub fn get(pid: u32) -> Option<Arc<Process>> {
 
 /// The calling thread's process; `None` for kernel threads.
 pub fn current() -> Option<Arc<Process>> {
-    sched::current().process.get().cloned()
+    sched::with_current(|t| t.process.get().cloned())
 }
 
 impl Process {
@@ -415,12 +415,9 @@ pub fn fault_current(frame: &TrapFrame, what: &str) -> ! {
 /// Called on every return to user space: leave if killed, switch if the slice ended.
 pub fn return_to_user() {
     loop {
-        let t = sched::current();
-        if t.killed() {
-            drop(t);
+        if sched::with_current(|t| t.killed()) {
             exit_current(STATUS_KILLED);
         }
-        drop(t);
         if !sched::need_resched() {
             return;
         }

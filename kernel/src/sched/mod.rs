@@ -183,6 +183,19 @@ pub fn cpu(index: usize) -> Option<&'static PerCpu> {
     CPUS.get(index)
 }
 
+/// Runs `f` on the running thread without taking a reference to it, with interrupts masked
+/// meanwhile (so nothing can switch threads under it); `f` must not block or switch. Cheaper than
+/// [`current`] on the system call path.
+pub fn with_current<R>(f: impl FnOnce(&Arc<Thread>) -> R) -> R {
+    let daif = irq_save();
+    // SAFETY: only this core touches its `current`, with interrupts masked, and it stays in place
+    // until they are unmasked again, after `f` returned.
+    let t = unsafe { (*this_cpu().current.get()).as_ref() };
+    let r = f(t.expect("the scheduler is initialised before anything asks for the current thread"));
+    irq_restore(daif);
+    r
+}
+
 /// The running thread.
 pub fn current() -> Arc<Thread> {
     let daif = irq_save();
