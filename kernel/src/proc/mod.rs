@@ -119,7 +119,7 @@ impl Process {
                 info.cpu = t.cpu.load(Ordering::Relaxed) as u32;
                 info.priority = u32::from(t.priority);
                 info.threads = 1;
-                info.cpu_ns = t.cpu_ns.load(Ordering::Relaxed);
+                info.cpu_ns = t.cpu_nanos();
             }
             None => info.state = proc_state::ZOMBIE,
         }
