@@ -37,7 +37,6 @@ struct StartRegs {
 
 /// Lifecycle data of a process, under its lock.
 struct Life {
-    parent: u32,
     children: Vec<u32>,
     exit_status: Option<i32>,
     thread: Option<Arc<Thread>>,
@@ -47,6 +46,9 @@ struct Life {
 pub struct Process {
     /// Process id.
     pub pid: u32,
+    /// Parent's pid (0 for none); outside the lock so that `GETPPID` takes none. Changes only
+    /// when the parent ends (to 1, before `init` is told about its new child).
+    parent: AtomicU32,
     /// The program's name (its file name).
     pub name: String,
     /// The address space.
@@ -81,7 +83,7 @@ pub fn current() -> Option<Arc<Process>> {
 impl Process {
     /// Parent's pid (0 for none).
     pub fn parent(&self) -> u32 {
-        self.life.lock().parent
+        self.parent.load(Ordering::Acquire)
     }
 
     /// The exit status once it ended.
@@ -105,7 +107,7 @@ impl Process {
         let life = self.life.lock();
         let mut info = ProcInfo {
             pid: self.pid,
-            ppid: life.parent,
+            ppid: self.parent(),
             ..ProcInfo::default()
         };
         match &life.thread {
@@ -200,8 +202,8 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<u32, Errno> {
         name: String::from(req.name),
         aspace,
         caps: req.caps,
+        parent: AtomicU32::new(req.parent),
         life: IrqMutex::new(Life {
-            parent: req.parent,
             children: Vec::new(),
             exit_status: None,
             thread: None,
@@ -299,7 +301,7 @@ fn finish(p: &Arc<Process>, status: i32) {
         let mut life = p.life.lock();
         life.exit_status = Some(status);
         life.thread = None;
-        (life.parent, core::mem::take(&mut life.children))
+        (p.parent(), core::mem::take(&mut life.children))
     };
     if p.pid == 1 {
         panic!("init (pid 1) exited with status {status}");
@@ -309,7 +311,7 @@ fn finish(p: &Arc<Process>, status: i32) {
         if let Some(init) = get(1) {
             for &c in &children {
                 if let Some(child) = get(c) {
-                    child.life.lock().parent = 1;
+                    child.parent.store(1, Ordering::Release);
                 }
             }
             init.life.lock().children.extend_from_slice(&children);

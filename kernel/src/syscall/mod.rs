@@ -30,6 +30,17 @@ type SysResult = Result<u64, Errno>;
 
 /// Handles the system call described by `frame` and writes its result into it.
 pub fn dispatch(frame: &mut TrapFrame) {
+    // Calls that only read the process's own fields borrow it, without a reference count.
+    if let nr::GETPID | nr::GETPPID = frame.x[8] {
+        let getpid = frame.x[8] == nr::GETPID;
+        let r = crate::sched::with_current(|t| {
+            t.process
+                .get()
+                .map(|p| if getpid { p.pid } else { p.parent() })
+        });
+        frame.x[0] = r.map_or(Errno::ENOSYS.to_ret() as u64, u64::from);
+        return;
+    }
     let Some(p) = proc::current() else {
         frame.x[0] = Errno::ENOSYS.to_ret() as u64;
         return;
@@ -41,8 +52,6 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::EXIT => proc::exit_current(a[0] as i32),
         nr::SPAWN => spawn(&p, a[0]),
         nr::WAIT => wait(&p, a[0] as i64, a[1], a[2]),
-        nr::GETPID => Ok(u64::from(p.pid)),
-        nr::GETPPID => Ok(u64::from(p.parent())),
         nr::KILL => u32::try_from(a[0])
             .map_err(|_| Errno::ESRCH)
             .and_then(|pid| proc::kill(pid, &p))
