@@ -91,7 +91,9 @@ impl WaitQueue {
     /// taking itself off).
     fn remove(&self, t: &Arc<Thread>) {
         let mut q = self.waiters.lock();
-        if let Some(i) = q.iter().position(|w| Arc::ptr_eq(w, t)) {
+        if q.front().is_some_and(|w| Arc::ptr_eq(w, t)) {
+            q.pop_front();
+        } else if let Some(i) = q.iter().position(|w| Arc::ptr_eq(w, t)) {
             q.remove(i);
         }
     }
