@@ -400,7 +400,8 @@ pub fn handoff(next: &Arc<Thread>) {
         schedule();
         return;
     }
-    cpu.need_resched.store(false, Ordering::Relaxed);
+    // A pending reschedule (the time slice ended) stays pending: `next` honours it on its way
+    // back to user space, so threads of equal priority still get their turn on this core.
     // SAFETY: as above.
     let idle = unsafe { (*cpu.idle.get()).clone() }.expect("an idle thread");
     switch_to(cpu, prev, next.clone(), &idle);
