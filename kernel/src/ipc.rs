@@ -66,10 +66,22 @@ impl ThreadIpc {
         self.wait.wake_all();
     }
 
-    fn take(&self) -> Result<Message, Errno> {
+    /// Stores `m` without waking the thread: the caller hands the core to it next
+    /// ([`take`](Self::take) with it as `next`), or wakes it.
+    fn store(&self, m: Message) {
+        *self.incoming.lock() = Some(m);
+    }
+
+    /// Waits for a message; blocking, it switches straight to `next` (see
+    /// [`WaitQueue::wait_handing_off`]), which is woken in any case.
+    ///
+    /// The wait only looks at the slot, and the message is moved out once at the end: only this
+    /// thread empties its slot, and nobody fills it twice (one reply per call).
+    fn take(&self, next: Option<&Arc<Thread>>) -> Result<Message, Errno> {
         self.wait
-            .wait_until(|| self.incoming.lock().take())
-            .map_err(|_| Errno::EINTR)
+            .wait_handing_off(next, || self.incoming.lock().is_some().then_some(()))
+            .map_err(|_| Errno::EINTR)?;
+        self.incoming.lock().take().ok_or(Errno::EINTR)
     }
 
     /// Fails a pending caller (the server is going away).
@@ -147,11 +159,14 @@ impl Endpoint {
                 }
             }
         };
-        if let Some((r, msg)) = receiver {
+        // The fast path: a receiver waits, so it gets the message and this core at once, and the
+        // caller blocks for the reply.
+        let receiver = receiver.map(|(r, msg)| {
             *r.ipc.reply_to.lock() = Some(me.clone());
-            r.ipc.deliver(msg);
-        }
-        let reply = me.ipc.take();
+            r.ipc.store(msg);
+            r
+        });
+        let reply = me.ipc.take(receiver.as_ref());
         if reply.is_err() {
             // Killed while waiting: leave the queue if the message was never picked up.
             self.inner
@@ -168,7 +183,10 @@ impl Endpoint {
     }
 
     /// Waits for a call; the caller becomes the one a later [`reply`] answers.
-    pub fn receive(&self) -> Result<Message, Errno> {
+    ///
+    /// `replied` is a caller that [`reply`] gave its answer to without waking it: if this thread
+    /// blocks, it switches straight to that caller; in every other case the caller is woken.
+    pub fn receive(&self, replied: Option<Arc<Thread>>) -> Result<Message, Errno> {
         let me = sched::current();
         let ready = {
             let mut inner = self.inner.lock();
@@ -182,9 +200,12 @@ impl Endpoint {
         };
         if let Some((caller, msg)) = ready {
             *me.ipc.reply_to.lock() = Some(caller);
+            if let Some(r) = replied {
+                sched::wake(&r);
+            }
             return Ok(msg);
         }
-        let msg = me.ipc.take();
+        let msg = me.ipc.take(replied.as_ref());
         if msg.is_err() {
             self.inner.lock().receivers.retain(|t| !Arc::ptr_eq(t, &me));
         }
@@ -193,11 +214,18 @@ impl Endpoint {
 }
 
 /// Answers the call the current thread received last.
-pub fn reply(msg: Message) -> Result<(), Errno> {
-    let me = sched::current();
-    let caller = me.ipc.reply_to.lock().take().ok_or(Errno::EINVAL)?;
-    caller.ipc.deliver(msg);
-    Ok(())
+///
+/// With `wake` false the caller is returned instead of woken: [`Endpoint::receive`] must follow
+/// and wake it (or switch to it).
+pub fn reply(msg: Message, wake: bool) -> Result<Option<Arc<Thread>>, Errno> {
+    let caller = sched::with_current(|me| me.ipc.reply_to.lock().take()).ok_or(Errno::EINVAL)?;
+    if wake {
+        caller.ipc.deliver(msg);
+        Ok(None)
+    } else {
+        caller.ipc.store(msg);
+        Ok(Some(caller))
+    }
 }
 
 /// Checks a byte payload's size.

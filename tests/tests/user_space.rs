@@ -175,6 +175,8 @@ fn isolation_and_robustness(machine: Machine) {
     assert!(s.log().contains("exec: motd: not an ELF file"));
     // IPC between two processes: register-only and 256-byte messages.
     s.run_expecting("ipcping client 2000", &["ipcping: ok"]);
+    // A peer that dies or is killed in the middle of a call.
+    s.run_expecting("ipcping edges", &["ipcping: edges ok"]);
     power_off(s);
 }
 

@@ -26,7 +26,7 @@ use core::fmt;
 #[cfg(feature = "alloc")]
 mod encode;
 #[cfg(feature = "alloc")]
-pub use encode::{demangle, encode};
+pub use encode::{demangle, encode, Demangled};
 
 /// The four bytes every symbol table starts with.
 pub const MAGIC: [u8; 4] = *b"KSYM";

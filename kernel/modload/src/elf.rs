@@ -19,6 +19,22 @@ fn array<const N: usize>(bytes: &[u8], off: usize) -> Option<[u8; N]> {
     bytes.get(off..end)?.try_into().ok()
 }
 
+/// Fields of a fixed-size record that was read whole with [`array`]: every offset is a constant
+/// inside it, so these reads cannot fail (and compile to plain loads).
+struct Fields<const N: usize>([u8; N]);
+
+impl<const N: usize> Fields<N> {
+    fn u16(&self, off: usize) -> u16 {
+        u16_at(&self.0, off).unwrap_or(0)
+    }
+    fn u32(&self, off: usize) -> u32 {
+        u32_at(&self.0, off).unwrap_or(0)
+    }
+    fn u64(&self, off: usize) -> u64 {
+        u64_at(&self.0, off).unwrap_or(0)
+    }
+}
+
 /// Reads a little-endian `u16` at `off`.
 pub(crate) fn u16_at(bytes: &[u8], off: usize) -> Option<u16> {
     array(bytes, off).map(u16::from_le_bytes)
@@ -51,17 +67,18 @@ pub(crate) struct Shdr {
 impl Shdr {
     /// Decodes the section header at `off`.
     pub(crate) fn read(bytes: &[u8], off: usize) -> Option<Shdr> {
-        let field = |o: usize| off.checked_add(o);
+        // One bounds check for the whole header.
+        let f = Fields::<SHDR_SIZE>(array(bytes, off)?);
         Some(Shdr {
-            name: u32_at(bytes, field(0)?)?,
-            sh_type: u32_at(bytes, field(4)?)?,
-            flags: u64_at(bytes, field(8)?)?,
-            offset: u64_at(bytes, field(24)?)?,
-            size: u64_at(bytes, field(32)?)?,
-            link: u32_at(bytes, field(40)?)?,
-            info: u32_at(bytes, field(44)?)?,
-            addralign: u64_at(bytes, field(48)?)?,
-            entsize: u64_at(bytes, field(56)?)?,
+            name: f.u32(0),
+            sh_type: f.u32(4),
+            flags: f.u64(8),
+            offset: f.u64(24),
+            size: f.u64(32),
+            link: f.u32(40),
+            info: f.u32(44),
+            addralign: f.u64(48),
+            entsize: f.u64(56),
         })
     }
 }
@@ -80,14 +97,14 @@ pub(crate) struct Sym {
 impl Sym {
     /// Decodes the symbol at `off`.
     pub(crate) fn read(bytes: &[u8], off: usize) -> Option<Sym> {
-        let field = |o: usize| off.checked_add(o);
+        let f = Fields::<SYM_SIZE>(array(bytes, off)?);
         Some(Sym {
-            name: u32_at(bytes, field(0)?)?,
-            info: *bytes.get(field(4)?)?,
-            other: *bytes.get(field(5)?)?,
-            shndx: u16_at(bytes, field(6)?)?,
-            value: u64_at(bytes, field(8)?)?,
-            size: u64_at(bytes, field(16)?)?,
+            name: f.u32(0),
+            info: f.0[4],
+            other: f.0[5],
+            shndx: f.u16(6),
+            value: f.u64(8),
+            size: f.u64(16),
         })
     }
 
@@ -119,13 +136,14 @@ pub(crate) struct Rela {
 impl Rela {
     /// Decodes the relocation at `off`.
     pub(crate) fn read(bytes: &[u8], off: usize) -> Option<Rela> {
-        let info = u64_at(bytes, off.checked_add(8)?)?;
+        let f = Fields::<RELA_SIZE>(array(bytes, off)?);
+        let info = f.u64(8);
         Some(Rela {
-            offset: u64_at(bytes, off)?,
+            offset: f.u64(0),
             // The high half is the symbol index, the low half the type: truncation intended.
             sym: (info >> 32) as u32,
             r_type: info as u32,
-            addend: u64_at(bytes, off.checked_add(16)?)? as i64,
+            addend: f.u64(16) as i64,
         })
     }
 }

@@ -85,14 +85,16 @@ impl Cursor {
 
     /// Reserves `size` bytes aligned to `align`; returns their offset.
     fn place(&mut self, size: u64, align: u64, group: &'static str) -> Result<usize, LoadError> {
-        let too_large = LoadError::TooLarge { group };
-        let align = usize::try_from(align.max(1)).map_err(|_| too_large.clone())?;
-        let size = usize::try_from(size).map_err(|_| too_large.clone())?;
+        // The error is built only when needed: building and dropping one per section is
+        // measurable.
+        let too_large = || LoadError::TooLarge { group };
+        let align = usize::try_from(align.max(1)).map_err(|_| too_large())?;
+        let size = usize::try_from(size).map_err(|_| too_large())?;
         let start = self
             .end
             .checked_next_multiple_of(align)
-            .ok_or(too_large.clone())?;
-        self.end = start.checked_add(size).ok_or(too_large)?;
+            .ok_or_else(too_large)?;
+        self.end = start.checked_add(size).ok_or_else(too_large)?;
         self.align = self.align.max(align);
         Ok(start)
     }

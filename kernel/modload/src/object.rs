@@ -514,8 +514,13 @@ impl<'a> Object<'a> {
     /// `.keel.exports` this way before it allocates anything.
     pub fn section(&self, name: &str) -> Option<&'a [u8]> {
         (1..self.shnum).find_map(|i| {
+            // Only the name field until the name matches (`sh_name` is the header's first word).
+            let at = self.shoff.checked_add(i.checked_mul(SHDR_SIZE)?)?;
+            if !elf::str_is(self.shstrtab, elf::u32_at(self.bytes, at)?, name) {
+                return None;
+            }
             let sh = self.shdr(i)?;
-            elf::str_is(self.shstrtab, sh.name, name).then(|| self.section_data(i, &sh))
+            Some(self.section_data(i, &sh))
         })
     }
 

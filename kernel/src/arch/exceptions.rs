@@ -89,7 +89,8 @@ extern "C" fn trap_entry(frame: &mut TrapFrame, kind: u64) {
         }
         8 => {
             let esr = Esr(frame.esr);
-            if esr.class() == ExceptionClass::Svc64 {
+            // The exception class compared as a number: `class()` is a full table lookup.
+            if esr.ec() == ExceptionClass::Svc64.code() {
                 crate::syscall::dispatch(frame);
             } else {
                 let what = alloc::format!("{esr}");

@@ -726,7 +726,7 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         .map(|f| Function {
             start: f.va,
             size: f.size,
-            name: keel_core::symbols::demangle(&f.name),
+            name: f.name.clone(),
         })
         .collect();
 

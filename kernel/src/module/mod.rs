@@ -38,6 +38,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use keel_abi::types::{module_state, ModuleInfo, MODULE_NAME_MAX};
 use keel_abi::Errno;
 use keel_core::modindex::same_name;
+use keel_core::symbols::Demangled;
 
 use crate::sync::IrqMutex;
 use region::ModuleMemory;
@@ -95,6 +96,7 @@ pub struct Export {
 struct Function {
     start: u64,
     size: u64,
+    /// As the object names it: demangled only when a report shows it.
     name: String,
 }
 
@@ -202,7 +204,7 @@ pub struct Place<'a> {
 impl fmt::Display for Place<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.function {
-            Some((name, offset)) => write!(f, "{name}+{offset:#x}"),
+            Some((name, offset)) => write!(f, "{}+{offset:#x}", Demangled(name)),
             None => write!(f, "{}+{:#x}", self.module, self.text_offset),
         }
     }

@@ -88,6 +88,23 @@ struct Inner {
     /// Table pages to free with the address space.
     tables: Vec<u64>,
     mmap_next: u64,
+    /// The page the last single-page copy used (an entry of `pages`; forgotten whenever a page
+    /// is removed): system calls mostly pass pointers into the same stack page.
+    last: Option<(u64, Page)>,
+}
+
+impl Inner {
+    /// The page at `va` (page-aligned), through the one-entry cache.
+    fn page(&mut self, va: u64) -> Option<Page> {
+        if let Some((v, p)) = self.last {
+            if v == va {
+                return Some(p);
+            }
+        }
+        let p = *self.pages.get(&va)?;
+        self.last = Some((va, p));
+        Some(p)
+    }
 }
 
 /// Table pages for a user tree, remembered for freeing.
@@ -126,6 +143,7 @@ impl AddressSpace {
                 pages: BTreeMap::new(),
                 tables: Vec::new(),
                 mmap_next: MMAP_BASE,
+                last: None,
             }),
         })
     }
@@ -241,6 +259,7 @@ impl AddressSpace {
             return Err(Errno::EINVAL);
         }
         let mut inner = self.inner.lock();
+        inner.last = None;
         let doomed: Vec<(u64, Page)> = inner.pages.range(va..end).map(|(&v, &p)| (v, p)).collect();
         for (v, page) in doomed {
             let Inner { pages, tables, .. } = &mut *inner;
@@ -272,7 +291,18 @@ impl AddressSpace {
         if va < USER_START || end > USER_END {
             return Err(Errno::EFAULT);
         }
-        let inner = self.inner.lock();
+        let mut inner = self.inner.lock();
+        // Within one page (most system call arguments): one lookup, often none.
+        if (va ^ (end - 1)) & !(PAGE_SIZE - 1) == 0 {
+            let page = va & !(PAGE_SIZE - 1);
+            return match inner.page(page) {
+                Some(p) if !write || p.perm.write => {
+                    f(0, (phys_to_virt(p.pa) + (va - page)) as *mut u8, len);
+                    Ok(())
+                }
+                _ => Err(Errno::EFAULT),
+            };
+        }
         // Check everything first, so a failed copy changes nothing.
         let mut page = va & !(PAGE_SIZE - 1);
         while page < end {
@@ -386,6 +416,7 @@ impl AddressSpace {
     pub fn release_all(&self) {
         let (pages, tables) = {
             let mut inner = self.inner.lock();
+            inner.last = None;
             // SAFETY: the root page is this address space's own; clearing it unlinks everything.
             unsafe {
                 core::ptr::write_bytes(phys_to_virt(self.root) as *mut u8, 0, PAGE_SIZE as usize)

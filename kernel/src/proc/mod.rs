@@ -37,7 +37,6 @@ struct StartRegs {
 
 /// Lifecycle data of a process, under its lock.
 struct Life {
-    parent: u32,
     children: Vec<u32>,
     exit_status: Option<i32>,
     thread: Option<Arc<Thread>>,
@@ -47,6 +46,9 @@ struct Life {
 pub struct Process {
     /// Process id.
     pub pid: u32,
+    /// Parent's pid (0 for none); outside the lock so that `GETPPID` takes none. Changes only
+    /// when the parent ends (to 1, before `init` is told about its new child).
+    parent: AtomicU32,
     /// The program's name (its file name).
     pub name: String,
     /// The address space.
@@ -75,13 +77,13 @@ pub fn get(pid: u32) -> Option<Arc<Process>> {
 
 /// The calling thread's process; `None` for kernel threads.
 pub fn current() -> Option<Arc<Process>> {
-    sched::current().process.get().cloned()
+    sched::with_current(|t| t.process.get().cloned())
 }
 
 impl Process {
     /// Parent's pid (0 for none).
     pub fn parent(&self) -> u32 {
-        self.life.lock().parent
+        self.parent.load(Ordering::Acquire)
     }
 
     /// The exit status once it ended.
@@ -105,7 +107,7 @@ impl Process {
         let life = self.life.lock();
         let mut info = ProcInfo {
             pid: self.pid,
-            ppid: life.parent,
+            ppid: self.parent(),
             ..ProcInfo::default()
         };
         match &life.thread {
@@ -119,7 +121,7 @@ impl Process {
                 info.cpu = t.cpu.load(Ordering::Relaxed) as u32;
                 info.priority = u32::from(t.priority);
                 info.threads = 1;
-                info.cpu_ns = t.cpu_ns.load(Ordering::Relaxed);
+                info.cpu_ns = t.cpu_nanos();
             }
             None => info.state = proc_state::ZOMBIE,
         }
@@ -200,8 +202,8 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<u32, Errno> {
         name: String::from(req.name),
         aspace,
         caps: req.caps,
+        parent: AtomicU32::new(req.parent),
         life: IrqMutex::new(Life {
-            parent: req.parent,
             children: Vec::new(),
             exit_status: None,
             thread: None,
@@ -299,7 +301,7 @@ fn finish(p: &Arc<Process>, status: i32) {
         let mut life = p.life.lock();
         life.exit_status = Some(status);
         life.thread = None;
-        (life.parent, core::mem::take(&mut life.children))
+        (p.parent(), core::mem::take(&mut life.children))
     };
     if p.pid == 1 {
         panic!("init (pid 1) exited with status {status}");
@@ -309,7 +311,7 @@ fn finish(p: &Arc<Process>, status: i32) {
         if let Some(init) = get(1) {
             for &c in &children {
                 if let Some(child) = get(c) {
-                    child.life.lock().parent = 1;
+                    child.parent.store(1, Ordering::Release);
                 }
             }
             init.life.lock().children.extend_from_slice(&children);
@@ -415,12 +417,9 @@ pub fn fault_current(frame: &TrapFrame, what: &str) -> ! {
 /// Called on every return to user space: leave if killed, switch if the slice ended.
 pub fn return_to_user() {
     loop {
-        let t = sched::current();
-        if t.killed() {
-            drop(t);
+        if sched::with_current(|t| t.killed()) {
             exit_current(STATUS_KILLED);
         }
-        drop(t);
         if !sched::need_resched() {
             return;
         }

@@ -183,6 +183,19 @@ pub fn cpu(index: usize) -> Option<&'static PerCpu> {
     CPUS.get(index)
 }
 
+/// Runs `f` on the running thread without taking a reference to it, with interrupts masked
+/// meanwhile (so nothing can switch threads under it); `f` must not block or switch. Cheaper than
+/// [`current`] on the system call path.
+pub fn with_current<R>(f: impl FnOnce(&Arc<Thread>) -> R) -> R {
+    let daif = irq_save();
+    // SAFETY: only this core touches its `current`, with interrupts masked, and it stays in place
+    // until they are unmasked again, after `f` returned.
+    let t = unsafe { (*this_cpu().current.get()).as_ref() };
+    let r = f(t.expect("the scheduler is initialised before anything asks for the current thread"));
+    irq_restore(daif);
+    r
+}
+
 /// The running thread.
 pub fn current() -> Arc<Thread> {
     let daif = irq_save();
@@ -360,6 +373,41 @@ pub fn schedule() {
     irq_restore(daif);
 }
 
+/// Hands this core straight to `next` without the run queue: the IPC fast path.
+///
+/// The calling thread has blocked itself already (it is on a wait queue, `Blocked`, and whoever
+/// wakes it later finds it there); `next` is a blocked thread the caller has just given what it
+/// waited for. When `next` is still blocked and nothing more urgent waits for this core, `next`
+/// is claimed (`Blocked` to `Ready`, so no wake-up can queue it as well) and runs here at once,
+/// whichever core it last ran on; otherwise it is woken the ordinary way and the scheduler picks.
+pub fn handoff(next: &Arc<Thread>) {
+    let daif = irq_save();
+    let cpu = this_cpu();
+    // SAFETY: this core's own fields, interrupts masked.
+    let prev = unsafe { (*cpu.current.get()).clone() }.expect("a current thread");
+    let urgent_waits = cpu.queued.load(Ordering::Relaxed) > 0
+        && cpu
+            .runqueue
+            .lock()
+            .best_priority()
+            .is_some_and(|best| best < next.priority);
+    if prev.state() == State::Running
+        || urgent_waits
+        || !next.transition(State::Blocked, State::Ready)
+    {
+        irq_restore(daif);
+        wake(next);
+        schedule();
+        return;
+    }
+    // A pending reschedule (the time slice ended) stays pending: `next` honours it on its way
+    // back to user space, so threads of equal priority still get their turn on this core.
+    // SAFETY: as above.
+    let idle = unsafe { (*cpu.idle.get()).clone() }.expect("an idle thread");
+    switch_to(cpu, prev, next.clone(), &idle);
+    irq_restore(daif);
+}
+
 /// Switches from `prev` to `next` on `cpu` (interrupts masked).
 fn switch_to(cpu: &PerCpu, prev: Arc<Thread>, next: Arc<Thread>, idle: &Arc<Thread>) {
     while next.on_cpu.load(Ordering::Acquire) {
@@ -370,10 +418,7 @@ fn switch_to(cpu: &PerCpu, prev: Arc<Thread>, next: Arc<Thread>, idle: &Arc<Thre
     next.cpu.store(cpu.index, Ordering::Relaxed);
     let now = arch::counter();
     let ran = now.saturating_sub(prev.switched_in.load(Ordering::Relaxed));
-    prev.cpu_ns.fetch_add(
-        keel_core::time::ticks_to_nanos(ran, arch::counter_frequency()),
-        Ordering::Relaxed,
-    );
+    prev.cpu_ticks.fetch_add(ran, Ordering::Relaxed);
     next.switched_in.store(now, Ordering::Relaxed);
     cpu.idle_now
         .store(Arc::ptr_eq(&next, idle), Ordering::Relaxed);

@@ -140,8 +140,8 @@ pub struct Thread {
     pub cpu: AtomicUsize,
     /// Set by `kill`: the thread leaves at its next return to user space or wait.
     killed: AtomicBool,
-    /// Nanoseconds of CPU time used.
-    pub cpu_ns: AtomicU64,
+    /// CPU time used, in counter ticks (converted when asked: [`Thread::cpu_nanos`]).
+    pub(super) cpu_ticks: AtomicU64,
     /// When it was last switched in (counter ticks).
     pub(super) switched_in: AtomicU64,
     pub(super) context: UnsafeCell<Context>,
@@ -171,7 +171,7 @@ impl Thread {
             on_cpu: AtomicBool::new(false),
             cpu: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
-            cpu_ns: AtomicU64::new(0),
+            cpu_ticks: AtomicU64::new(0),
             switched_in: AtomicU64::new(0),
             context: UnsafeCell::new(Context::default()),
             fp: user.then(|| {
@@ -239,6 +239,14 @@ impl Thread {
         self.state
             .compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Nanoseconds of CPU time used.
+    pub fn cpu_nanos(&self) -> u64 {
+        keel_core::time::ticks_to_nanos(
+            self.cpu_ticks.load(Ordering::Relaxed),
+            crate::arch::counter_frequency(),
+        )
     }
 
     /// Whether the thread has been told to end.

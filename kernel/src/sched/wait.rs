@@ -3,7 +3,7 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 
-use super::{current, schedule, wake, State, Thread};
+use super::{current, handoff, schedule, wake, State, Thread};
 use crate::sync::IrqMutex;
 
 /// Threads waiting for one kind of event.
@@ -32,14 +32,26 @@ impl WaitQueue {
     /// Waits until `ready` returns `Some`, re-checking after every wake-up.
     ///
     /// `ready` runs with no lock of the queue held; it must be cheap and may run several times.
-    pub fn wait_until<T>(&self, mut ready: impl FnMut() -> Option<T>) -> Result<T, Interrupted> {
+    pub fn wait_until<T>(&self, ready: impl FnMut() -> Option<T>) -> Result<T, Interrupted> {
+        self.wait_handing_off(None, ready)
+    }
+
+    /// [`wait_until`](Self::wait_until), and the first time it has to block, hands this core
+    /// straight to `next` (a blocked thread the caller has just given what it waited for) instead
+    /// of waking it through a run queue: the IPC fast path. `next` is woken the ordinary way when
+    /// the wait ends without blocking or the direct switch is not possible ([`super::handoff`]).
+    pub fn wait_handing_off<T>(
+        &self,
+        mut next: Option<&Arc<Thread>>,
+        mut ready: impl FnMut() -> Option<T>,
+    ) -> Result<T, Interrupted> {
         let me = current();
-        loop {
+        let result = loop {
             if let Some(v) = ready() {
-                return Ok(v);
+                break Ok(v);
             }
             if me.killed() {
-                return Err(Interrupted);
+                break Err(Interrupted);
             }
             {
                 let mut q = self.waiters.lock();
@@ -47,24 +59,32 @@ impl WaitQueue {
                 me.transition(State::Running, State::Blocked);
             }
             // A waker that made `ready` true before we queued ourselves is seen here.
-            if let Some(v) = ready() {
+            let early = match ready() {
+                Some(v) => Some(Ok(v)),
+                None if me.killed() => Some(Err(Interrupted)),
+                None => None,
+            };
+            if let Some(r) = early {
                 self.remove(&me);
+                if let Some(n) = next.take() {
+                    wake(n);
+                }
                 if !me.transition(State::Blocked, State::Running) {
                     // Already woken and queued: let the scheduler settle it.
                     schedule();
                 }
-                return Ok(v);
+                return r;
             }
-            if me.killed() {
-                self.remove(&me);
-                if !me.transition(State::Blocked, State::Running) {
-                    schedule();
-                }
-                return Err(Interrupted);
+            match next.take() {
+                Some(n) => handoff(n),
+                None => schedule(),
             }
-            schedule();
             self.remove(&me);
+        };
+        if let Some(n) = next {
+            wake(n);
         }
+        result
     }
 
     /// Waits until `ready` returns `Some` or the counter reaches `deadline` (then `None`). The
@@ -106,15 +126,28 @@ impl WaitQueue {
         }
     }
 
+    /// Takes `t` off the queue (a thread is on it at most once: it queues itself only after
+    /// taking itself off).
     fn remove(&self, t: &Arc<Thread>) {
-        self.waiters.lock().retain(|w| !Arc::ptr_eq(w, t));
+        let mut q = self.waiters.lock();
+        if q.front().is_some_and(|w| Arc::ptr_eq(w, t)) {
+            q.pop_front();
+        } else if let Some(i) = q.iter().position(|w| Arc::ptr_eq(w, t)) {
+            q.remove(i);
+        }
     }
 
     /// Wakes every waiter.
     pub fn wake_all(&self) {
-        let waiters: VecDeque<Arc<Thread>> = core::mem::take(&mut *self.waiters.lock());
-        for t in &waiters {
-            wake(t);
+        // One at a time, keeping the queue's storage (no allocation on the next wait); only those
+        // queued now: a woken thread that queues itself again is not woken twice.
+        let queued = self.waiters.lock().len();
+        for _ in 0..queued {
+            let t = self.waiters.lock().pop_front();
+            match t {
+                Some(t) => wake(&t),
+                None => break,
+            }
         }
     }
 

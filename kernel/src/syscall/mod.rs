@@ -24,11 +24,23 @@ use keel_core::pagetable::Perm;
 use crate::arch::exceptions::TrapFrame;
 use crate::ipc::{self, Endpoint, Message, Notification, Object};
 use crate::proc::{self, Process};
+use crate::sched::Thread;
 
 type SysResult = Result<u64, Errno>;
 
 /// Handles the system call described by `frame` and writes its result into it.
 pub fn dispatch(frame: &mut TrapFrame) {
+    // Calls that only read the process's own fields borrow it, without a reference count.
+    if let nr::GETPID | nr::GETPPID = frame.x[8] {
+        let getpid = frame.x[8] == nr::GETPID;
+        let r = crate::sched::with_current(|t| {
+            t.process
+                .get()
+                .map(|p| if getpid { p.pid } else { p.parent() })
+        });
+        frame.x[0] = r.map_or(Errno::ENOSYS.to_ret() as u64, u64::from);
+        return;
+    }
     let Some(p) = proc::current() else {
         frame.x[0] = Errno::ENOSYS.to_ret() as u64;
         return;
@@ -40,8 +52,6 @@ pub fn dispatch(frame: &mut TrapFrame) {
         nr::EXIT => proc::exit_current(a[0] as i32),
         nr::SPAWN => spawn(&p, a[0]),
         nr::WAIT => wait(&p, a[0] as i64, a[1], a[2]),
-        nr::GETPID => Ok(u64::from(p.pid)),
-        nr::GETPPID => Ok(u64::from(p.parent())),
         nr::KILL => u32::try_from(a[0])
             .map_err(|_| Errno::ESRCH)
             .and_then(|pid| proc::kill(pid, &p))
@@ -74,10 +84,10 @@ pub fn dispatch(frame: &mut TrapFrame) {
             r.map(u64::from).map_err(handle_errno)
         }
         nr::CALL => return call(&p, frame),
-        nr::RECV => return recv(&p, frame, a[0]),
-        nr::REPLY => reply(&p, frame).map(|()| 0),
-        nr::REPLY_RECV => match reply(&p, frame) {
-            Ok(()) => return recv(&p, frame, a[0]),
+        nr::RECV => return recv(&p, frame, a[0], None),
+        nr::REPLY => reply(&p, frame, true).map(|_| 0),
+        nr::REPLY_RECV => match reply(&p, frame, false) {
+            Ok(caller) => return recv(&p, frame, a[0], caller),
             Err(e) => Err(e),
         },
         nr::NOTIFY_CREATE => p
@@ -339,19 +349,27 @@ fn call(p: &Arc<Process>, frame: &mut TrapFrame) {
     }
 }
 
-fn recv(p: &Arc<Process>, frame: &mut TrapFrame, h: u64) {
+/// `replied`: the caller `REPLY_RECV` answered, woken by the receive (or switched to).
+fn recv(p: &Arc<Process>, frame: &mut TrapFrame, h: u64, replied: Option<Arc<Thread>>) {
     let bufs_ptr = frame.x[6];
-    let r = endpoint(p, h, RIGHT_RECV)
-        .and_then(|ep| ep.receive())
-        .and_then(|msg| deliver_into(p, frame, bufs_ptr, &msg));
+    let r = match endpoint(p, h, RIGHT_RECV) {
+        Ok(ep) => ep.receive(replied),
+        Err(e) => {
+            if let Some(c) = replied {
+                crate::sched::wake(&c);
+            }
+            Err(e)
+        }
+    };
+    let r = r.and_then(|msg| deliver_into(p, frame, bufs_ptr, &msg));
     if let Err(e) = r {
         frame.x[0] = e.to_ret() as u64;
     }
 }
 
-fn reply(p: &Arc<Process>, frame: &TrapFrame) -> Result<(), Errno> {
+fn reply(p: &Arc<Process>, frame: &TrapFrame, wake: bool) -> Result<Option<Arc<Thread>>, Errno> {
     let msg = message_from(p, frame)?;
-    ipc::reply(msg)
+    ipc::reply(msg, wake)
 }
 
 fn klog_read(p: &Process, offset: u64, buf: u64, len: u64) -> SysResult {

@@ -3,6 +3,7 @@
 use super::{ENTRY_LEN, HEADER_LEN, MAGIC, VERSION};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::fmt;
 
 /// Builds a symbol table blob from `(addr, size, name)` triples.
 ///
@@ -74,41 +75,80 @@ fn truncate(s: &str, max: usize) -> &str {
 /// after the closing `E` (such as `.llvm.1234`) is kept. v0 names (`_R...`), names that are not
 /// mangled and names that do not parse are returned unchanged.
 pub fn demangle(name: &str) -> String {
-    demangle_legacy(name).unwrap_or_else(|| name.to_string())
+    Demangled(name).to_string()
 }
 
-/// Demangles a legacy name, or returns `None` if it is not one.
-fn demangle_legacy(name: &str) -> Option<String> {
-    let mut rest = ["_ZN", "__ZN", "ZN"]
+/// A name that formats as [`demangle`] gives it, without allocating: names can be kept as they
+/// are and demangled only when a report shows them, also in exception context.
+#[derive(Clone, Copy, Debug)]
+pub struct Demangled<'a>(pub &'a str);
+
+impl fmt::Display for Demangled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A dry run first, so that a name that does not parse is shown whole, not half decoded.
+        match write_legacy(self.0, &mut Discard) {
+            Some(_) => write_legacy(self.0, f).unwrap_or(Ok(())),
+            None => f.write_str(self.0),
+        }
+    }
+}
+
+/// A writer that keeps nothing.
+struct Discard;
+
+impl fmt::Write for Discard {
+    fn write_str(&mut self, _: &str) -> fmt::Result {
+        Ok(())
+    }
+}
+
+/// Writes the demangled form of a legacy name to `out`, or returns `None` if it is not one
+/// (possibly after writing part of it).
+fn write_legacy<W: fmt::Write>(name: &str, out: &mut W) -> Option<fmt::Result> {
+    let body = ["_ZN", "__ZN", "ZN"]
         .iter()
         .find_map(|prefix| name.strip_prefix(prefix))?;
-    let mut segments = Vec::new();
-    loop {
+    // Count the segments and find the end, to know whether the last one is a hash.
+    let mut rest = body;
+    let mut count = 0usize;
+    let mut last = "";
+    let suffix = loop {
         if let Some(after) = rest.strip_prefix('E') {
-            rest = after;
-            break;
+            break after;
         }
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let len: usize = rest.get(..digits)?.parse().ok()?;
-        let end = digits.checked_add(len)?;
-        segments.push(rest.get(digits..end)?);
-        rest = &rest[end..];
+        let (segment, after) = next_segment(rest)?;
+        last = segment;
+        count += 1;
+        rest = after;
+    };
+    if count > 1 && is_hash(last) {
+        count -= 1;
     }
-    if segments.len() > 1 && segments.last().is_some_and(|s| is_hash(s)) {
-        segments.pop();
-    }
-    if segments.is_empty() {
+    if count == 0 {
         return None;
     }
-    let mut out = String::with_capacity(name.len());
-    for (i, segment) in segments.iter().enumerate() {
+    let mut rest = body;
+    for i in 0..count {
+        let (segment, after) = next_segment(rest)?;
+        rest = after;
         if i > 0 {
-            out.push_str("::");
+            if let Err(e) = out.write_str("::") {
+                return Some(Err(e));
+            }
         }
-        decode_segment(segment, &mut out)?;
+        if let Err(e) = decode_segment(segment, out)? {
+            return Some(Err(e));
+        }
     }
-    out.push_str(rest);
-    Some(out)
+    Some(out.write_str(suffix))
+}
+
+/// Splits the length-prefixed segment at the start of `rest` off: `(segment, what follows)`.
+fn next_segment(rest: &str) -> Option<(&str, &str)> {
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let len: usize = rest.get(..digits)?.parse().ok()?;
+    let end = digits.checked_add(len)?;
+    Some((rest.get(digits..end)?, rest.get(end..)?))
 }
 
 /// Returns whether `segment` is a legacy hash: `h` followed by 16 hex digits.
@@ -118,25 +158,29 @@ fn is_hash(segment: &str) -> bool {
         && segment[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Appends the decoded form of one path segment to `out`; `None` on a malformed escape.
-fn decode_segment(segment: &str, out: &mut String) -> Option<()> {
+/// Writes the decoded form of one path segment to `out`; `None` on a malformed escape.
+fn decode_segment<W: fmt::Write>(segment: &str, out: &mut W) -> Option<fmt::Result> {
     let mut s = segment
         .strip_prefix("_$")
         .map_or(segment, |_| &segment[1..]);
     while let Some(c) = s.chars().next() {
-        if let Some(after) = s.strip_prefix("..") {
-            out.push_str("::");
+        let written = if let Some(after) = s.strip_prefix("..") {
             s = after;
+            out.write_str("::")
         } else if c == '$' {
             let end = s[1..].find('$')? + 1;
-            out.push(decode_escape(&s[1..end])?);
+            let decoded = decode_escape(&s[1..end])?;
             s = &s[end + 1..];
+            out.write_char(decoded)
         } else {
-            out.push(c);
             s = &s[c.len_utf8()..];
+            out.write_char(c)
+        };
+        if written.is_err() {
+            return Some(written);
         }
     }
-    Some(())
+    Some(Ok(()))
 }
 
 /// Decodes the inside of a `$...$` escape.

@@ -1,10 +1,12 @@
-//! `ipcping [client N | server]`: IPC round trips. The client (the default, N = 1000) creates an
-//! endpoint, starts `ipcping server` with it as handle 0, makes N register-only calls and N
-//! calls carrying 256 bytes each way, checks every reply, and prints the counts and the time
-//! per round trip.
+//! `ipcping [client N | server | edges]`: IPC round trips. The client (the default, N = 1000)
+//! creates an endpoint, starts `ipcping server` with it as handle 0, makes N register-only calls
+//! and N calls carrying 256 bytes each way, checks every reply, and prints the counts and the time
+//! per round trip. `edges` checks what happens when a peer goes away in the middle of a call
+//! (`ipcping caller` is its calling partner).
 #![no_std]
 #![no_main]
 
+use keel_user::abi::ipc::{RIGHT_DUP, RIGHT_SEND};
 use keel_user::ipc::{Endpoint, Message};
 use keel_user::process::{self, Command};
 use keel_user::time::Instant;
@@ -16,10 +18,19 @@ const QUIT: u64 = 0;
 const WORDS: u64 = 1;
 const BYTES: u64 = 2;
 const BYTES_LEN: usize = 256;
+/// The server keeps the reply for [`HOLD_MS`], then answers.
+const HOLD: u64 = 3;
+/// The server exits without answering.
+const LEAVE: u64 = 4;
+const HOLD_MS: u64 = 300;
+/// How long `edges` lets a partner reach its call before it acts.
+const SETTLE_MS: u64 = 50;
 
 fn main(args: keel_user::Args) -> i32 {
     match (args.arg(1), args.arg(2)) {
         (Some("server"), _) => server(),
+        (Some("caller"), _) => caller(),
+        (Some("edges"), _) => edges(args.arg(0).unwrap_or("ipcping")),
         (None, _) => client(args.arg(0).unwrap_or("ipcping"), 1000),
         (Some("client"), n) => match n.map_or(Ok(1000), str::parse::<u64>) {
             Ok(n) => client(args.arg(0).unwrap_or("ipcping"), n),
@@ -30,7 +41,7 @@ fn main(args: keel_user::Args) -> i32 {
 }
 
 fn usage() -> i32 {
-    eprintln!("usage: ipcping [client N | server]");
+    eprintln!("usage: ipcping [client N | server | edges]");
     2
 }
 
@@ -51,6 +62,11 @@ fn server() -> i32 {
             QUIT => {
                 let _ = Endpoint::reply(Message::new(QUIT, [0; 4]));
                 return 0;
+            }
+            LEAVE => return 0,
+            HOLD => {
+                process::sleep_ms(HOLD_MS);
+                ep.reply_recv_with(Message::new(HOLD, [0; 4]), &[], &mut inbuf)
             }
             WORDS => ep.reply_recv_with(
                 Message::new(WORDS, m.words.map(|w| w.wrapping_add(1))),
@@ -80,12 +96,116 @@ fn server() -> i32 {
     }
 }
 
-fn client(argv0: &str, n: u64) -> i32 {
-    let path = if argv0.contains('/') {
+fn program(argv0: &str) -> &str {
+    if argv0.contains('/') {
         argv0
     } else {
         "/bin/ipcping"
+    }
+}
+
+/// Calls `HOLD` on handle 0: exits with 0 after the reply, 3 after `EPEERDIED`, 1 otherwise.
+fn caller() -> i32 {
+    let ep = Endpoint::from_raw(0);
+    match ep.call(Message::new(HOLD, [0; 4])) {
+        Ok(r) if r.label == HOLD => 0,
+        Err(Error::EPEERDIED) => 3,
+        _ => 1,
+    }
+}
+
+fn start(path: &str, role: &str, handle: u32) -> Result<u32, alloc::string::String> {
+    Command::new(path)
+        .arg(role)
+        .handle(handle)
+        .spawn()
+        .map_err(|e| alloc::format!("cannot start {path} {role}: {e}"))
+}
+
+/// Waits for `pid`; fails unless `want` accepts its status.
+fn reap(
+    pid: u32,
+    what: &str,
+    want: impl Fn(process::ExitStatus) -> bool,
+) -> Result<(), alloc::string::String> {
+    match process::wait(pid) {
+        Ok(s) if want(s) => Ok(()),
+        Ok(s) => Err(alloc::format!("{what}: ended with status {}", s.code())),
+        Err(e) => Err(alloc::format!("{what}: wait: {e}")),
+    }
+}
+
+/// A server and a send-only handle to its endpoint (this process keeps no receive right, so the
+/// endpoint dies with the server).
+fn serve(path: &str) -> Result<(Endpoint, u32), alloc::string::String> {
+    let ep = Endpoint::create().map_err(|e| alloc::format!("endpoint_create: {e}"))?;
+    let send = ep
+        .dup(RIGHT_SEND | RIGHT_DUP)
+        .map_err(|e| alloc::format!("dup: {e}"))?;
+    let pid = start(path, "server", ep.handle())?;
+    drop(ep);
+    Ok((send, pid))
+}
+
+fn edges(argv0: &str) -> i32 {
+    match edge_cases(program(argv0)) {
+        Ok(()) => {
+            println!("ipcping: edges ok");
+            0
+        }
+        Err(what) => {
+            eprintln!("ipcping: {what}");
+            1
+        }
+    }
+}
+
+fn edge_cases(path: &str) -> Result<(), alloc::string::String> {
+    let peer_died = |r: Result<Message, Error>, what: &str| match r {
+        Err(Error::EPEERDIED) => Ok(()),
+        Ok(_) => Err(alloc::format!("{what}: a reply instead of EPEERDIED")),
+        Err(e) => Err(alloc::format!("{what}: {e} instead of EPEERDIED")),
     };
+    let words = |ep: &Endpoint, what: &str| match ep.call(Message::new(WORDS, [1, 2, 3, 4])) {
+        Ok(r) if r.label == WORDS && r.words == [2, 3, 4, 5] => Ok(()),
+        Ok(_) => Err(alloc::format!("{what}: wrong reply")),
+        Err(e) => Err(alloc::format!("{what}: {e}")),
+    };
+
+    // The server exits while it holds this caller's reply.
+    let (ep, server) = serve(path)?;
+    peer_died(ep.call(Message::new(LEAVE, [0; 4])), "server left")?;
+    reap(server, "server that left", |s| s.success())?;
+    // Every receive handle is closed now: a new call fails at once.
+    peer_died(
+        ep.call(Message::new(WORDS, [0; 4])),
+        "call after the server left",
+    )?;
+
+    // The server is killed while it holds a caller's reply.
+    let (ep, server) = serve(path)?;
+    let caller = start(path, "caller", ep.handle())?;
+    process::sleep_ms(SETTLE_MS);
+    process::kill(server).map_err(|e| alloc::format!("kill server: {e}"))?;
+    reap(server, "killed server", |s| s.killed())?;
+    reap(caller, "caller of a killed server", |s| s.code() == 3)?;
+    peer_died(ep.call(Message::new(WORDS, [0; 4])), "call after the kill")?;
+
+    // The caller is killed while the server holds its reply: the reply goes nowhere and the
+    // server goes on serving.
+    let (ep, server) = serve(path)?;
+    let caller = start(path, "caller", ep.handle())?;
+    process::sleep_ms(SETTLE_MS);
+    process::kill(caller).map_err(|e| alloc::format!("kill caller: {e}"))?;
+    reap(caller, "killed caller", |s| s.killed())?;
+    words(&ep, "call after the killed caller")?;
+    let _ = ep.call(Message::new(QUIT, [0; 4]));
+    reap(server, "server", |s| s.success())?;
+    Ok(())
+}
+
+fn client(argv0: &str, n: u64) -> i32 {
+    let path = program(argv0);
     let ep = match Endpoint::create() {
         Ok(e) => e,
         Err(e) => {
