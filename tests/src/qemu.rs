@@ -75,8 +75,9 @@ impl Qemu {
         self
     }
 
-    /// Attaches an SD card image. QEMU opens it in snapshot mode: the guest may write, the file
-    /// stays as it is, and boots running in parallel can share it.
+    /// Attaches an SD card image: in the slot of `raspi4b`, on an `sdhci-pci` host on `virt`. QEMU
+    /// opens it in snapshot mode: the guest may write, the file stays as it is, and boots running
+    /// in parallel can share it.
     pub fn sd_image(mut self, image: impl Into<PathBuf>) -> Qemu {
         self.sd_image = Some(image.into());
         self
@@ -201,8 +202,30 @@ impl Qemu {
             } else {
                 "snapshot=on,"
             };
-            args.push("-drive".to_string());
-            args.push(format!("if=sd,format=raw,{snapshot}file={}", path(image)));
+            match self.machine {
+                // The board's own SD slot.
+                Machine::Raspi4b => {
+                    args.push("-drive".to_string());
+                    args.push(format!("if=sd,format=raw,{snapshot}file={}", path(image)));
+                }
+                // `virt` has no SD slot: a card on an `sdhci-pci` host.
+                Machine::Virt => {
+                    args.extend(
+                        [
+                            "-device",
+                            "sdhci-pci",
+                            "-device",
+                            "sd-card,drive=sd0",
+                            "-drive",
+                        ]
+                        .map(String::from),
+                    );
+                    args.push(format!(
+                        "if=none,id=sd0,format=raw,{snapshot}file={}",
+                        path(image)
+                    ));
+                }
+            }
         }
         if self.interactive {
             args.extend(["-serial", "mon:stdio", "-display", "none"].map(String::from));
@@ -339,6 +362,19 @@ mod tests {
         assert!(joined.contains("-drive if=sd,format=raw,snapshot=on,file=sd.img"));
         assert!(!args.contains(&"-semihosting".to_string()));
         assert_eq!(args[args.len() - 2..], ["-append", "keel.halt=poweroff"]);
+    }
+
+    #[test]
+    fn virt_gets_its_sd_card_on_an_sdhci_pci_host() {
+        let args = Qemu::new(Machine::Virt, "k.img")
+            .sd_image("sd.img")
+            .args()
+            .join(" ");
+        assert!(args.contains(
+            "-device sdhci-pci -device sd-card,drive=sd0 \
+             -drive if=none,id=sd0,format=raw,snapshot=on,file=sd.img"
+        ));
+        assert!(!args.contains("if=sd,"), "virt has no SD slot");
     }
 
     #[test]

@@ -66,20 +66,6 @@ fn machine_name(machine: Machine) -> &'static str {
     }
 }
 
-/// The QEMU arguments of an `sdhci-pci` host on `virt`, with a card when `image` is given.
-fn virt_sd(image: Option<&Path>) -> Vec<String> {
-    let mut args: Vec<String> = vec!["-device".into(), "sdhci-pci".into()];
-    if let Some(image) = image {
-        args.extend([
-            "-device".into(),
-            "sd-card,drive=sd0".into(),
-            "-drive".into(),
-            format!("if=none,id=sd0,format=raw,file={}", image.display()),
-        ]);
-    }
-    args
-}
-
 /// A shell on `machine` with the card `image` (none: an empty slot), and a monitor socket.
 fn start(machine: Machine, tag: &str, image: Option<&Path>) -> Session {
     let socket = std::env::temp_dir().join(format!(
@@ -93,7 +79,11 @@ fn start(machine: Machine, tag: &str, image: Option<&Path>) -> Session {
         .monitor_socket(socket)
         .timeout(Duration::from_secs(300));
     qemu = match machine {
-        Machine::Virt => qemu.extra(virt_sd(image)),
+        // An empty `sdhci-pci` host when there is no card.
+        Machine::Virt => match image {
+            Some(image) => qemu.sd_image_writable(image),
+            None => qemu.extra(["-device", "sdhci-pci"].map(String::from)),
+        },
         Machine::Raspi4b => match image {
             Some(image) => qemu.sd_image_writable(image),
             None => qemu.no_sd_image(),

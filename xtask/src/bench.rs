@@ -51,6 +51,8 @@ pub const GUEST_METRICS: &[&str] = &[
     "map_page",
     "write_64k_null",
     "write_64k_tty",
+    "sd_read_1m",
+    "sd_write_1m",
     "insmod",
     "rmmod",
     "timer_irq_latency",
@@ -332,6 +334,12 @@ fn cores(board: Board) -> u32 {
     }
 }
 
+/// The blank SD card every benchmark boot gets (in the slot of `raspi4b`, on an `sdhci-pci` host
+/// on `virt`), next to the benchmark's initramfs, and its size: room for a fresh megabyte per
+/// timed batch of the SD figures.
+const SD_IMAGE: &str = "sd.img";
+const SD_BYTES: u64 = 32 << 20;
+
 /// `target/bench/`.
 fn bench_dir(layout: &Layout) -> PathBuf {
     layout.target().join("bench")
@@ -344,6 +352,11 @@ fn prepare(layout: &Layout, board: Board, programs: &[Program], quick: bool) -> 
     create_dir(&dir)?;
     let tab = dir.join("inittab");
     fs::write(&tab, inittab(quick)).map_err(|e| Error::io("write", &tab, e))?;
+    // A new blank card each time, so every run reads and writes the same bytes.
+    let sd = dir.join(SD_IMAGE);
+    fs::File::create(&sd)
+        .and_then(|f| f.set_len(SD_BYTES))
+        .map_err(|e| Error::io("create", &sd, e))?;
     let addition = Addition {
         host: tab,
         guest: "/etc/inittab".to_string(),
@@ -409,6 +422,7 @@ fn measure(
         .initrd(layout.show(initrd))
         .cpus(cores)
         .deterministic(true)
+        .sd_image(layout.show(&initrd.with_file_name(SD_IMAGE)))
         .timeout(TIMEOUT);
     if board == Board::Rpi4 {
         qemu = qemu.dtb(layout.show(&layout.board_dist(Board::Rpi4).join(DTB_NAME)));

@@ -19,8 +19,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use bench::{line, ns_per_op, ring_samples, Summary, END};
-use keel_abi::types::{O_WRONLY, PROT_READ, PROT_WRITE};
-use keel_user::fs::{self, File};
+use keel_abi::types::{O_RDWR, O_WRONLY, PROT_READ, PROT_WRITE};
+use keel_user::fs::{self, File, SeekFrom};
 use keel_user::ipc::{Endpoint, Message, Notification};
 use keel_user::process::{self, Command, Pid};
 use keel_user::time::{counter, counter_frequency, kernel_stats};
@@ -40,6 +40,11 @@ const BIG_WRITE: usize = 64 * 1024;
 /// Pages mapped at a time by the mapping figure.
 const MAP_PAGES: usize = 16;
 const PAGE: usize = 4096;
+/// The SD card the benchmark boot attaches, the bytes one SD figure moves, and the size of each
+/// read or write call.
+const SD_DEVICE: &str = "/dev/mmcblk0";
+const SD_BYTES: u64 = 1 << 20;
+const SD_CHUNK: usize = 64 * 1024;
 
 fn main(args: keel_user::Args) -> i32 {
     let mut quick = false;
@@ -166,6 +171,7 @@ fn run(plan: &Plan, me: &str) {
     pipe(plan, me);
     mapping(plan);
     writes(plan);
+    sdcard(plan);
     modules(plan);
     timer(plan);
     println!("{END}");
@@ -364,6 +370,39 @@ fn writes(plan: &Plan) {
     let ticks = plan.time(ops, || must(io::write_all(io::STDOUT, &big), "write tty"));
     println!();
     plan.report("write_64k_tty", &ticks, ops);
+}
+
+/// Sequential 1 MiB reads and writes through `/dev/mmcblk0`, in 64 KiB calls. Every batch (the
+/// warm-up too) uses a megabyte of the card no other batch touched, so a read comes from the card
+/// and not the block cache; a write is followed by `sync`, so it has reached the card.
+fn sdcard(plan: &Plan) {
+    let dev = must(File::open_with(SD_DEVICE, O_RDWR), SD_DEVICE);
+    let mut buf = vec![0u8; SD_CHUNK];
+    let mut megabyte = 1u64;
+    let ticks = plan.time(1, || {
+        must(dev.seek(SeekFrom::Start(megabyte * SD_BYTES)), "seek");
+        let mut done = 0;
+        while done < SD_BYTES {
+            match must(dev.read(&mut buf), "read /dev/mmcblk0") {
+                0 => fail("read /dev/mmcblk0: end of device", keel_user::Error::EIO),
+                n => done += n as u64,
+            }
+        }
+        megabyte += 1;
+    });
+    plan.report("sd_read_1m", &ticks, 1);
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    let ticks = plan.time(1, || {
+        must(dev.seek(SeekFrom::Start(megabyte * SD_BYTES)), "seek");
+        for _ in 0..SD_BYTES / SD_CHUNK as u64 {
+            must(dev.write_all(&buf), "write /dev/mmcblk0");
+        }
+        must(fs::sync(), "sync");
+        megabyte += 1;
+    });
+    plan.report("sd_write_1m", &ticks, 1);
 }
 
 /// Loads and unloads `hello.ko` (after unloading the copy loaded at boot), timing each.
