@@ -47,14 +47,7 @@ pub fn console() -> Arc<ConsoleTty> {
         .call_once(|| {
             Arc::new(ConsoleTty {
                 state: IrqMutex::new(State {
-                    termios: Termios {
-                        lflags: ECHO | ICANON | ISIG,
-                        baud: 115_200,
-                        data_bits: 8,
-                        stop_bits: 1,
-                        parity: 0,
-                        reserved: 0,
-                    },
+                    termios: Termios::CONSOLE,
                     line: Vec::new(),
                     ready: VecDeque::new(),
                     eof: false,

@@ -336,6 +336,17 @@ pub struct Termios {
 pub const BAUD_MAX: u32 = 4_000_000;
 
 impl Termios {
+    /// A console's settings at boot: 115200 baud, 8 data bits, no parity, 1 stop bit, cooked
+    /// (echo, line editing, Ctrl-C).
+    pub const CONSOLE: Termios = Termios {
+        lflags: ECHO | ICANON | ISIG,
+        baud: 115_200,
+        data_bits: 8,
+        stop_bits: 1,
+        parity: 0,
+        reserved: 0,
+    };
+
     /// Whether the line fields (baud rate, data bits, stop bits, parity) equal `other`'s.
     pub fn same_line(&self, other: &Termios) -> bool {
         (self.baud, self.data_bits, self.stop_bits, self.parity)
@@ -423,14 +434,7 @@ mod tests {
     use crate::Errno;
 
     fn line() -> Termios {
-        Termios {
-            lflags: ECHO | ICANON | ISIG,
-            baud: 115_200,
-            data_bits: 8,
-            stop_bits: 1,
-            parity: 0,
-            reserved: 0,
-        }
+        Termios::CONSOLE
     }
 
     #[test]

@@ -120,14 +120,7 @@ mod tests {
     use super::*;
 
     fn line() -> Termios {
-        Termios {
-            lflags: ECHO | ICANON | ISIG,
-            baud: 115_200,
-            data_bits: 8,
-            stop_bits: 1,
-            parity: 0,
-            reserved: 0,
-        }
+        Termios::CONSOLE
     }
 
     #[test]
