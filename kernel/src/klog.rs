@@ -84,22 +84,24 @@ impl Log for KernelLogger {
             subsystem(record.target()),
             record.args()
         );
-        let text = &line.buf[..line.len];
+        // The console gets the line and its newline in one write, so that another writer's
+        // bytes (a program's output) cannot land between them; the ring keeps the text alone.
+        let len = line.len.min(LINE_MAX - 1);
+        line.buf[len] = b'\n';
+        let (text, console_line) = (&line.buf[..len], &line.buf[..len + 1]);
         let me = arch::mpidr();
         if HOLDER.load(Ordering::Acquire) == me {
             // This core is inside the console write of an earlier line: the console driver
             // faulted or panicked there. Its report goes out the built-in polled way (the ring
             // is locked by the interrupted line).
-            console::write_bytes_emergency(text);
-            console::write_bytes_emergency(b"\n");
+            console::write_bytes_emergency(console_line);
             return;
         }
         // One lock around both keeps the ring and the console in the same order.
         let mut ring = RING.lock();
         HOLDER.store(me, Ordering::Release);
         ring.push(text);
-        console::write_bytes(text);
-        console::write_bytes(b"\n");
+        console::write_bytes(console_line);
         HOLDER.store(NO_HOLDER, Ordering::Release);
     }
 

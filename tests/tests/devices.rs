@@ -2,10 +2,10 @@
 //! shell: driver modules loaded at boot by device-tree matching and by hand, `/dev/gpiochip0` and
 //! the `gpio` command, `rmmod` refused while a device is open, unload and reload while idle, the
 //! PL061 interrupt raised by the monitor's `system_powerdown` (top half wakes the waiter, bottom
-//! half logs), a driver whose device operation faults, the block class through `ramdisk` and the
-//! tty class through `ttyloop`; `uart-pl011` taking the console over from the built-in driver
-//! on both machines, `stty`, and the console handed back and taken again across rmmod and
-//! modprobe.
+//! half logs) for an edge and for a level, level waits that return at once, a driver whose
+//! device operation faults, the block class through `ramdisk` and the tty class through
+//! `ttyloop`; `uart-pl011` taking the console over from the built-in driver on both machines,
+//! `stty`, and the console handed back and taken again across rmmod and modprobe.
 
 use std::time::Duration;
 
@@ -99,6 +99,42 @@ fn gpio_pl061_on_virt() {
     if !sh.log().contains("gpio-pl061: line 3: rising edge\n") {
         sh.fail("the bottom half did not log the edge");
     }
+
+    // Level events. The power button's pulse is over (QEMU's gpio-key holds line 3 high for
+    // 100 ms): the line is low, so waiting for low returns at once.
+    let mut low = false;
+    for _ in 0..20 {
+        if sh.run("gpio get 3").ends_with("0\n") {
+            low = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !low {
+        sh.fail("line 3 did not go low after the power button's pulse");
+    }
+    sh.run_expecting("gpio wait 3 low", &["line 3: low level at "]);
+    // Waiting for high arms the PL061's level sensing (GPIOIS, GPIOIEV); the pulse raises the
+    // level interrupt, whose top half masks the line and wakes the waiter.
+    sh.send_line("gpio wait 3 high &");
+    sh.expect("waiting for line 3", COMMAND_TIMEOUT);
+    sh.monitor("system_powerdown");
+    sh.expect("line 3: high level at ", COMMAND_TIMEOUT);
+    sh.run("echo level waiter done");
+    if !sh.log().contains("gpio-pl061: line 3: high level\n") {
+        sh.fail("the bottom half did not log the level");
+    }
+    // The fired detection was turned off; the next wait arms it again.
+    sh.send_line("gpio wait 3 high &");
+    sh.expect("waiting for line 3", COMMAND_TIMEOUT);
+    sh.monitor("system_powerdown");
+    sh.expect("line 3: high level at ", COMMAND_TIMEOUT);
+    sh.run("echo second level waiter done");
+    // Bad events are refused by the kernel before the driver sees them.
+    sh.run_expecting(
+        "gpio wait 3 sideways",
+        &["gpio: 'sideways' is not rising, falling, both, high or low"],
+    );
 
     // Ctrl-C ends a wait; the device is closed and the module no longer pinned.
     sh.send_line("gpio wait 4");
@@ -206,6 +242,17 @@ fn gpio_bcm2711_on_raspi4b() {
     sh.run("gpio set 21 1");
     sh.run_expecting("gpio get 21", &["1\n"]);
 
+    // Level waits read the line first: a level it is at returns at once (the GPHEN/GPLEN
+    // interrupts are not modelled, so only that case can run here).
+    sh.run("gpio set 24 1");
+    sh.run_expecting("gpio wait 24 high", &["line 24: high level at "]);
+    sh.run("gpio set 24 0");
+    sh.run_expecting("gpio wait 24 low", &["line 24: low level at "]);
+    sh.run_expecting(
+        "gpio wait 58 low",
+        &["gpio: /dev/gpiochip0: invalid argument"],
+    );
+
     faulting_device(&mut sh);
     block_device(&mut sh);
     sh.send_line("poweroff");
@@ -283,6 +330,11 @@ fn faulting_device(sh: &mut Session) {
         &["dev: /dev/faulty0 registered"],
     );
     sh.run_expecting("gpio -c faulty0 info", &["1 lines, driver faulty"]);
+    // Its driver declares no level detection: the kernel refuses a level wait itself.
+    sh.run_expecting(
+        "gpio -c faulty0 wait 0 high",
+        &["gpio: /dev/faulty0: operation not supported"],
+    );
     let out = sh.run("gpio -c faulty0 get 0");
     for needle in [
         "oops: module faulty faulted in",

@@ -98,7 +98,16 @@ pub fn test(layout: &Layout, options: &TestOptions) -> Result<()> {
     say!("stage 3 of 4: QEMU integration tests");
     process::run(
         toolchain::cargo(layout.root())
-            .args(["test", "--no-fail-fast", "--package", "keel-tests"])
+            // Two QEMU machines at a time: more starve each other's virtual CPUs on a small
+            // host, and the guests' timeouts (an SD transfer's 2 s) run on the host's clock.
+            .args([
+                "test",
+                "--no-fail-fast",
+                "--package",
+                "keel-tests",
+                "--",
+                "--test-threads=2",
+            ])
             .env("KEEL_DIST", layout.dist()),
         "stage 3 (QEMU integration tests)",
     )?;

@@ -2,15 +2,23 @@
 //!
 //! The kernel owns the user-facing part, the same for every controller: which open file holds
 //! which line (`GPIO_REQUEST_LINE`; every other line ioctl needs it, closing the file releases
-//! it), the checks of every argument, and the queue of edge events that `GPIO_WAIT_EVENT` sleeps
-//! on. The driver only touches its registers ([`keel_abi::device::GpioOps`]) and reports edges
-//! from its interrupt handler with `keel_gpio_event`.
+//! it), the checks of every argument, and the queue of events that `GPIO_WAIT_EVENT` sleeps on.
+//! The driver only touches its registers ([`keel_abi::device::GpioOps`]) and reports edges and
+//! levels from its interrupt handler with `keel_gpio_event`.
+//!
+//! Levels work like Linux's level-triggered interrupts: a level wait first reads the line (at the
+//! level already: it returns at once); otherwise it arms the driver's level detection, whose
+//! interrupt handler turns the detection off when it fires and reports the level. The kernel
+//! notes the line as disarmed and arms it again at the next wait, so a line that stays at the
+//! level raises one interrupt per wait, not a storm. Level flags reach only drivers that declare
+//! `GPIO_FEATURE_LEVEL_EVENTS`.
 
 use alloc::collections::{BTreeMap, VecDeque};
 
 use keel_abi::device::{
     check_wait, GpioChipInfo, GpioEvent, GpioLineArg, GpioRequest, GPIO_EDGE_BOTH,
-    GPIO_GET_CHIPINFO, GPIO_INPUT, GPIO_NAME_MAX, GPIO_OUTPUT, GPIO_WAIT_EVENT,
+    GPIO_GET_CHIPINFO, GPIO_INPUT, GPIO_LEVEL_HIGH, GPIO_LEVEL_LOW, GPIO_NAME_MAX, GPIO_OUTPUT,
+    GPIO_WAIT_EVENT,
 };
 use keel_abi::Errno;
 use keel_vfs::FileId;
@@ -19,10 +27,12 @@ use super::{Class, Device};
 
 /// Most lines a controller may have.
 pub const MAX_LINES: u32 = 256;
-/// Edge events kept per controller that nobody has waited for yet (the oldest go first).
+/// Events kept per controller that nobody has waited for yet (the oldest go first).
 const EVENTS_MAX: usize = 64;
+/// Both level flags.
+const LEVELS: u32 = GPIO_LEVEL_HIGH | GPIO_LEVEL_LOW;
 
-/// One edge a driver reported.
+/// One edge or level a driver reported.
 #[derive(Clone, Copy, Debug)]
 struct Event {
     line: u32,
@@ -35,7 +45,8 @@ pub struct State {
     lines: u32,
     /// Requested lines and the file holding each.
     owners: BTreeMap<u32, FileId>,
-    /// Lines with edge interrupts on, and which edges.
+    /// Lines with interrupts on, and which edges or which level (a level is removed when it
+    /// fires: the driver turned its detection off).
     watched: BTreeMap<u32, u32>,
     events: VecDeque<Event>,
 }
@@ -82,8 +93,12 @@ pub fn ioctl(dev: &Device, file: FileId, request: u64, arg: u64) -> Result<u64, 
         }
         GPIO_WAIT_EVENT => {
             let event: GpioEvent = p.aspace.read_val(arg)?;
-            check_wait(&event, lines)?;
-            return wait(dev, file, event, arg, &p);
+            check_wait(&event, lines, ops.header.features)?;
+            return if event.edges & LEVELS != 0 {
+                wait_level(dev, file, event, arg, &p)
+            } else {
+                wait(dev, file, event, arg, &p)
+            };
         }
         _ => {}
     }
@@ -134,9 +149,9 @@ pub fn ioctl(dev: &Device, file: FileId, request: u64, arg: u64) -> Result<u64, 
     }
 }
 
-/// `GPIO_WAIT_EVENT`: turns the line's edge interrupts on if needed, then takes the first queued
-/// event of the line with one of the wanted edges, or says `EAGAIN` (the system call sleeps
-/// until [`event`] wakes it).
+/// `GPIO_WAIT_EVENT` for edges: turns the line's edge interrupts on if needed (replacing a level
+/// detection), then takes the first queued event of the line with one of the wanted edges, or
+/// says `EAGAIN` (the system call sleeps until [`event`] wakes it).
 fn wait(
     dev: &Device,
     file: FileId,
@@ -144,19 +159,18 @@ fn wait(
     arg: u64,
     p: &crate::proc::Process,
 ) -> Result<u64, Errno> {
-    let (ops, state) = parts(dev);
+    let (_, state) = parts(dev);
     let line = event.line;
     let enable = {
         let s = state.lock();
         if s.owners.get(&line) != Some(&file) {
             return Err(Errno::EPERM);
         }
-        let now = s.watched.get(&line).copied().unwrap_or(0);
+        let now = s.watched.get(&line).copied().unwrap_or(0) & GPIO_EDGE_BOTH;
         (now & event.edges != event.edges).then_some(now | event.edges)
     };
     if let Some(edges) = enable {
-        dev.call_status(ops.events as usize, line as u64, edges as u64, 0)?;
-        state.lock().watched.insert(line, edges);
+        set_events(dev, line, edges)?;
     }
     let found = {
         let mut s = state.lock();
@@ -177,7 +191,81 @@ fn wait(
     }
 }
 
-/// Turns a line's edge interrupts off and drops its queued events.
+/// `GPIO_WAIT_EVENT` for one level (`GPIO_LEVEL_HIGH` or `_LOW`, checked): a queued event of
+/// that level comes first (the line may have left the level since); else the line at the level
+/// now returns at once (disarming a detection left armed, and dropping older reports of the
+/// level); else the driver's level detection is armed (if it is not) and the system call sleeps
+/// (`EAGAIN`) until [`event`] wakes it.
+fn wait_level(
+    dev: &Device,
+    file: FileId,
+    mut event: GpioEvent,
+    arg: u64,
+    p: &crate::proc::Process,
+) -> Result<u64, Errno> {
+    let (ops, state) = parts(dev);
+    let (line, level) = (event.line, event.edges);
+    if state.lock().owners.get(&line) != Some(&file) {
+        return Err(Errno::EPERM);
+    }
+    let high = dev.call_status(ops.get as usize, line as u64, 0, 0)? != 0;
+    let at_level = high == (level == GPIO_LEVEL_HIGH);
+    let armed = state.lock().watched.get(&line) == Some(&level);
+    if at_level && armed {
+        // Returning at once: an armed detection (left by an earlier wait) goes off, so that it
+        // does not report this level again later.
+        set_events(dev, line, 0)?;
+    } else if !at_level && !armed {
+        set_events(dev, line, level)?;
+    }
+    let found = {
+        let mut s = state.lock();
+        let at = s
+            .events
+            .iter()
+            .position(|e| e.line == line && e.edge == level);
+        let found = at.and_then(|i| s.events.remove(i));
+        if at_level {
+            // The line is at the level: older reports of it say nothing more.
+            s.events.retain(|e| e.line != line || e.edge != level);
+        }
+        found
+    };
+    let timestamp_ns = match found {
+        Some(e) => e.timestamp_ns,
+        None if at_level => crate::time::uptime_nanos(),
+        None => return Err(Errno::EAGAIN),
+    };
+    event.timestamp_ns = timestamp_ns;
+    p.aspace.write_val(arg, &event)?;
+    Ok(0)
+}
+
+/// Sets what raises events on `line` (`GpioOps::events`; 0 = nothing). The kernel's note goes
+/// first, so an interrupt that fires as soon as the driver arms the line is not ignored by
+/// [`event`]; it is put back if the driver refuses.
+fn set_events(dev: &Device, line: u32, events: u32) -> Result<(), Errno> {
+    let (ops, state) = parts(dev);
+    let old = {
+        let mut s = state.lock();
+        if events == 0 {
+            s.watched.remove(&line)
+        } else {
+            s.watched.insert(line, events)
+        }
+    };
+    let status = dev.call_status(ops.events as usize, line as u64, events as u64, 0);
+    if status.is_err() {
+        let mut s = state.lock();
+        match old {
+            Some(old) => s.watched.insert(line, old),
+            None => s.watched.remove(&line),
+        };
+    }
+    status.map(drop)
+}
+
+/// Turns a line's interrupts off and drops its queued events.
 fn unwatch(dev: &Device, line: u32) {
     let (ops, state) = parts(dev);
     let was = {
@@ -206,14 +294,17 @@ pub fn release(dev: &Device, file: FileId) {
     }
 }
 
-/// Queues an edge a driver reported (the `keel_gpio_event` export; interrupt context) and wakes
-/// the waiters. Edges of lines nobody watches are ignored.
+/// Queues an edge or level a driver reported (the `keel_gpio_event` export; interrupt context)
+/// and wakes the waiters. Events of lines nobody watches are ignored. A level marks the line's
+/// level detection off (the driver turned it off); the next level wait arms it again.
 pub fn event(module: crate::module::ModuleId, id: u32, line: u32, edge: u32) -> Result<(), Errno> {
     let dev = super::find(module, id).ok_or(Errno::ENOENT)?;
     let Class::Gpio { state, .. } = &dev.class else {
         return Err(Errno::EINVAL);
     };
-    if edge == 0 || edge & !GPIO_EDGE_BOTH != 0 {
+    let known = matches!(edge, GPIO_LEVEL_HIGH | GPIO_LEVEL_LOW)
+        || (edge != 0 && edge & !GPIO_EDGE_BOTH == 0);
+    if !known {
         return Err(Errno::EINVAL);
     }
     {
@@ -223,6 +314,9 @@ pub fn event(module: crate::module::ModuleId, id: u32, line: u32, edge: u32) -> 
         }
         if s.watched.get(&line).is_none_or(|w| w & edge == 0) {
             return Ok(());
+        }
+        if edge & LEVELS != 0 {
+            s.watched.remove(&line);
         }
         if s.events.len() == EVENTS_MAX {
             s.events.pop_front();

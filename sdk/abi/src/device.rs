@@ -32,8 +32,10 @@ pub struct OpsHeader {
     pub version: u32,
     /// `size_of` the whole table on the driver's side.
     pub size: u32,
-    /// 0.
-    pub reserved: u32,
+    /// What the driver supports beyond the version's operations, class-specific bits (GPIO:
+    /// [`GPIO_FEATURE_LEVEL_EVENTS`]); 0 for none. The field was reserved (0) before any bit
+    /// existed, so older drivers declare nothing.
+    pub features: u32,
 }
 
 /// Called when a device is opened (`context`); 0 or `-errno` (the open fails with it).
@@ -104,8 +106,14 @@ pub struct GpioOps {
     /// Sets the bias of `line` ([`GPIO_PULL_NONE`], `_UP`, `_DOWN`); `-EINVAL` if the
     /// controller has none. 0 or `-errno`.
     pub pull: unsafe extern "C" fn(context: *mut c_void, line: u32, pull: u32) -> i32,
-    /// Enables interrupts on the [`GPIO_EDGE_RISING`]/[`GPIO_EDGE_FALLING`] edges of `line`
-    /// (0 disables them). The driver reports each with `keel_gpio_event`. 0 or `-errno`.
+    /// Sets what raises events on `line`: 0 turns them off; a non-empty subset of
+    /// [`GPIO_EDGE_BOTH`] enables edge interrupts; [`GPIO_LEVEL_HIGH`] or [`GPIO_LEVEL_LOW`]
+    /// alone enables level detection (only for a driver whose header declares
+    /// [`GPIO_FEATURE_LEVEL_EVENTS`]; the kernel never passes level flags to others, and never
+    /// mixes edges and levels). Each call replaces the previous setting. The driver reports each
+    /// event with `keel_gpio_event`; a level event also disables the line's level detection in
+    /// the interrupt handler (the line may stay at the level), and the kernel calls `events`
+    /// again to re-arm it. 0 or `-errno`.
     pub events: unsafe extern "C" fn(context: *mut c_void, line: u32, edges: u32) -> i32,
 }
 
@@ -241,6 +249,13 @@ pub const GPIO_EDGE_RISING: u32 = 1;
 pub const GPIO_EDGE_FALLING: u32 = 2;
 /// Both edges.
 pub const GPIO_EDGE_BOTH: u32 = GPIO_EDGE_RISING | GPIO_EDGE_FALLING;
+/// A level event: the line is high. Waiting for it while the line is high returns at once.
+pub const GPIO_LEVEL_HIGH: u32 = 4;
+/// A level event: the line is low. Waiting for it while the line is low returns at once.
+pub const GPIO_LEVEL_LOW: u32 = 8;
+/// [`OpsHeader::features`] of a [`GpioOps`] table: the driver's `events` accepts
+/// [`GPIO_LEVEL_HIGH`] and [`GPIO_LEVEL_LOW`]. Without it a level wait fails with `EOPNOTSUPP`.
+pub const GPIO_FEATURE_LEVEL_EVENTS: u32 = 1;
 
 /// `ioctl` on `/dev/gpiochipN`: fill a [`GpioChipInfo`] (argument: `*mut GpioChipInfo`).
 pub const GPIO_GET_CHIPINFO: u64 = 0x4701;
@@ -259,9 +274,14 @@ pub const GPIO_SET_VALUE: u64 = 0x4705;
 pub const GPIO_GET_VALUE: u64 = 0x4706;
 /// Set the bias (argument: `*const GpioLineArg`: `line`, `value` = `GPIO_PULL_*`).
 pub const GPIO_SET_PULL: u64 = 0x4707;
-/// Wait for an edge (argument: `*mut GpioEvent`: `line` and `edges` in, the rest out). Blocks
-/// until the line sees one of `edges` (unless the file is non-blocking: `EAGAIN`); Ctrl-C
-/// interrupts it (`EINTR`).
+/// Wait for an event (argument: `*mut GpioEvent`: `line` and `edges` in, the rest out): one of
+/// the edges of a non-empty subset of [`GPIO_EDGE_BOTH`], or the level [`GPIO_LEVEL_HIGH`] or
+/// [`GPIO_LEVEL_LOW`] alone. Blocks until the line sees one (unless the file is non-blocking:
+/// `EAGAIN`); Ctrl-C interrupts it (`EINTR`). A level wait returns at once if the line is at the
+/// level already; otherwise the kernel arms the driver's level detection, which fires once and
+/// is re-armed by the next wait. A line watches edges or one level at a time: a wait of the
+/// other kind replaces the setting. A level wait on a chip whose driver lacks level detection
+/// fails with `EOPNOTSUPP`.
 pub const GPIO_WAIT_EVENT: u64 = 0x4708;
 
 /// Longest chip name in [`GpioChipInfo`].
@@ -299,9 +319,11 @@ pub struct GpioLineArg {
 pub struct GpioEvent {
     /// In: the line.
     pub line: u32,
-    /// In: the edges to wait for (`GPIO_EDGE_*`, not 0). Out: the edge seen.
+    /// In: the edges to wait for (`GPIO_EDGE_*`, not 0) or one level (`GPIO_LEVEL_*`). Out: the
+    /// edge or level seen.
     pub edges: u32,
-    /// Out: when the interrupt arrived, in nanoseconds since boot.
+    /// Out: when the interrupt arrived (for a level the line is at already: when the wait
+    /// checked it), in nanoseconds since boot.
     pub timestamp_ns: u64,
 }
 
@@ -368,13 +390,23 @@ impl GpioRequest {
     }
 }
 
-/// Checks a [`GPIO_WAIT_EVENT`] argument for a chip with `lines` lines: the line in range and
-/// `edges` a non-empty subset of [`GPIO_EDGE_BOTH`] (`EINVAL` otherwise).
-pub fn check_wait(event: &GpioEvent, lines: u32) -> Result<(), Errno> {
-    if event.line >= lines || event.edges == 0 || event.edges & !GPIO_EDGE_BOTH != 0 {
+/// Checks a [`GPIO_WAIT_EVENT`] argument for a chip with `lines` lines whose driver declares
+/// `features` ([`OpsHeader::features`]): the line in range and `edges` a non-empty subset of
+/// [`GPIO_EDGE_BOTH`] or exactly one of [`GPIO_LEVEL_HIGH`] and [`GPIO_LEVEL_LOW`] (`EINVAL`
+/// otherwise). A valid level wait on a chip without [`GPIO_FEATURE_LEVEL_EVENTS`] is
+/// `EOPNOTSUPP`.
+pub fn check_wait(event: &GpioEvent, lines: u32, features: u32) -> Result<(), Errno> {
+    if event.line >= lines {
         return Err(Errno::EINVAL);
     }
-    Ok(())
+    match event.edges {
+        GPIO_LEVEL_HIGH | GPIO_LEVEL_LOW if features & GPIO_FEATURE_LEVEL_EVENTS == 0 => {
+            Err(Errno::EOPNOTSUPP)
+        }
+        GPIO_LEVEL_HIGH | GPIO_LEVEL_LOW => Ok(()),
+        edges if edges != 0 && edges & !GPIO_EDGE_BOTH == 0 => Ok(()),
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 /// Checks an operation table's header against the class and version the kernel expects and
@@ -466,17 +498,53 @@ mod tests {
             edges: GPIO_EDGE_RISING,
             timestamp_ns: 0,
         };
-        assert_eq!(check_wait(&ok, 8), Ok(()));
+        let levels = GPIO_FEATURE_LEVEL_EVENTS;
+        assert_eq!(check_wait(&ok, 8, 0), Ok(()));
         assert_eq!(
-            check_wait(&GpioEvent { edges: 0, ..ok }, 8),
+            check_wait(&GpioEvent { edges: 0, ..ok }, 8, levels),
             Err(Errno::EINVAL)
         );
         assert_eq!(
-            check_wait(&GpioEvent { edges: 4, ..ok }, 8),
+            check_wait(&GpioEvent { edges: 16, ..ok }, 8, levels),
             Err(Errno::EINVAL)
         );
         assert_eq!(
-            check_wait(&GpioEvent { line: 8, ..ok }, 8),
+            check_wait(&GpioEvent { line: 8, ..ok }, 8, levels),
+            Err(Errno::EINVAL)
+        );
+    }
+
+    #[test]
+    fn level_waits_need_one_level_and_a_driver_that_detects_levels() {
+        let high = GpioEvent {
+            line: 3,
+            edges: GPIO_LEVEL_HIGH,
+            timestamp_ns: 0,
+        };
+        let levels = GPIO_FEATURE_LEVEL_EVENTS;
+        assert_eq!(check_wait(&high, 8, levels), Ok(()));
+        let low = GpioEvent {
+            edges: GPIO_LEVEL_LOW,
+            ..high
+        };
+        assert_eq!(check_wait(&low, 8, levels), Ok(()));
+        // A driver without the feature bit (every version 1 driver built before it) is never
+        // asked for levels.
+        assert_eq!(check_wait(&high, 8, 0), Err(Errno::EOPNOTSUPP));
+        assert_eq!(check_wait(&low, 8, 0), Err(Errno::EOPNOTSUPP));
+        // Both levels, or a level mixed with edges, are refused.
+        for edges in [
+            GPIO_LEVEL_HIGH | GPIO_LEVEL_LOW,
+            GPIO_LEVEL_HIGH | GPIO_EDGE_RISING,
+            GPIO_LEVEL_LOW | GPIO_EDGE_BOTH,
+        ] {
+            assert_eq!(
+                check_wait(&GpioEvent { edges, ..high }, 8, levels),
+                Err(Errno::EINVAL)
+            );
+        }
+        assert_eq!(
+            check_wait(&GpioEvent { line: 8, ..high }, 8, levels),
             Err(Errno::EINVAL)
         );
     }
@@ -487,7 +555,7 @@ mod tests {
             class: device_class::GPIO,
             version: GPIO_OPS_VERSION,
             size: core::mem::size_of::<GpioOps>() as u32,
-            reserved: 0,
+            features: GPIO_FEATURE_LEVEL_EVENTS,
         };
         let size = core::mem::size_of::<GpioOps>();
         assert_eq!(

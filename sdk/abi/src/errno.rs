@@ -100,6 +100,8 @@ errnos! {
     ENOSYS = 38, "function not implemented";
     /// The directory is not empty.
     ENOTEMPTY = 39, "directory not empty";
+    /// The operation is not supported by this device or its driver.
+    EOPNOTSUPP = 95, "operation not supported";
     /// The operation timed out.
     ETIMEDOUT = 110, "timed out";
     /// A block transfer was started; its end is reported with `keel_block_complete`.

@@ -20,8 +20,8 @@ use core::ffi::c_void;
 
 use keel_abi::device::{
     BlockGeometry, BlockOps, GpioOps, OpsHeader, TtyOps, BLOCK_OPS_VERSION, GPIO_EDGE_FALLING,
-    GPIO_EDGE_RISING, GPIO_OPS_VERSION, GPIO_OUTPUT, GPIO_PULL_DOWN, GPIO_PULL_NONE, GPIO_PULL_UP,
-    TTY_OPS_VERSION,
+    GPIO_EDGE_RISING, GPIO_FEATURE_LEVEL_EVENTS, GPIO_LEVEL_HIGH, GPIO_LEVEL_LOW, GPIO_OPS_VERSION,
+    GPIO_OUTPUT, GPIO_PULL_DOWN, GPIO_PULL_NONE, GPIO_PULL_UP, TTY_OPS_VERSION,
 };
 use keel_abi::module::device_class;
 use keel_abi::types::Termios;
@@ -48,13 +48,18 @@ pub enum Pull {
     Down,
 }
 
-/// Which edges of a GPIO line raise events.
+/// Which edges or level of a GPIO line raise events. The kernel sets either edges or one level,
+/// never both, and levels only for a chip whose [`GpioChip::LEVEL_EVENTS`] is `true`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edges {
     /// Low-to-high transitions.
     pub rising: bool,
     /// High-to-low transitions.
     pub falling: bool,
+    /// The line being high (level detection).
+    pub high: bool,
+    /// The line being low (level detection).
+    pub low: bool,
 }
 
 impl Edges {
@@ -62,23 +67,31 @@ impl Edges {
     pub const NONE: Edges = Edges {
         rising: false,
         falling: false,
+        high: false,
+        low: false,
     };
 
     fn from_bits(bits: u32) -> Edges {
         Edges {
             rising: bits & GPIO_EDGE_RISING != 0,
             falling: bits & GPIO_EDGE_FALLING != 0,
+            high: bits & GPIO_LEVEL_HIGH != 0,
+            low: bits & GPIO_LEVEL_LOW != 0,
         }
     }
 }
 
-/// One edge a GPIO line saw.
+/// One event a GPIO line saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Edge {
     /// Low to high.
     Rising,
     /// High to low.
     Falling,
+    /// The line is high (level detection fired; the driver has turned it off for the line).
+    High,
+    /// The line is low (level detection fired; the driver has turned it off for the line).
+    Low,
 }
 
 /// A GPIO controller. Line numbers passed in are always below [`GpioChip::lines`] (the kernel
@@ -98,9 +111,17 @@ pub trait GpioChip: Send + Sync + 'static {
         let _ = (line, pull);
         Err(Error::InvalidArgument)
     }
-    /// Enables interrupts on `edges` of `line` ([`Edges::NONE`] disables them); the interrupt
-    /// handler reports them with [`GpioEvents::report`]. Controllers without line interrupts
-    /// keep the default ([`Error::NotImplemented`]).
+    /// Whether [`GpioChip::set_events`] can detect levels ([`Edges::high`], [`Edges::low`]).
+    /// The kernel passes levels only to a chip that says so; waiting for a level on another
+    /// fails with `EOPNOTSUPP`.
+    const LEVEL_EVENTS: bool = false;
+    /// Enables interrupts on `edges` of `line` ([`Edges::NONE`] disables them), replacing the
+    /// previous setting; the interrupt handler reports them with [`GpioEvents::report`]. A level
+    /// ([`Edges::high`] or [`Edges::low`], only if [`GpioChip::LEVEL_EVENTS`]) fires while the
+    /// line is at it: the handler must turn the line's level detection off before reporting
+    /// ([`Edge::High`], [`Edge::Low`]), or the interrupt would repeat; the kernel calls
+    /// `set_events` again when a program waits again. Controllers without line interrupts keep
+    /// the default ([`Error::NotImplemented`]).
     fn set_events(&self, line: u32, edges: Edges) -> Result {
         let _ = (line, edges);
         Err(Error::NotImplemented)
@@ -492,7 +513,7 @@ fn header<T>(class: u32, version: u32) -> OpsHeader {
         class,
         version,
         size: core::mem::size_of::<T>() as u32,
-        reserved: 0,
+        features: 0,
     }
 }
 
@@ -553,7 +574,14 @@ impl<T: GpioChip> Device<T> {
     /// Errors: [`Error::Exists`] (name taken), [`Error::InvalidArgument`] (bad name, no lines).
     pub fn gpio(name: &str, chip: Arc<T>) -> Result<Device<T>> {
         let ops = GpioOps {
-            header: header::<GpioOps>(device_class::GPIO, GPIO_OPS_VERSION),
+            header: OpsHeader {
+                features: if T::LEVEL_EVENTS {
+                    GPIO_FEATURE_LEVEL_EVENTS
+                } else {
+                    0
+                },
+                ..header::<GpioOps>(device_class::GPIO, GPIO_OPS_VERSION)
+            },
             open: gpio_open::<T>,
             close: gpio_close::<T>,
             lines: gpio_lines::<T>,
@@ -659,19 +687,21 @@ unsafe impl<T: Send + Sync + 'static> Send for Device<T> {}
 // SAFETY: as for `Send`; no method mutates through `&self`.
 unsafe impl<T: Send + Sync + 'static> Sync for Device<T> {}
 
-/// Reports GPIO edges of one device to the kernel; cheap to copy into an interrupt handler.
+/// Reports GPIO events of one device to the kernel; cheap to copy into an interrupt handler.
 #[derive(Clone, Copy, Debug)]
 pub struct GpioEvents {
     id: u32,
 }
 
 impl GpioEvents {
-    /// Reports an edge on `line`; waiters on it wake up. Callable from an interrupt handler.
-    /// Edges of lines nobody waits for are dropped by the kernel.
+    /// Reports an edge or a level on `line`; waiters on it wake up. Callable from an interrupt
+    /// handler. Events of lines nobody waits for are dropped by the kernel.
     pub fn report(&self, line: u32, edge: Edge) -> Result {
         let edge = match edge {
             Edge::Rising => GPIO_EDGE_RISING,
             Edge::Falling => GPIO_EDGE_FALLING,
+            Edge::High => GPIO_LEVEL_HIGH,
+            Edge::Low => GPIO_LEVEL_LOW,
         };
         // SAFETY: no pointers are passed.
         Error::check(unsafe { sys::keel_gpio_event(rt::handle(), self.id, line, edge) })

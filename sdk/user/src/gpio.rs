@@ -1,8 +1,8 @@
 //! GPIO controllers (`/dev/gpiochipN`): safe wrappers of the `keel_abi::device::GPIO_*` ioctls.
 //!
 //! A program opens a chip, requests the lines it uses (another program holding a line gets
-//! `EBUSY`), then sets directions, levels and pulls, reads levels or waits for edges. Closing
-//! the chip releases its lines.
+//! `EBUSY`), then sets directions, levels and pulls, reads levels or waits for edges and levels
+//! (`GPIO_LEVEL_*`; a level the line is at returns at once). Closing the chip releases its lines.
 //!
 //! ```ignore
 //! let chip = keel_user::gpio::Chip::open("/dev/gpiochip0")?;
@@ -20,8 +20,8 @@ use keel_abi::device::{
 use crate::fs::{File, O_RDWR};
 
 pub use keel_abi::device::{
-    GPIO_EDGE_BOTH, GPIO_EDGE_FALLING, GPIO_EDGE_RISING, GPIO_PULL_DOWN, GPIO_PULL_NONE,
-    GPIO_PULL_UP,
+    GPIO_EDGE_BOTH, GPIO_EDGE_FALLING, GPIO_EDGE_RISING, GPIO_LEVEL_HIGH, GPIO_LEVEL_LOW,
+    GPIO_PULL_DOWN, GPIO_PULL_NONE, GPIO_PULL_UP,
 };
 
 /// An open GPIO controller.
@@ -92,8 +92,10 @@ impl Chip {
         self.line_ioctl(GPIO_SET_PULL, line, pull, 0).map(drop)
     }
 
-    /// Waits for one of `edges` (`GPIO_EDGE_*`) on `line`; returns the edge seen and when, in
-    /// nanoseconds since boot.
+    /// Waits for one of `edges` (`GPIO_EDGE_*`), or for one level (`GPIO_LEVEL_HIGH` or
+    /// `GPIO_LEVEL_LOW` alone), on `line`; returns the event seen and when, in nanoseconds since
+    /// boot. A level the line is at already returns at once; a chip whose driver cannot detect
+    /// levels answers `EOPNOTSUPP`.
     pub fn wait(&self, line: u32, edges: u32) -> crate::Result<(u32, u64)> {
         let mut event = GpioEvent {
             line,

@@ -1,15 +1,18 @@
 //! `gpio-bcm2711`: the GPIO block of the Broadcom BCM2711 (Raspberry Pi 4), 58 lines with
-//! function select, set, clear, level, pull-up/down and edge events, as `/dev/gpiochipN`.
+//! function select, set, clear, level, pull-up/down, edge and level events, as `/dev/gpiochipN`.
 //!
 //! Reference: BCM2711 ARM Peripherals, chapter 5 "General Purpose I/O (GPIO)": 5.2 "Register
-//! View" (GPFSELn, GPSETn, GPCLRn, GPLEVn, GPEDSn, GPRENn, GPFENn) and
+//! View" (GPFSELn, GPSETn, GPCLRn, GPLEVn, GPEDSn, GPRENn, GPFENn, GPHENn, GPLENn) and
 //! GPIO_PUP_PDN_CNTRL_REG0..3 (the pull control that replaces the BCM2835's clocked GPPUD
 //! sequence).
 //!
-//! Edge events: the three bank interrupts of the device tree (lines 0-27, 28-45, 46-57) each run
-//! the top half for their bank: read GPEDS, clear what was read, report each edge to the
-//! kernel. QEMU's `raspi4b` does not model edge detection and does not route GPIO interrupts to
-//! the GIC; the code follows the datasheet for the real board.
+//! Events: edges through GPREN/GPFEN, levels through GPHEN (high) and GPLEN (low). The three bank
+//! interrupts of the device tree (lines 0-27, 28-45, 46-57) each run the top half for their
+//! bank: read GPEDS, turn off the level detection of the lines whose level fired (GPEDS would
+//! be set again at once while the line stays at the level), clear what was read (write 1 to
+//! clear), report each event to the kernel, which re-arms a level at the next wait. QEMU's
+//! `raspi4b` does not model event detection and does not route GPIO interrupts to the GIC; the
+//! code follows the datasheet for the real board.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -19,6 +22,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use keel_module::device::{Direction, Edge, Edges, GpioChip, GpioEvents, Pull};
+use keel_module::irq::IrqLock;
 use keel_module::tock_registers::fields::FieldValue;
 use keel_module::tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use keel_module::tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
@@ -68,8 +72,8 @@ register_bitfields! {
             Alt5 = 0b010
         ]
     ],
-    /// GPSET, GPCLR, GPLEV, GPEDS, GPREN, GPFEN: one bit per line, lines 0-31 in register 0 and
-    /// 32-57 in register 1.
+    /// GPSET, GPCLR, GPLEV, GPEDS, GPREN, GPFEN, GPHEN, GPLEN: one bit per line, lines 0-31 in
+    /// register 0 and 32-57 in register 1.
     BANK [
         /// Bit n is line 32 * register + n.
         LINE OFFSET(0) NUMBITS(32) []
@@ -113,6 +117,12 @@ register_structs! {
         /// GPFEN0/1: falling edge detect enable.
         (0x58 => fen: [ReadWrite<u32, BANK::Register>; 2]),
         (0x60 => _reserved6),
+        /// GPHEN0/1: high level detect enable (GPEDS is set while the line is high).
+        (0x64 => hen: [ReadWrite<u32, BANK::Register>; 2]),
+        (0x6C => _reserved7),
+        /// GPLEN0/1: low level detect enable (GPEDS is set while the line is low).
+        (0x70 => len: [ReadWrite<u32, BANK::Register>; 2]),
+        (0x78 => _reserved8),
         /// GPIO_PUP_PDN_CNTRL_REG0..3.
         (0xE4 => pup_pdn: [ReadWrite<u32, PUP_PDN::Register>; 4]),
         (0xF4 => @END),
@@ -127,9 +137,9 @@ fn bank_bit(line: u32) -> (usize, u32) {
 /// One BCM2711 GPIO block.
 struct Bcm2711 {
     regs: Mmio<Registers>,
-    /// Serialises read-modify-write of GPFSEL, GPREN/GPFEN and the pull registers (the interrupt
-    /// handler touches only GPEDS and GPLEV, so it never takes it).
-    lock: spin::Mutex<()>,
+    /// Serialises read-modify-write of GPFSEL, the detect enables and the pull registers, also
+    /// against the interrupt handler (which turns fired levels off in GPHEN/GPLEN).
+    lock: IrqLock<()>,
 }
 
 impl Bcm2711 {
@@ -156,7 +166,8 @@ impl Bcm2711 {
         }
     }
 
-    /// The top half of one bank: clears and reports the edges of lines `first..end`.
+    /// The top half of one bank: clears and reports the events of lines `first..end`, turning
+    /// off the level detection of those whose level fired.
     fn bank_interrupt(&self, first: u32, end: u32, events: &GpioEvents) -> IrqReturn {
         let mut handled = IrqReturn::None;
         for i in 0..2 {
@@ -164,18 +175,29 @@ impl Bcm2711 {
                 .map(|b| 32 * i as u32 + b)
                 .filter(|l| (first..end).contains(l));
             let mask = lines.fold(0u32, |m, l| m | 1 << (l % 32));
+            let guard = self.lock.lock();
             let pending = self.regs.eds[i].get() & mask;
             if pending == 0 {
                 continue;
             }
+            let (high, low) = (self.regs.hen[i].get(), self.regs.len[i].get());
+            // Levels first off, then the status cleared: it would latch again at once.
+            if (high | low) & pending != 0 {
+                self.regs.hen[i].set(high & !pending);
+                self.regs.len[i].set(low & !pending);
+            }
             self.regs.eds[i].set(pending);
-            handled = IrqReturn::Handled;
             let level = self.regs.lev[i].get();
             let (rising, falling) = (self.regs.ren[i].get(), self.regs.fen[i].get());
+            drop(guard);
+            handled = IrqReturn::Handled;
             for b in (0..32).filter(|b| pending & 1 << b != 0) {
                 let bit = 1 << b;
-                // With both edges enabled, the level after the event tells which it was.
+                // A level detection says which level; with both edges enabled, the level after
+                // the event tells which edge it was.
                 let edge = match (rising & bit != 0, falling & bit != 0) {
+                    _ if high & bit != 0 => Edge::High,
+                    _ if low & bit != 0 => Edge::Low,
                     (true, false) => Edge::Rising,
                     (false, true) => Edge::Falling,
                     _ if level & bit != 0 => Edge::Rising,
@@ -189,6 +211,8 @@ impl Bcm2711 {
 }
 
 impl GpioChip for Bcm2711 {
+    const LEVEL_EVENTS: bool = true;
+
     fn lines(&self) -> u32 {
         LINES
     }
@@ -245,6 +269,8 @@ impl GpioChip for Bcm2711 {
         };
         update(&self.regs.ren[i], edges.rising);
         update(&self.regs.fen[i], edges.falling);
+        update(&self.regs.hen[i], edges.high);
+        update(&self.regs.len[i], edges.low);
         // Forget an event latched before the change.
         self.regs.eds[i].set(bit);
         Ok(())
@@ -256,6 +282,8 @@ impl Drop for Bcm2711 {
         for i in 0..2 {
             self.regs.ren[i].set(0);
             self.regs.fen[i].set(0);
+            self.regs.hen[i].set(0);
+            self.regs.len[i].set(0);
             self.regs.eds[i].set(u32::MAX);
         }
     }
@@ -275,15 +303,17 @@ fn probe(node: &PlatformDevice) -> Result<Driver> {
     // (0xE4..0xF0), inside the same 4 KiB block, so the whole register view is mapped.
     let size = (size as usize).max(core::mem::size_of::<Registers>());
     let regs = Mmio::<Registers>::map(phys, size)?;
-    // No edge detection until someone asks for it (the firmware may leave some enabled).
+    // No event detection until someone asks for it (the firmware may leave some enabled).
     for i in 0..2 {
         regs.ren[i].set(0);
         regs.fen[i].set(0);
+        regs.hen[i].set(0);
+        regs.len[i].set(0);
         regs.eds[i].set(u32::MAX);
     }
     let chip = Arc::new(Bcm2711 {
         regs,
-        lock: spin::Mutex::new(()),
+        lock: IrqLock::new(()),
     });
     let device = Device::gpio("gpiochip#", chip.clone())?;
     let events = device.gpio_events();
@@ -317,7 +347,7 @@ fn init() -> Result {
 }
 
 fn exit() {
-    // The handlers go first, then /dev/gpiochipN; edge detection is turned off when the last
+    // The handlers go first, then /dev/gpiochipN; event detection is turned off when the last
     // reference to the chip goes.
     drop(DRIVER.lock().take());
 }

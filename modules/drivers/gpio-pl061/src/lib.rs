@@ -1,13 +1,16 @@
-//! `gpio-pl061`: the Arm PrimeCell GPIO controller (PL061), eight lines with direction, data and
-//! edge interrupts, as `/dev/gpiochipN`. On QEMU `virt` its line 3 is the power button
+//! `gpio-pl061`: the Arm PrimeCell GPIO controller (PL061), eight lines with direction, data,
+//! edge and level interrupts, as `/dev/gpiochipN`. On QEMU `virt` its line 3 is the power button
 //! (`system_powerdown` in the monitor raises it).
 //!
 //! Reference: ARM PrimeCell General Purpose Input/Output (PL061) Technical Reference Manual
 //! (DDI 0190B), chapter 3 "Programmers' Model".
 //!
-//! The interrupt handler is the top half: it reads the masked interrupt status, clears it,
-//! reports each edge to the kernel (which wakes `GPIO_WAIT_EVENT`) and schedules the bottom half,
-//! which logs the edges from the kernel's work thread.
+//! Edges are sensed with GPIOIS = 0 (GPIOIBE for both, else GPIOIEV = 1 for rising), levels with
+//! GPIOIS = 1 (GPIOIEV = 1 for high). The interrupt handler is the top half: it reads the masked
+//! interrupt status, masks (GPIOIE) the lines whose level fired, which would interrupt again
+//! while they stay at it, clears the status, reports each event to the kernel (which wakes
+//! `GPIO_WAIT_EVENT` and re-arms a level at the next wait) and schedules the bottom half, which
+//! logs the events from the kernel's work thread.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -17,6 +20,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use keel_module::device::{Direction, Edge, Edges, GpioChip, GpioEvents};
+use keel_module::irq::IrqLock;
 use keel_module::tock_registers::interfaces::{Readable, Writeable};
 use keel_module::tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use keel_module::tock_registers::{register_bitfields, register_structs};
@@ -97,9 +101,9 @@ register_structs! {
 /// One PL061.
 struct Pl061 {
     regs: Mmio<Registers>,
-    /// Serialises read-modify-write of the line registers (the interrupt handler writes only
-    /// GPIOIC and reads GPIOMIS and GPIODATA, so it never takes it).
-    lock: spin::Mutex<()>,
+    /// Serialises read-modify-write of the line registers, also against the interrupt handler
+    /// (which masks fired levels in GPIOIE).
+    lock: IrqLock<()>,
 }
 
 impl Pl061 {
@@ -122,21 +126,31 @@ impl Pl061 {
         &self.regs.data[Self::bit(line) as usize]
     }
 
-    /// Clears and returns the pending interrupts; the edge each line saw.
+    /// Takes the pending interrupts: masks the level-sensed lines among them (their detection
+    /// fires once per arming), clears them and returns them.
     fn take_interrupts(&self) -> u32 {
+        let _guard = self.lock.lock();
         let pending = self.regs.mis.get() & 0xff;
+        let levels = pending & self.regs.is.get();
+        if levels != 0 {
+            self.regs.ie.set(self.regs.ie.get() & !levels);
+        }
         self.regs.ic.set(pending);
         pending
     }
 
-    /// Which edge a pending interrupt of `line` was: the configured one, or for both-edge
-    /// detection the level the line has now.
+    /// Which event a pending interrupt of `line` was: the configured level or edge, or for
+    /// both-edge detection the level the line has now.
     fn edge_of(&self, line: u32) -> Edge {
         let bit = Self::bit(line);
+        let high = self.regs.iev.get() & bit != 0;
+        if self.regs.is.get() & bit != 0 {
+            return if high { Edge::High } else { Edge::Low };
+        }
         let rising = if self.regs.ibe.get() & bit != 0 {
             self.data(line).get() & bit != 0
         } else {
-            self.regs.iev.get() & bit != 0
+            high
         };
         if rising {
             Edge::Rising
@@ -147,6 +161,8 @@ impl Pl061 {
 }
 
 impl GpioChip for Pl061 {
+    const LEVEL_EVENTS: bool = true;
+
     fn lines(&self) -> u32 {
         LINES
     }
@@ -186,9 +202,16 @@ impl GpioChip for Pl061 {
         if edges == Edges::NONE {
             return Ok(());
         }
-        Pl061::update(&regs.is, line, false);
-        Pl061::update(&regs.ibe, line, edges.rising && edges.falling);
-        Pl061::update(&regs.iev, line, edges.rising);
+        if edges.high || edges.low {
+            // Level sense (TRM 3.3.3, 3.3.5): GPIOIEV 1 = high.
+            Pl061::update(&regs.is, line, true);
+            Pl061::update(&regs.ibe, line, false);
+            Pl061::update(&regs.iev, line, edges.high);
+        } else {
+            Pl061::update(&regs.is, line, false);
+            Pl061::update(&regs.ibe, line, edges.rising && edges.falling);
+            Pl061::update(&regs.iev, line, edges.rising);
+        }
         regs.ic.set(Self::bit(line));
         Pl061::update(&regs.ie, line, true);
         Ok(())
@@ -226,21 +249,26 @@ fn probe(node: &PlatformDevice) -> Result<Driver> {
     regs.ic.set(0xff);
     let chip = Arc::new(Pl061 {
         regs,
-        lock: spin::Mutex::new(()),
+        lock: IrqLock::new(()),
     });
     let device = Device::gpio("gpiochip#", chip.clone())?;
     let events: GpioEvents = device.gpio_events();
 
-    // Lines the top half saw and the bottom half has not logged yet, two bits per line
-    // (rising, falling).
+    // Events the top half saw and the bottom half has not logged yet, four bits per line
+    // (rising, falling, high, low).
     let seen = Arc::new(AtomicU32::new(0));
     let logged = seen.clone();
     let work = Arc::new(Work::new(move || {
         let edges = logged.swap(0, Ordering::AcqRel);
         for line in 0..LINES {
-            for (shift, edge) in [(0, "rising"), (1, "falling")] {
-                if edges & (1 << (2 * line + shift)) != 0 {
-                    log::info!("line {line}: {edge} edge");
+            for (shift, event) in [
+                (0, "rising edge"),
+                (1, "falling edge"),
+                (2, "high level"),
+                (3, "low level"),
+            ] {
+                if edges & (1 << (4 * line + shift)) != 0 {
+                    log::info!("line {line}: {event}");
                 }
             }
         }
@@ -254,8 +282,13 @@ fn probe(node: &PlatformDevice) -> Result<Driver> {
         }
         for line in (0..LINES).filter(|l| pending & (1 << l) != 0) {
             let edge = top.edge_of(line);
-            let shift = if edge == Edge::Rising { 0 } else { 1 };
-            seen.fetch_or(1 << (2 * line + shift), Ordering::AcqRel);
+            let shift = match edge {
+                Edge::Rising => 0,
+                Edge::Falling => 1,
+                Edge::High => 2,
+                Edge::Low => 3,
+            };
+            seen.fetch_or(1 << (4 * line + shift), Ordering::AcqRel);
             let _ = events.report(line, edge);
         }
         let _ = bottom.schedule();

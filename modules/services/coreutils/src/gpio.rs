@@ -6,7 +6,7 @@
 //! gpio [-c CHIP] set LINE 0|1
 //! gpio [-c CHIP] mode LINE in|out
 //! gpio [-c CHIP] pull LINE up|down|none
-//! gpio [-c CHIP] wait LINE [rising|falling|both]
+//! gpio [-c CHIP] wait LINE [rising|falling|both|high|low]
 //! ```
 //!
 //! `CHIP` is a path or a name under `/dev` (default `/dev/gpiochip0`).
@@ -15,15 +15,15 @@ use alloc::format;
 use alloc::string::String;
 
 use keel_abi::device::{
-    GPIO_EDGE_BOTH, GPIO_EDGE_FALLING, GPIO_EDGE_RISING, GPIO_PULL_DOWN, GPIO_PULL_NONE,
-    GPIO_PULL_UP,
+    GPIO_EDGE_BOTH, GPIO_EDGE_FALLING, GPIO_EDGE_RISING, GPIO_LEVEL_HIGH, GPIO_LEVEL_LOW,
+    GPIO_PULL_DOWN, GPIO_PULL_NONE, GPIO_PULL_UP,
 };
 
 /// The chip used without `-c`.
 pub const DEFAULT_CHIP: &str = "/dev/gpiochip0";
 
 /// The usage text.
-pub const USAGE: &str = "usage: gpio [-c CHIP] info | get LINE | set LINE 0|1 | mode LINE in|out | pull LINE up|down|none | wait LINE [rising|falling|both]";
+pub const USAGE: &str = "usage: gpio [-c CHIP] info | get LINE | set LINE 0|1 | mode LINE in|out | pull LINE up|down|none | wait LINE [rising|falling|both|high|low]";
 
 /// What to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub enum Action {
     Mode(u32, bool),
     /// Set a line's bias (`GPIO_PULL_*`).
     Pull(u32, u32),
-    /// Wait for an edge (`GPIO_EDGE_*`).
+    /// Wait for an edge (`GPIO_EDGE_*`) or a level (`GPIO_LEVEL_*`).
     Wait(u32, u32),
 }
 
@@ -117,7 +117,9 @@ pub fn parse<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Command, Str
                 None | Some("both") => GPIO_EDGE_BOTH,
                 Some("rising") => GPIO_EDGE_RISING,
                 Some("falling") => GPIO_EDGE_FALLING,
-                Some(v) => return Err(format!("'{v}' is not rising, falling or both")),
+                Some("high") => GPIO_LEVEL_HIGH,
+                Some("low") => GPIO_LEVEL_LOW,
+                Some(v) => return Err(format!("'{v}' is not rising, falling, both, high or low")),
             };
             Action::Wait(l, edges)
         }
@@ -127,12 +129,14 @@ pub fn parse<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Command, Str
     Ok(Command { chip, action })
 }
 
-/// The name of an edge the kernel reported.
-pub fn edge_name(edge: u32) -> &'static str {
-    match edge {
-        GPIO_EDGE_RISING => "rising",
-        GPIO_EDGE_FALLING => "falling",
-        _ => "unknown",
+/// How to print an event the kernel reported: "rising edge", "high level", ...
+pub fn event_name(event: u32) -> &'static str {
+    match event {
+        GPIO_EDGE_RISING => "rising edge",
+        GPIO_EDGE_FALLING => "falling edge",
+        GPIO_LEVEL_HIGH => "high level",
+        GPIO_LEVEL_LOW => "low level",
+        _ => "unknown event",
     }
 }
 
@@ -163,6 +167,18 @@ mod tests {
             ok(&["wait", "3", "rising"]).action,
             Action::Wait(3, GPIO_EDGE_RISING)
         );
+        assert_eq!(
+            ok(&["wait", "3", "falling"]).action,
+            Action::Wait(3, GPIO_EDGE_FALLING)
+        );
+        assert_eq!(
+            ok(&["wait", "3", "high"]).action,
+            Action::Wait(3, GPIO_LEVEL_HIGH)
+        );
+        assert_eq!(
+            ok(&["wait", "7", "low"]).action,
+            Action::Wait(7, GPIO_LEVEL_LOW)
+        );
         assert_eq!(ok(&["info"]).chip, DEFAULT_CHIP);
     }
 
@@ -190,10 +206,24 @@ mod tests {
         );
         assert_eq!(
             err(&["wait", "1", "soon"]),
-            "'soon' is not rising, falling or both"
+            "'soon' is not rising, falling, both, high or low"
         );
+        assert_eq!(
+            err(&["wait", "1", "high", "low"]),
+            "unexpected argument 'low'"
+        );
+        assert_eq!(err(&["wait", "high"]), "'high' is not a line number");
         assert_eq!(err(&["get", "1", "2"]), "unexpected argument '2'");
         assert_eq!(err(&["blink", "1"]), "unknown command 'blink'");
         assert_eq!(err(&["-c"]), "-c needs a chip");
+    }
+
+    #[test]
+    fn events_have_names() {
+        assert_eq!(event_name(GPIO_EDGE_RISING), "rising edge");
+        assert_eq!(event_name(GPIO_EDGE_FALLING), "falling edge");
+        assert_eq!(event_name(GPIO_LEVEL_HIGH), "high level");
+        assert_eq!(event_name(GPIO_LEVEL_LOW), "low level");
+        assert_eq!(event_name(0), "unknown event");
     }
 }

@@ -1,5 +1,5 @@
 //! `gpio`: reads and drives the lines of a GPIO controller (`/dev/gpiochipN`) and waits for
-//! their edges. See `coreutils::gpio` for the syntax.
+//! their edges and levels. See `coreutils::gpio` for the syntax.
 #![no_std]
 #![no_main]
 
@@ -61,8 +61,8 @@ fn run(chip: &Chip, action: &Action) -> keel_user::Result<()> {
             println!("waiting for line {line}");
             let (edge, ns) = chip.wait(line, edges)?;
             println!(
-                "line {line}: {} edge at {}.{:06} s",
-                gpio::edge_name(edge),
+                "line {line}: {} at {}.{:06} s",
+                gpio::event_name(edge),
                 ns / 1_000_000_000,
                 ns % 1_000_000_000 / 1000
             );
