@@ -120,6 +120,26 @@ fn push(item: Item) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Waits (yielding, at most `limit_ms`) until the queue is empty and no item runs; whether it
+/// got there. For the in-kernel tests, whose leak checks compare counters that deferred work
+/// (a partition scan, a failed driver's teardown) may still be changing.
+#[cfg(feature = "qemu-test")]
+pub fn wait_idle(limit_ms: u64) -> bool {
+    let deadline = crate::time::uptime_nanos() + limit_ms * 1_000_000;
+    loop {
+        {
+            let q = QUEUE.lock();
+            if q.items.is_empty() && q.running.is_none() {
+                return true;
+            }
+        }
+        if crate::time::uptime_nanos() > deadline {
+            return false;
+        }
+        sched::yield_now();
+    }
+}
+
 /// Whether the caller is the work thread.
 fn on_worker() -> bool {
     THREAD

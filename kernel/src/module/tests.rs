@@ -41,6 +41,11 @@ struct Counters {
 }
 
 fn counters() -> Counters {
+    // Deferred work started by the boot or by the test itself (a partition scan, a failed
+    // driver's teardown) allocates and frees on the work thread: let it finish first.
+    if !crate::dev::work::wait_idle(2_000) {
+        log::warn!(target: "ktest", "the work queue did not go idle within 2 s");
+    }
     let (_, allocated) = mm::phys::stats();
     let (heap, heap_total) = mm::heap::stats();
     let heap_frames = (heap_total as u64).saturating_sub(mm::heap::INITIAL_BYTES) / mm::PAGE_SIZE;
