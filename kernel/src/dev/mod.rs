@@ -414,11 +414,7 @@ struct TtyOpsV1 {
 /// The line of a tty whose driver has no line operations (a version 1 table).
 const FIXED_LINE: Termios = Termios {
     lflags: 0,
-    baud: 115_200,
-    data_bits: 8,
-    stop_bits: 1,
-    parity: 0,
-    reserved: 0,
+    ..Termios::CONSOLE
 };
 
 // Placeholders for the line operations a version 1 table lacks; `line_ops: false` keeps them

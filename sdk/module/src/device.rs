@@ -146,11 +146,7 @@ pub trait TtyDriver: Send + Sync + 'static {
     fn line(&self) -> Result<Termios> {
         Ok(Termios {
             lflags: 0,
-            baud: 115_200,
-            data_bits: 8,
-            stop_bits: 1,
-            parity: 0,
-            reserved: 0,
+            ..Termios::CONSOLE
         })
     }
     /// Applies line settings the kernel has checked ([`Termios::check`]); a rate the hardware
