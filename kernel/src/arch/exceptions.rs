@@ -92,6 +92,8 @@ extern "C" fn trap_entry(frame: &mut TrapFrame, kind: u64) {
             // The exception class compared as a number: `class()` is a full table lookup.
             if esr.ec() == ExceptionClass::Svc64.code() {
                 crate::syscall::dispatch(frame);
+            } else if esr.ec() == ExceptionClass::FpAsimdAccess.code() {
+                crate::sched::fp_trap();
             } else {
                 let what = alloc::format!("{esr}");
                 crate::proc::fault_current(frame, &what);

@@ -30,6 +30,7 @@ core::arch::global_asm!(include_str!("switch.s"));
 
 extern "C" {
     fn context_switch(prev: *mut thread::Context, next: *const thread::Context);
+    fn context_load(next: *const thread::Context) -> !;
     fn fp_save(state: *mut thread::FpState);
     fn fp_restore(state: *const thread::FpState);
 }
@@ -118,6 +119,11 @@ pub struct PerCpu {
     pub switches: AtomicU64,
     /// Deadline of the next tick (counter value).
     pub next_tick: AtomicU64,
+    /// The thread (by id; 0 for none) whose FP/SIMD state the registers of this core hold.
+    fp_owner: AtomicU64,
+    /// Whether EL0 may use FP/SIMD now (`CPACR_EL1.FPEN`), i.e. the running thread's state is
+    /// loaded and may have changed since it was last saved.
+    fp_live: AtomicBool,
 }
 
 // SAFETY: the UnsafeCell fields are only touched by the owning core with interrupts masked.
@@ -140,6 +146,8 @@ impl PerCpu {
             prev: UnsafeCell::new(None),
             switches: AtomicU64::new(0),
             next_tick: AtomicU64::new(0),
+            fp_owner: AtomicU64::new(0),
+            fp_live: AtomicBool::new(false),
         }
     }
 }
@@ -214,10 +222,11 @@ pub fn init_cpu(index: usize, stack: Option<thread::KernelStack>) {
     unsafe {
         core::arch::asm!("msr tpidr_el1, {}", in(reg) cpu as *const PerCpu as u64, options(nostack))
     };
-    // FP/SIMD on for EL0 and EL1 (CPACR_EL1.FPEN = 0b11): the kernel, built soft-float, never uses
-    // these registers; they hold user state, switched with the thread.
+    // FP/SIMD for EL1 never traps (the kernel, built soft-float, touches these registers only to
+    // save and load user state); EL0 traps until a thread's state is loaded (see `fp_trap`).
     // SAFETY: changes trapping only.
-    unsafe { core::arch::asm!("msr cpacr_el1, {}", "isb", in(reg) 3u64 << 20, options(nostack)) };
+    unsafe { core::arch::asm!("msr cpacr_el1, {}", "isb", in(reg) 1u64 << 20, options(nostack)) };
+    cpu.fp_live.store(false, Ordering::Relaxed);
     cpu.mpidr.store(arch::mpidr(), Ordering::Relaxed);
     let name = alloc::format!("idle/{index}");
     let idle = Arc::new(Thread::adopt_current(&name, stack));
@@ -369,7 +378,7 @@ pub fn schedule() {
         irq_restore(daif);
         return;
     }
-    switch_to(cpu, prev, next, &idle);
+    switch_to(cpu, prev, next);
     irq_restore(daif);
 }
 
@@ -385,16 +394,7 @@ pub fn handoff(next: &Arc<Thread>) {
     let cpu = this_cpu();
     // SAFETY: this core's own fields, interrupts masked.
     let prev = unsafe { (*cpu.current.get()).clone() }.expect("a current thread");
-    let urgent_waits = cpu.queued.load(Ordering::Relaxed) > 0
-        && cpu
-            .runqueue
-            .lock()
-            .best_priority()
-            .is_some_and(|best| best < next.priority);
-    if prev.state() == State::Running
-        || urgent_waits
-        || !next.transition(State::Blocked, State::Ready)
-    {
+    if prev.state() == State::Running || !may_hand_to(next) || !claim(next) {
         irq_restore(daif);
         wake(next);
         schedule();
@@ -402,51 +402,13 @@ pub fn handoff(next: &Arc<Thread>) {
     }
     // A pending reschedule (the time slice ended) stays pending: `next` honours it on its way
     // back to user space, so threads of equal priority still get their turn on this core.
-    // SAFETY: as above.
-    let idle = unsafe { (*cpu.idle.get()).clone() }.expect("an idle thread");
-    switch_to(cpu, prev, next.clone(), &idle);
+    switch_to(cpu, prev, next.clone());
     irq_restore(daif);
 }
 
 /// Switches from `prev` to `next` on `cpu` (interrupts masked).
-fn switch_to(cpu: &PerCpu, prev: Arc<Thread>, next: Arc<Thread>, idle: &Arc<Thread>) {
-    while next.on_cpu.load(Ordering::Acquire) {
-        core::hint::spin_loop();
-    }
-    next.on_cpu.store(true, Ordering::Relaxed);
-    next.set_state(State::Running);
-    next.cpu.store(cpu.index, Ordering::Relaxed);
-    let now = arch::counter();
-    let ran = now.saturating_sub(prev.switched_in.load(Ordering::Relaxed));
-    prev.cpu_ticks.fetch_add(ran, Ordering::Relaxed);
-    next.switched_in.store(now, Ordering::Relaxed);
-    cpu.idle_now
-        .store(Arc::ptr_eq(&next, idle), Ordering::Relaxed);
-    cpu.slice_left.store(SLICE_TICKS, Ordering::Relaxed);
-    cpu.switches.fetch_add(1, Ordering::Relaxed);
-
-    // User state: FP/SIMD registers, the TLS register and the address space.
-    if let Some(fp) = &prev.fp {
-        // SAFETY: prev is still on this core; its FP state is only touched here.
-        unsafe {
-            fp_save(fp.get());
-            let tls: u64;
-            core::arch::asm!("mrs {}, tpidr_el0", out(reg) tls, options(nomem, nostack));
-            *prev.tpidr_el0.get() = tls;
-        }
-    }
-    if let Some(fp) = &next.fp {
-        // SAFETY: next runs nowhere else (on_cpu protocol); its FP state is only touched here.
-        unsafe {
-            fp_restore(fp.get());
-            core::arch::asm!("msr tpidr_el0, {}", in(reg) *next.tpidr_el0.get(), options(nomem, nostack));
-        }
-    }
-    match next.process.get() {
-        Some(p) => p.aspace.activate(),
-        None => crate::proc::aspace::activate_kernel_only(),
-    }
-
+fn switch_to(cpu: &PerCpu, prev: Arc<Thread>, next: Arc<Thread>) {
+    prepare_switch(cpu, &prev, &next);
     let prev_ctx = prev.context.get();
     let next_ctx = next.context.get() as *const thread::Context;
     // SAFETY: this core's own fields, interrupts masked.
@@ -460,8 +422,162 @@ fn switch_to(cpu: &PerCpu, prev: Arc<Thread>, next: Arc<Thread>, idle: &Arc<Thre
     finish_switch();
 }
 
+/// Everything a switch from `prev` to `next` does before the stacks change: the hand-over
+/// protocol, CPU time, statistics and the user state.
+fn prepare_switch(cpu: &PerCpu, prev: &Thread, next: &Arc<Thread>) {
+    while next.on_cpu.load(Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+    next.on_cpu.store(true, Ordering::Relaxed);
+    next.set_state(State::Running);
+    next.cpu.store(cpu.index, Ordering::Relaxed);
+    // A thread's CPU time and a core's switch count each have one writer at a time (the core
+    // running the thread, the core itself): plain loads and stores, no atomic read-modify-write.
+    let now = arch::counter();
+    let ran = now.saturating_sub(prev.switched_in.load(Ordering::Relaxed));
+    prev.cpu_ticks.store(
+        prev.cpu_ticks.load(Ordering::Relaxed) + ran,
+        Ordering::Relaxed,
+    );
+    next.switched_in.store(now, Ordering::Relaxed);
+    // SAFETY: this core's own field, interrupts masked; only compared.
+    let idle = unsafe { (*cpu.idle.get()).as_ref() };
+    cpu.idle_now.store(
+        idle.is_some_and(|i| Arc::ptr_eq(next, i)),
+        Ordering::Relaxed,
+    );
+    cpu.slice_left.store(SLICE_TICKS, Ordering::Relaxed);
+    cpu.switches
+        .store(cpu.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    switch_user_state(cpu, prev, next);
+}
+
+/// Whether `next` may have this core at once: nothing more urgent waits in its run queue.
+pub fn may_hand_to(next: &Thread) -> bool {
+    let cpu = this_cpu();
+    cpu.queued.load(Ordering::Relaxed) == 0
+        || cpu
+            .runqueue
+            .lock()
+            .best_priority()
+            .is_none_or(|best| best >= next.priority)
+}
+
+/// Claims a blocked thread for [`block_to`]: no wake-up can queue it any more. False when it
+/// is not blocked (woken, or killed and woken, meanwhile).
+pub fn claim(t: &Thread) -> bool {
+    t.transition(State::Blocked, State::Ready)
+}
+
+/// Blocks the running thread for good on this stack and gives the core to `next`, a thread
+/// [`claim`]ed by the caller: the IPC fast path's switch.
+///
+/// The running thread keeps nothing on its kernel stack but its trap frame `frame` (at the top):
+/// whoever wakes it later, it resumes in `resume`, which is called with `frame` on that stack and
+/// returns to user space from it. The caller must own nothing on the stack (no guard, no
+/// reference count): the frames below are dropped without running anything. Once blocked, the
+/// thread is woken at once if it was killed or `arrived` says what it waits for came while it was
+/// still running (a waker that found it running could not wake it).
+pub fn block_to(
+    frame: *mut crate::arch::exceptions::TrapFrame,
+    resume: unsafe extern "C" fn(),
+    next: Arc<Thread>,
+    arrived: fn(&Thread) -> bool,
+) -> ! {
+    let cpu = this_cpu();
+    // SAFETY: this core's own fields, interrupts masked (system calls run with them masked).
+    let prev = unsafe { (*cpu.current.get()).take() }.expect("a current thread");
+    // SAFETY: prev runs here: only it writes its context, and nobody reads it before prev is
+    // woken and its `on_cpu` drops (after the stacks changed, in `finish_switch`).
+    unsafe {
+        let ctx = &mut *prev.context.get();
+        ctx.x[0] = frame as u64;
+        ctx.fp = 0;
+        ctx.lr = resume as usize as u64;
+        ctx.sp = frame as u64;
+    }
+    prev.transition(State::Running, State::Blocked);
+    if prev.killed() || arrived(&prev) {
+        wake(&prev);
+    }
+    prepare_switch(cpu, &prev, &next);
+    let next_ctx = next.context.get() as *const thread::Context;
+    // SAFETY: this core's own fields, interrupts masked.
+    unsafe {
+        *cpu.prev.get() = Some(prev);
+        *cpu.current.get() = Some(next);
+    }
+    // SAFETY: next's context was saved by its own last switch (or built by `block_to`); the
+    // per-CPU field keeps next alive.
+    unsafe { context_load(next_ctx) }
+}
+
+/// Switches the user-visible state that is not in a trap frame: the TLS register, FP/SIMD access
+/// and the address space.
+///
+/// FP/SIMD state moves lazily. A thread that used FP/SIMD during its time on this core
+/// (`fp_live`) has it saved when it leaves; the registers keep it, and if the thread comes back
+/// before any other thread loaded its own state here (and before it loaded its state on another
+/// core), it continues without a reload. Every other thread starts with EL0 FP/SIMD trapping, and
+/// its first use loads its state ([`fp_trap`]). Threads that never touch FP/SIMD between system
+/// calls (most servers and their clients) never pay for it.
+fn switch_user_state(cpu: &PerCpu, prev: &Thread, next: &Thread) {
+    if let Some(fp) = &prev.fp {
+        // SAFETY: prev is still on this core; its FP and TLS state are only touched here.
+        unsafe {
+            if cpu.fp_live.load(Ordering::Relaxed) {
+                fp_save(fp.get());
+            }
+            let tls: u64;
+            core::arch::asm!("mrs {}, tpidr_el0", out(reg) tls, options(nomem, nostack));
+            *prev.tpidr_el0.get() = tls;
+        }
+    }
+    if next.fp.is_some() {
+        // SAFETY: next runs nowhere else (on_cpu protocol); its TLS state is only touched here.
+        unsafe {
+            core::arch::asm!("msr tpidr_el0, {}", in(reg) *next.tpidr_el0.get(), options(nomem, nostack));
+        }
+        let loaded = cpu.fp_owner.load(Ordering::Relaxed) == next.tid
+            && next.fp_cpu.load(Ordering::Relaxed) == cpu.index;
+        set_fp_live(cpu, loaded);
+    } else {
+        set_fp_live(cpu, false);
+    }
+    match next.process.get() {
+        Some(p) => p.aspace.activate(),
+        None => crate::proc::aspace::activate_kernel_only(),
+    }
+}
+
+/// Lets EL0 use FP/SIMD on this core (`CPACR_EL1.FPEN` = 0b11) or makes it trap (0b01); EL1
+/// never traps. Written only when it changes; the return to EL0 (`ERET`) synchronises it.
+fn set_fp_live(cpu: &PerCpu, live: bool) {
+    if cpu.fp_live.swap(live, Ordering::Relaxed) != live {
+        let fpen: u64 = if live { 0b11 } else { 0b01 };
+        // SAFETY: changes which FP/SIMD accesses trap; the kernel never relies on a trap.
+        unsafe { core::arch::asm!("msr cpacr_el1, {}", in(reg) fpen << 20, options(nostack)) };
+    }
+}
+
+/// A user thread touched FP/SIMD while its state was not loaded on this core: loads it and lets
+/// the thread go on (the trapped instruction runs again). Called with interrupts masked.
+pub fn fp_trap() {
+    let cpu = this_cpu();
+    with_current(|t| {
+        let Some(fp) = &t.fp else { return };
+        // SAFETY: the thread runs here (on_cpu protocol); its FP state is only touched by the
+        // core that runs it. The state of the thread the registers held before was saved when
+        // that thread left its core, if it had changed.
+        unsafe { fp_restore(fp.get()) };
+        cpu.fp_owner.store(t.tid, Ordering::Relaxed);
+        t.fp_cpu.store(cpu.index, Ordering::Relaxed);
+        set_fp_live(cpu, true);
+    });
+}
+
 /// Completes a switch on the new thread's stack: the previous thread may now run elsewhere.
-fn finish_switch() {
+pub fn finish_switch() {
     let cpu = this_cpu();
     // SAFETY: this core's own field, interrupts masked (we come from `switch_to`).
     if let Some(prev) = unsafe { (*cpu.prev.get()).take() } {

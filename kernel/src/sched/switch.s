@@ -19,15 +19,29 @@ context_switch:
     stp     x29, x30, [x0, #16 * 5]
     mov     x9, sp
     str     x9, [x0, #16 * 6]
-    ldp     x19, x20, [x1, #16 * 0]
-    ldp     x21, x22, [x1, #16 * 1]
-    ldp     x23, x24, [x1, #16 * 2]
-    ldp     x25, x26, [x1, #16 * 3]
-    ldp     x27, x28, [x1, #16 * 4]
-    ldp     x29, x30, [x1, #16 * 5]
-    ldr     x9, [x1, #16 * 6]
+    mov     x0, x1
+// context_load(next: *const Context) -> !: the second half alone, for a thread that gave up its
+// stack (nothing of it needs saving).
+.global context_load
+context_load:
+    ldp     x19, x20, [x0, #16 * 0]
+    ldp     x21, x22, [x0, #16 * 1]
+    ldp     x23, x24, [x0, #16 * 2]
+    ldp     x25, x26, [x0, #16 * 3]
+    ldp     x27, x28, [x0, #16 * 4]
+    ldp     x29, x30, [x0, #16 * 5]
+    ldr     x9, [x0, #16 * 6]
     mov     sp, x9
     ret
+
+// A thread that blocked in the IPC fast path resumes here (see sched::block_to): x19 = its trap
+// frame, at the top of its stack, which is also the stack pointer now.
+.global ipc_resume_trampoline
+ipc_resume_trampoline:
+    mov     x0, x19
+    bl      ipc_resume
+    mov     sp, x19
+    b       trap_return
 
 // A new thread's first return lands here: x19 = entry function, x20 = its argument.
 .global thread_trampoline

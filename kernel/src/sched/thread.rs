@@ -146,6 +146,8 @@ pub struct Thread {
     pub(super) switched_in: AtomicU64,
     pub(super) context: UnsafeCell<Context>,
     pub(super) fp: Option<Box<UnsafeCell<FpState>>>,
+    /// The core whose registers its FP/SIMD state was last loaded into (`usize::MAX`: none).
+    pub(super) fp_cpu: AtomicUsize,
     pub(super) tpidr_el0: UnsafeCell<u64>,
     /// Its kernel stack; `None` for the boot thread, which runs on the image's boot stack.
     pub stack: Option<KernelStack>,
@@ -181,6 +183,7 @@ impl Thread {
                     fpsr: 0,
                 }))
             }),
+            fp_cpu: AtomicUsize::new(usize::MAX),
             tpidr_el0: UnsafeCell::new(0),
             stack,
             process: spin::Once::new(),

@@ -41,6 +41,10 @@ pub fn dispatch(frame: &mut TrapFrame) {
         frame.x[0] = r.map_or(Errno::ENOSYS.to_ret() as u64, u64::from);
         return;
     }
+    // Register-only IPC with a partner already waiting: done here or not at all.
+    if let nr::CALL | nr::REPLY_RECV = frame.x[8] {
+        ipc::fast::try_call(frame);
+    }
     let Some(p) = proc::current() else {
         frame.x[0] = Errno::ENOSYS.to_ret() as u64;
         return;
@@ -304,37 +308,42 @@ fn dup_handle(p: &Process, h: u64, mask: u64) -> SysResult {
 /// The outgoing message in `frame` (label x1, words x2..x5, buffers at x6).
 fn message_from(p: &Process, frame: &TrapFrame) -> Result<Message, Errno> {
     let mut msg = Message {
-        status: 0,
-        label: frame.x[1],
-        words: [frame.x[2], frame.x[3], frame.x[4], frame.x[5]],
+        regs: ipc::Regs {
+            status: 0,
+            label: frame.x[1],
+            words: [frame.x[2], frame.x[3], frame.x[4], frame.x[5]],
+            len: 0,
+            badge: u64::from(p.pid),
+        },
         bytes: Vec::new(),
-        badge: u64::from(p.pid),
     };
     if frame.x[6] != 0 {
         let bufs: IpcBuffers = p.aspace.read_val(frame.x[6])?;
         let len = ipc::check_len(bufs.send_len)?;
         msg.bytes = p.aspace.read_bytes(bufs.send, len as u64, MSG_MAX)?;
+        msg.regs.len = len as u64;
     }
     Ok(msg)
 }
 
-/// Puts a received message into `frame` (and the receive buffer named at x6).
-fn deliver_into(
+/// Puts a received message into `frame` (and its bytes into the receive buffer named at x6).
+pub(crate) fn deliver_into(
     p: &Process,
     frame: &mut TrapFrame,
     bufs_ptr: u64,
-    msg: &Message,
+    regs: &ipc::Regs,
+    bytes: &[u8],
 ) -> Result<(), Errno> {
-    if bufs_ptr != 0 && !msg.bytes.is_empty() {
+    if bufs_ptr != 0 && !bytes.is_empty() {
         let bufs: IpcBuffers = p.aspace.read_val(bufs_ptr)?;
-        let n = (bufs.recv_cap as usize).min(msg.bytes.len());
-        p.aspace.write(bufs.recv, &msg.bytes[..n])?;
+        let n = (bufs.recv_cap as usize).min(bytes.len());
+        p.aspace.write(bufs.recv, &bytes[..n])?;
     }
     frame.x[0] = 0;
-    frame.x[1] = msg.label;
-    frame.x[2..6].copy_from_slice(&msg.words);
-    frame.x[6] = msg.bytes.len() as u64;
-    frame.x[7] = msg.badge;
+    frame.x[1] = regs.label;
+    frame.x[2..6].copy_from_slice(&regs.words);
+    frame.x[6] = regs.len;
+    frame.x[7] = regs.badge;
     Ok(())
 }
 
@@ -343,7 +352,7 @@ fn call(p: &Arc<Process>, frame: &mut TrapFrame) {
     let r = endpoint(p, frame.x[0], RIGHT_SEND)
         .and_then(|ep| Ok((ep, message_from(p, frame)?)))
         .and_then(|(ep, msg)| ep.call(msg))
-        .and_then(|reply| deliver_into(p, frame, bufs_ptr, &reply));
+        .and_then(|reply| deliver_into(p, frame, bufs_ptr, &reply.regs, &reply.bytes));
     if let Err(e) = r {
         frame.x[0] = e.to_ret() as u64;
     }
@@ -361,7 +370,7 @@ fn recv(p: &Arc<Process>, frame: &mut TrapFrame, h: u64, replied: Option<Arc<Thr
             Err(e)
         }
     };
-    let r = r.and_then(|msg| deliver_into(p, frame, bufs_ptr, &msg));
+    let r = r.and_then(|msg| deliver_into(p, frame, bufs_ptr, &msg.regs, &msg.bytes));
     if let Err(e) = r {
         frame.x[0] = e.to_ret() as u64;
     }

@@ -10,10 +10,13 @@
 //! Objects are reached through per-process handles ([`keel_core::handles`]): a process can only
 //! use what it created or was given, with the rights it was given.
 
+pub mod fast;
+
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use keel_abi::ipc::{MSG_MAX, MSG_WORDS};
 use keel_abi::Errno;
@@ -21,28 +24,59 @@ use keel_abi::Errno;
 use crate::sched::{self, Thread, WaitQueue};
 use crate::sync::IrqMutex;
 
-/// A message in flight.
-#[derive(Default, Clone)]
-pub struct Message {
-    /// Status for the receiver: 0, or a negative errno (a reply that reports a dead peer).
+/// The register part of a message, in the order it lands in the receiver's `x0`..`x7`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Regs {
+    /// `x0`: 0, or a negative errno (a reply that reports a dead peer).
     pub status: i64,
-    /// The sender's label.
+    /// `x1`: the sender's label.
     pub label: u64,
-    /// The register words.
+    /// `x2`..`x5`: the words.
     pub words: [u64; MSG_WORDS],
-    /// Bytes, when the sender passed a buffer.
-    pub bytes: Vec<u8>,
-    /// Who sent it (the caller's pid).
+    /// `x6`: the number of bytes sent (all of them, even beyond the receiver's buffer).
+    pub len: u64,
+    /// `x7`: who sent it (the caller's pid).
     pub badge: u64,
 }
 
+impl Regs {
+    /// Only a status (an error for the receiver).
+    fn status(e: Errno) -> Regs {
+        Regs {
+            status: e.to_ret(),
+            ..Regs::default()
+        }
+    }
+}
+
+/// A message in flight: its registers and, when the sender passed a buffer, its bytes.
+#[derive(Default, Clone)]
+pub struct Message {
+    /// What the receiver finds in its registers (`len` is `bytes.len()`).
+    pub regs: Regs,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
 /// What a thread keeps for IPC.
+///
+/// A thread waits for at most one message at a time, and each wait has exactly one deliverer:
+/// the caller that took it off an endpoint's receiver queue, the receiver that took its call
+/// (through `reply_to`), or whoever failed its call (the receive side closing, the server dying).
+/// Each of those found the thread under a lock it left with, so deliveries never overlap. The
+/// deliverer writes the slot and then sets `full` (release); only the thread itself reads the
+/// slot, after seeing `full` (acquire), and clears it before it waits again.
 pub struct ThreadIpc {
-    /// A message delivered to this thread while it waited.
-    incoming: IrqMutex<Option<Message>>,
+    full: AtomicBool,
+    regs: UnsafeCell<Regs>,
+    bytes: UnsafeCell<Vec<u8>>,
     /// The thread that called this one and waits for its reply.
     reply_to: IrqMutex<Option<Arc<Thread>>>,
     wait: WaitQueue,
+    /// How the thread waits after blocking through [`fast`] (its kernel stack given up); only
+    /// the thread itself touches it.
+    fast: UnsafeCell<fast::Waiting>,
 }
 
 impl Default for ThreadIpc {
@@ -55,44 +89,101 @@ impl ThreadIpc {
     /// Nothing pending.
     pub const fn new() -> ThreadIpc {
         ThreadIpc {
-            incoming: IrqMutex::new(None),
+            full: AtomicBool::new(false),
+            regs: UnsafeCell::new(Regs {
+                status: 0,
+                label: 0,
+                words: [0; MSG_WORDS],
+                len: 0,
+                badge: 0,
+            }),
+            bytes: UnsafeCell::new(Vec::new()),
             reply_to: IrqMutex::new(None),
             wait: WaitQueue::new(),
+            fast: UnsafeCell::new(fast::Waiting::No),
         }
     }
 
-    fn deliver(&self, m: Message) {
-        *self.incoming.lock() = Some(m);
-        self.wait.wake_all();
+    /// Fills the slot (see the type's documentation for why nobody else touches it now).
+    fn put(&self, regs: Regs, bytes: Vec<u8>) {
+        // SAFETY: the caller is this wait's only deliverer and the thread reads the slot only
+        // after `full` is set below.
+        unsafe {
+            *self.regs.get() = regs;
+            if !bytes.is_empty() || !(*self.bytes.get()).is_empty() {
+                *self.bytes.get() = bytes;
+            }
+        }
+        self.full.store(true, Ordering::Release);
     }
 
-    /// Stores `m` without waking the thread: the caller hands the core to it next
-    /// ([`take`](Self::take) with it as `next`), or wakes it.
-    fn store(&self, m: Message) {
-        *self.incoming.lock() = Some(m);
+    /// Whether a message waits in the slot.
+    fn has_message(&self) -> bool {
+        self.full.load(Ordering::Acquire)
+    }
+
+    /// Takes the registers of the message in the slot (the thread itself, after
+    /// [`has_message`](Self::has_message)); its bytes stay until [`take_bytes`](Self::take_bytes).
+    fn take_regs(&self) -> Option<Regs> {
+        if !self.has_message() {
+            return None;
+        }
+        // SAFETY: `full` is set: the deliverer is done with the slot, and only this thread
+        // reads it.
+        let regs = unsafe { *self.regs.get() };
+        self.full.store(false, Ordering::Relaxed);
+        Some(regs)
+    }
+
+    /// The bytes of the message last taken.
+    fn take_bytes(&self) -> Vec<u8> {
+        // SAFETY: as in `take_regs`: the thread took the message; no delivery happens before it
+        // waits again.
+        unsafe { core::mem::take(&mut *self.bytes.get()) }
     }
 
     /// Waits for a message; blocking, it switches straight to `next` (see
     /// [`WaitQueue::wait_handing_off`]), which is woken in any case.
-    ///
-    /// The wait only looks at the slot, and the message is moved out once at the end: only this
-    /// thread empties its slot, and nobody fills it twice (one reply per call).
     fn take(&self, next: Option<&Arc<Thread>>) -> Result<Message, Errno> {
-        self.wait
-            .wait_handing_off(next, || self.incoming.lock().is_some().then_some(()))
+        let regs = self
+            .wait
+            .wait_handing_off(next, || self.take_regs())
             .map_err(|_| Errno::EINTR)?;
-        self.incoming.lock().take().ok_or(Errno::EINTR)
+        let bytes = if regs.len != 0 {
+            self.take_bytes()
+        } else {
+            Vec::new()
+        };
+        Ok(Message { regs, bytes })
     }
 
     /// Fails a pending caller (the server is going away).
     pub fn abandon(&self) {
         if let Some(caller) = self.reply_to.lock().take() {
-            caller.ipc.deliver(Message {
-                status: Errno::EPEERDIED.to_ret(),
-                ..Message::default()
-            });
+            deliver(&caller, Message::status(Errno::EPEERDIED));
         }
     }
+}
+
+impl Message {
+    /// A message with only a status.
+    fn status(e: Errno) -> Message {
+        Message {
+            regs: Regs::status(e),
+            bytes: Vec::new(),
+        }
+    }
+}
+
+/// Gives `t` the message it waits for and wakes it, however it waits.
+fn deliver(t: &Arc<Thread>, m: Message) {
+    t.ipc.put(m.regs, m.bytes);
+    sched::wake(t);
+}
+
+/// Stores `m` for `t` without waking it: the caller hands the core to it next or wakes it.
+fn store(t: &Thread, m: Message) {
+    t.ipc.put(m.regs, m.bytes);
 }
 
 struct EndpointInner {
@@ -107,8 +198,6 @@ pub struct Endpoint {
     inner: IrqMutex<EndpointInner>,
     /// Handles with the receive right that are still open; at 0, callers get `EPEERDIED`.
     receivers_alive: AtomicUsize,
-    /// Calls completed, for statistics.
-    pub calls: AtomicU64,
 }
 
 impl Endpoint {
@@ -120,7 +209,6 @@ impl Endpoint {
                 receivers: VecDeque::new(),
             }),
             receivers_alive: AtomicUsize::new(0),
-            calls: AtomicU64::new(0),
         })
     }
 
@@ -135,10 +223,7 @@ impl Endpoint {
             let senders: Vec<(Arc<Thread>, Message)> =
                 self.inner.lock().senders.drain(..).collect();
             for (t, _) in senders {
-                t.ipc.deliver(Message {
-                    status: Errno::EPEERDIED.to_ret(),
-                    ..Message::default()
-                });
+                deliver(&t, Message::status(Errno::EPEERDIED));
             }
         }
     }
@@ -163,7 +248,7 @@ impl Endpoint {
         // caller blocks for the reply.
         let receiver = receiver.map(|(r, msg)| {
             *r.ipc.reply_to.lock() = Some(me.clone());
-            r.ipc.store(msg);
+            store(&r, msg);
             r
         });
         let reply = me.ipc.take(receiver.as_ref());
@@ -175,9 +260,8 @@ impl Endpoint {
                 .retain(|(t, _)| !Arc::ptr_eq(t, &me));
         }
         let reply = reply?;
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        if reply.status < 0 {
-            return Err(Errno((-reply.status) as u16));
+        if reply.regs.status < 0 {
+            return Err(Errno((-reply.regs.status) as u16));
         }
         Ok(reply)
     }
@@ -220,10 +304,10 @@ impl Endpoint {
 pub fn reply(msg: Message, wake: bool) -> Result<Option<Arc<Thread>>, Errno> {
     let caller = sched::with_current(|me| me.ipc.reply_to.lock().take()).ok_or(Errno::EINVAL)?;
     if wake {
-        caller.ipc.deliver(msg);
+        deliver(&caller, msg);
         Ok(None)
     } else {
-        caller.ipc.store(msg);
+        store(&caller, msg);
         Ok(Some(caller))
     }
 }

@@ -1,0 +1,203 @@
+//! The IPC fast path: `CALL` and `REPLY_RECV` with register-only messages, when the other side
+//! already waits.
+//!
+//! It runs before the general system call dispatcher and either does the whole call or changes
+//! nothing and returns, leaving the call to the general path ([`super::Endpoint`]). When it goes
+//! ahead, the message's registers go straight into the partner's slot, the partner is claimed
+//! (no wake-up can queue it any more) and the calling thread blocks **without keeping its kernel
+//! stack**: nothing but its trap frame stays, and whoever wakes it later (the reply, a kill, a
+//! dead server), it resumes in [`ipc_resume`], which completes the wait into that frame and
+//! returns to user space. The core goes to the partner at once ([`sched::block_to`]), with no
+//! scheduler pass, no message structure and no wait queue.
+//!
+//! It applies when:
+//! - `CALL` passes no buffers (`x6` = 0), the handle names an endpoint with the send right, some
+//!   receiver is still open, no caller queues on it and a receiver waits;
+//! - `REPLY_RECV` sends no bytes (`x6` = 0, or its `IpcBuffers` say `send_len` 0), the thread
+//!   holds a caller that waits for the reply, the handle names an endpoint with the receive
+//!   right, and no caller queues on it (so the server will wait);
+//! - and nothing more urgent than the partner waits for this core, and the partner is still
+//!   blocked (not woken or killed meanwhile).
+
+use alloc::sync::Arc;
+
+use keel_abi::ipc::{RIGHT_RECV, RIGHT_SEND};
+use keel_abi::syscall as nr;
+use keel_abi::Errno;
+
+use super::{Endpoint, Object, Regs};
+use crate::arch::exceptions::TrapFrame;
+use crate::proc::Process;
+use crate::sched::{self, Thread};
+
+/// What a thread that blocked through the fast path waits for.
+pub enum Waiting {
+    /// Not blocked through the fast path.
+    No,
+    /// The reply to its call.
+    Reply,
+    /// A call on this endpoint (it is on the endpoint's receiver queue).
+    Call(Arc<Endpoint>),
+}
+
+extern "C" {
+    fn ipc_resume_trampoline();
+}
+
+/// Tries the fast path for the system call in `frame`; returns only if it did not apply (nothing
+/// changed then).
+pub fn try_call(frame: &mut TrapFrame) {
+    match frame.x[8] {
+        nr::CALL if frame.x[6] == 0 => call(frame),
+        nr::REPLY_RECV => reply_recv(frame),
+        _ => {}
+    }
+}
+
+/// The running thread and its process, borrowed (system calls run with interrupts masked, so the
+/// running thread cannot change under the borrow).
+fn running<'a>() -> Option<(&'a Arc<Thread>, &'a Arc<Process>)> {
+    // SAFETY: `with_current` keeps the reference only while interrupts are masked, and they stay
+    // masked for the whole system call: the thread is this core's current thread until it blocks,
+    // which ends every use of the borrow (`block_to` never returns).
+    let me: &'a Arc<Thread> = sched::with_current(|t| unsafe { &*(t as *const Arc<Thread>) });
+    let p = me.process.get()?;
+    Some((me, p))
+}
+
+/// The endpoint behind handle `h` if it carries `right`.
+fn endpoint(p: &Process, h: u64, right: u32) -> Option<Arc<Endpoint>> {
+    let h = u32::try_from(h).ok()?;
+    match p.handles.lock().get(h, right).ok()? {
+        Object::Endpoint(ep) => Some(ep.clone()),
+        _ => None,
+    }
+}
+
+/// The registers of the outgoing message in `frame` (label x1, words x2..x5).
+fn outgoing(frame: &TrapFrame, p: &Process) -> Regs {
+    Regs {
+        status: 0,
+        label: frame.x[1],
+        words: [frame.x[2], frame.x[3], frame.x[4], frame.x[5]],
+        len: 0,
+        badge: u64::from(p.pid),
+    }
+}
+
+fn call(frame: &mut TrapFrame) {
+    let Some((me, p)) = running() else { return };
+    let Some(ep) = endpoint(p, frame.x[0], RIGHT_SEND) else {
+        return;
+    };
+    if ep
+        .receivers_alive
+        .load(core::sync::atomic::Ordering::Acquire)
+        == 0
+    {
+        return;
+    }
+    let receiver = {
+        let mut inner = ep.inner.lock();
+        match inner.receivers.front() {
+            Some(r) if inner.senders.is_empty() && sched::may_hand_to(r) && sched::claim(r) => {
+                inner.receivers.pop_front()
+            }
+            _ => None,
+        }
+    };
+    drop(ep);
+    let Some(receiver) = receiver else { return };
+    *receiver.ipc.reply_to.lock() = Some(me.clone());
+    receiver.ipc.put(outgoing(frame, p), alloc::vec::Vec::new());
+    // SAFETY: only this thread touches its own `fast` field, which holds `No` outside a fast
+    // wait (`ipc_resume` empties it first thing): nothing to drop.
+    unsafe { me.ipc.fast.get().write(Waiting::Reply) };
+    sched::block_to(frame, ipc_resume_trampoline, receiver, has_message)
+}
+
+fn reply_recv(frame: &mut TrapFrame) {
+    let Some((me, p)) = running() else { return };
+    if frame.x[6] != 0 {
+        // Buffers: fine as long as no bytes go out (they may come in with the next call).
+        let send_len = frame.x[6]
+            .checked_add(8)
+            .and_then(|at| p.aspace.read_val::<u64>(at).ok());
+        if send_len != Some(0) {
+            return;
+        }
+    }
+    if me.ipc.reply_to.lock().is_none() {
+        return;
+    }
+    let Some(ep) = endpoint(p, frame.x[0], RIGHT_RECV) else {
+        return;
+    };
+    let caller = {
+        let mut inner = ep.inner.lock();
+        if !inner.senders.is_empty() {
+            return;
+        }
+        let caller = {
+            let mut reply_to = me.ipc.reply_to.lock();
+            match reply_to.as_ref() {
+                Some(c) if sched::may_hand_to(c) && sched::claim(c) => reply_to.take(),
+                _ => None,
+            }
+        };
+        let Some(caller) = caller else { return };
+        inner.receivers.push_back(me.clone());
+        caller
+    };
+    caller.ipc.put(outgoing(frame, p), alloc::vec::Vec::new());
+    // SAFETY: as in `call`.
+    unsafe { me.ipc.fast.get().write(Waiting::Call(ep)) };
+    sched::block_to(frame, ipc_resume_trampoline, caller, has_message)
+}
+
+/// Whether a blocking thread's message came already (see [`sched::block_to`]).
+fn has_message(t: &Thread) -> bool {
+    t.ipc.has_message()
+}
+
+/// Where a thread that blocked through the fast path resumes (from `ipc_resume_trampoline`, on
+/// its own stack, just below its trap frame): completes its wait into `frame`, then goes on to
+/// user space like every system call.
+#[no_mangle]
+extern "C" fn ipc_resume(frame: &mut TrapFrame) {
+    sched::finish_switch();
+    let Some((me, p)) = running() else {
+        unreachable!("only user threads block in IPC")
+    };
+    // SAFETY: only this thread touches its own `fast` field.
+    let waiting = core::mem::replace(unsafe { &mut *me.ipc.fast.get() }, Waiting::No);
+    let mut regs = me.ipc.take_regs();
+    if regs.is_none() {
+        if let Waiting::Call(ep) = &waiting {
+            // Woken without a call (killed): leave the queue, unless a caller took this thread
+            // off it just before; then its call is here.
+            ep.inner.lock().receivers.retain(|t| !Arc::ptr_eq(t, me));
+            regs = me.ipc.take_regs();
+        }
+    }
+    if regs.is_none() && matches!(waiting, Waiting::Reply) && !me.killed() {
+        // Not a wake-up this wait expects: wait on for the reply, the ordinary way.
+        regs = me.ipc.wait.wait_until(|| me.ipc.take_regs()).ok();
+    }
+    drop(waiting);
+    match regs {
+        Some(regs) if regs.status < 0 => frame.x[0] = regs.status as u64,
+        Some(regs) => {
+            let bytes = if regs.len != 0 {
+                me.ipc.take_bytes()
+            } else {
+                alloc::vec::Vec::new()
+            };
+            if let Err(e) = crate::syscall::deliver_into(p, frame, frame.x[6], &regs, &bytes) {
+                frame.x[0] = e.to_ret() as u64;
+            }
+        }
+        None => frame.x[0] = Errno::EINTR.to_ret() as u64,
+    }
+    crate::proc::return_to_user();
+}
