@@ -48,6 +48,16 @@ impl<T> IrqMutex<T> {
         }
     }
 
+    /// Takes the lock on a core whose interrupts are masked already (a system call or an
+    /// interrupt handler): the same lock without saving and restoring the mask.
+    pub fn lock_masked(&self) -> spin::MutexGuard<'_, T> {
+        debug_assert!(
+            DAIF.get() & (1 << 7) != 0,
+            "lock_masked with interrupts unmasked"
+        );
+        self.inner.lock()
+    }
+
     /// Takes the lock even if it is held: only for fault and panic reports, which must print even
     /// when they interrupted the holder on this core.
     ///

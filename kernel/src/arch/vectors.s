@@ -127,7 +127,21 @@ save_rest:
     ldr     x2, [sp, #16 * 16]          // elr
     stp     x29, x2, [sp, #-16]!
     mov     x29, sp
-    bl      trap_entry
+    // A system call from EL0 goes to syscall_early first: the calls it completes (the cheap
+    // ones and the IPC fast path) return to user space from here without the general handler.
+    cmp     x1, #8
+    b.ne    4f
+    ldr     x2, [x0, #16 * 17]          // esr
+    lsr     x2, x2, #26
+    cmp     x2, #0x15                   // SVC from AArch64
+    b.ne    4f
+    bl      syscall_early
+    cbz     w0, 5f
+    add     sp, sp, #16
+    b       trap_return
+5:  add     x0, sp, #16
+    mov     x1, #8
+4:  bl      trap_entry
     add     sp, sp, #16
 
 // sp = &TrapFrame: restore it and return from the exception. New user threads start here too.

@@ -20,8 +20,11 @@
 //!   blocked (not woken or killed meanwhile).
 
 use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::mem::offset_of;
+use core::sync::atomic::Ordering;
 
-use keel_abi::ipc::{RIGHT_RECV, RIGHT_SEND};
+use keel_abi::ipc::{IpcBuffers, RIGHT_RECV, RIGHT_SEND};
 use keel_abi::syscall as nr;
 use keel_abi::Errno;
 
@@ -42,10 +45,11 @@ pub enum Waiting {
 
 extern "C" {
     fn ipc_resume_trampoline();
+    fn ipc_enter_at_frame(frame: u64) -> !;
 }
 
-/// Tries the fast path for the system call in `frame`; returns only if it did not apply (nothing
-/// changed then).
+/// Tries the fast path for the system call in `frame` (before the general handler); returns only
+/// if it did not apply, and nothing changed then.
 pub fn try_call(frame: &mut TrapFrame) {
     match frame.x[8] {
         nr::CALL if frame.x[6] == 0 => call(frame),
@@ -65,15 +69,6 @@ fn running<'a>() -> Option<(&'a Arc<Thread>, &'a Arc<Process>)> {
     Some((me, p))
 }
 
-/// The endpoint behind handle `h` if it carries `right`.
-fn endpoint(p: &Process, h: u64, right: u32) -> Option<Arc<Endpoint>> {
-    let h = u32::try_from(h).ok()?;
-    match p.handles.lock().get(h, right).ok()? {
-        Object::Endpoint(ep) => Some(ep.clone()),
-        _ => None,
-    }
-}
-
 /// The registers of the outgoing message in `frame` (label x1, words x2..x5).
 fn outgoing(frame: &TrapFrame, p: &Process) -> Regs {
     Regs {
@@ -85,79 +80,115 @@ fn outgoing(frame: &TrapFrame, p: &Process) -> Regs {
     }
 }
 
+#[inline(never)]
 fn call(frame: &mut TrapFrame) {
     let Some((me, p)) = running() else { return };
-    let Some(ep) = endpoint(p, frame.x[0], RIGHT_SEND) else {
-        return;
-    };
-    if ep
-        .receivers_alive
-        .load(core::sync::atomic::Ordering::Acquire)
-        == 0
-    {
-        return;
-    }
-    let receiver = {
-        let mut inner = ep.inner.lock();
+    let Some(receiver) = endpoint_then(p, frame.x[0], RIGHT_SEND, |ep| {
+        if ep.receivers_alive.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut inner = ep.inner.lock_masked();
         match inner.receivers.front() {
             Some(r) if inner.senders.is_empty() && sched::may_hand_to(r) && sched::claim(r) => {
                 inner.receivers.pop_front()
             }
             _ => None,
         }
+    }) else {
+        return;
     };
-    drop(ep);
-    let Some(receiver) = receiver else { return };
-    *receiver.ipc.reply_to.lock() = Some(me.clone());
-    receiver.ipc.put(outgoing(frame, p), alloc::vec::Vec::new());
+    *receiver.ipc.reply_to.lock_masked() = Some(me.clone());
+    let enter = hand_over(&receiver, frame, p);
     // SAFETY: only this thread touches its own `fast` field, which holds `No` outside a fast
-    // wait (`ipc_resume` empties it first thing): nothing to drop.
+    // wait (`ipc_resume` and `hand_over` empty it): nothing to drop.
     unsafe { me.ipc.fast.get().write(Waiting::Reply) };
-    sched::block_to(frame, ipc_resume_trampoline, receiver, has_message)
+    sched::block_to(frame, ipc_resume_trampoline, receiver, enter, has_message)
 }
 
+#[inline(never)]
 fn reply_recv(frame: &mut TrapFrame) {
     let Some((me, p)) = running() else { return };
     if frame.x[6] != 0 {
         // Buffers: fine as long as no bytes go out (they may come in with the next call).
-        let send_len = frame.x[6]
-            .checked_add(8)
-            .and_then(|at| p.aspace.read_val::<u64>(at).ok());
-        if send_len != Some(0) {
-            return;
+        let send_len = offset_of!(IpcBuffers, send_len) as u64;
+        match frame.x[6].checked_add(send_len) {
+            Some(at) if p.aspace.read_word(at) == Ok(0) => {}
+            _ => return,
         }
     }
-    if me.ipc.reply_to.lock().is_none() {
-        return;
-    }
-    let Some(ep) = endpoint(p, frame.x[0], RIGHT_RECV) else {
-        return;
-    };
-    let caller = {
-        let mut inner = ep.inner.lock();
+    let Some((caller, ep)) = endpoint_then(p, frame.x[0], RIGHT_RECV, |ep| {
+        let mut inner = ep.inner.lock_masked();
         if !inner.senders.is_empty() {
-            return;
+            return None;
         }
         let caller = {
-            let mut reply_to = me.ipc.reply_to.lock();
+            let mut reply_to = me.ipc.reply_to.lock_masked();
             match reply_to.as_ref() {
                 Some(c) if sched::may_hand_to(c) && sched::claim(c) => reply_to.take(),
                 _ => None,
             }
-        };
-        let Some(caller) = caller else { return };
+        }?;
         inner.receivers.push_back(me.clone());
-        caller
+        Some((caller, ep.clone()))
+    }) else {
+        return;
     };
-    caller.ipc.put(outgoing(frame, p), alloc::vec::Vec::new());
+    let enter = hand_over(&caller, frame, p);
     // SAFETY: as in `call`.
     unsafe { me.ipc.fast.get().write(Waiting::Call(ep)) };
-    sched::block_to(frame, ipc_resume_trampoline, caller, has_message)
+    sched::block_to(frame, ipc_resume_trampoline, caller, enter, has_message)
 }
 
-/// Whether a blocking thread's message came already (see [`sched::block_to`]).
-fn has_message(t: &Thread) -> bool {
-    t.ipc.has_message()
+/// Calls `f` with the endpoint behind handle `h` if it carries `right`, under the handle table's
+/// lock (no reference count is taken for the lookup).
+fn endpoint_then<R>(
+    p: &Process,
+    h: u64,
+    right: u32,
+    f: impl FnOnce(&Arc<Endpoint>) -> Option<R>,
+) -> Option<R> {
+    let h = u32::try_from(h).ok()?;
+    match p.handles.lock_masked().get(h, right).ok()? {
+        Object::Endpoint(ep) => f(ep),
+        _ => None,
+    }
+}
+
+/// Gives the claimed thread `to` the message in `frame` (label x1, words x2..x5, from `p`), and
+/// says how it goes on. A thread that waits in the fast path itself gets the registers straight
+/// into its trap frame and returns to user space from there; any other waits in the general path
+/// and finds the message in its slot.
+fn hand_over(to: &Thread, frame: &TrapFrame, p: &Process) -> sched::Enter {
+    // SAFETY: `to` is claimed: it cannot run (or be woken) until this core switches to it, so
+    // its `fast` field and its trap frame are this thread's to use, as the slot is.
+    let waiting = unsafe { &mut *to.ipc.fast.get() };
+    if matches!(waiting, Waiting::No) {
+        to.ipc.put(outgoing(frame, p), Vec::new());
+        return sched::Enter::Context;
+    }
+    *waiting = Waiting::No;
+    let top = to.stack_top().expect("a user thread has a kernel stack");
+    let at = top - core::mem::size_of::<TrapFrame>() as u64;
+    // SAFETY: as above: the trap frame at the top of `to`'s stack is where it entered the kernel
+    // and where it leaves it; nothing else touches it while `to` is claimed.
+    let theirs = unsafe { &mut *(at as *mut TrapFrame) };
+    theirs.x[0] = 0;
+    theirs.x[1] = frame.x[1];
+    theirs.x[2] = frame.x[2];
+    theirs.x[3] = frame.x[3];
+    theirs.x[4] = frame.x[4];
+    theirs.x[5] = frame.x[5];
+    theirs.x[6] = 0;
+    theirs.x[7] = u64::from(p.pid);
+    sched::Enter::Call(ipc_enter_at_frame, at)
+}
+
+/// Where [`hand_over`]'s thread goes on (from `ipc_enter_at_frame`, on its own stack): the
+/// switch is finished and the return to user space handled as for every system call.
+#[no_mangle]
+extern "C" fn ipc_entered() {
+    sched::finish_switch();
+    crate::proc::return_to_user();
 }
 
 /// Where a thread that blocked through the fast path resumes (from `ipc_resume_trampoline`, on
@@ -191,7 +222,7 @@ extern "C" fn ipc_resume(frame: &mut TrapFrame) {
             let bytes = if regs.len != 0 {
                 me.ipc.take_bytes()
             } else {
-                alloc::vec::Vec::new()
+                Vec::new()
             };
             if let Err(e) = crate::syscall::deliver_into(p, frame, frame.x[6], &regs, &bytes) {
                 frame.x[0] = e.to_ret() as u64;
@@ -200,4 +231,9 @@ extern "C" fn ipc_resume(frame: &mut TrapFrame) {
         None => frame.x[0] = Errno::EINTR.to_ret() as u64,
     }
     crate::proc::return_to_user();
+}
+
+/// Whether a blocking thread's message came already (see [`sched::block_to`]).
+fn has_message(t: &Thread) -> bool {
+    t.ipc.has_message()
 }

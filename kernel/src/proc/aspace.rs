@@ -88,22 +88,25 @@ struct Inner {
     /// Table pages to free with the address space.
     tables: Vec<u64>,
     mmap_next: u64,
-    /// The page the last single-page copy used (an entry of `pages`; forgotten whenever a page
-    /// is removed): system calls mostly pass pointers into the same stack page.
-    last: Option<(u64, Page)>,
+    /// The page the last single-page copy used, as (user address, kernel address through the
+    /// direct map, writable); forgotten whenever a page is removed. System calls mostly pass
+    /// pointers into the same stack page.
+    last: Option<(u64, u64, bool)>,
 }
 
 impl Inner {
-    /// The page at `va` (page-aligned), through the one-entry cache.
-    fn page(&mut self, va: u64) -> Option<Page> {
-        if let Some((v, p)) = self.last {
+    /// The kernel address of the page at `va` (page-aligned) and whether it is writable, through
+    /// the one-entry cache.
+    fn page(&mut self, va: u64) -> Option<(u64, bool)> {
+        if let Some((v, kva, write)) = self.last {
             if v == va {
-                return Some(p);
+                return Some((kva, write));
             }
         }
-        let p = *self.pages.get(&va)?;
-        self.last = Some((va, p));
-        Some(p)
+        let p = self.pages.get(&va)?;
+        let found = (phys_to_virt(p.pa), p.perm.write);
+        self.last = Some((va, found.0, found.1));
+        Some(found)
     }
 }
 
@@ -296,8 +299,8 @@ impl AddressSpace {
         if (va ^ (end - 1)) & !(PAGE_SIZE - 1) == 0 {
             let page = va & !(PAGE_SIZE - 1);
             return match inner.page(page) {
-                Some(p) if !write || p.perm.write => {
-                    f(0, (phys_to_virt(p.pa) + (va - page)) as *mut u8, len);
+                Some((kva, writable)) if !write || writable => {
+                    f(0, (kva + (va - page)) as *mut u8, len);
                     Ok(())
                 }
                 _ => Err(Errno::EFAULT),
@@ -328,6 +331,19 @@ impl AddressSpace {
     /// Checks that `[va, va + len)` is mapped and writable, without touching it.
     pub fn check_writable(&self, va: u64, len: u64) -> Result<(), Errno> {
         self.for_each_piece(va, len as usize, true, |_, _, _| {})
+    }
+
+    /// Reads the aligned 64-bit word at `va` (one page lookup, usually the cached one).
+    pub fn read_word(&self, va: u64) -> Result<u64, Errno> {
+        if !va.is_multiple_of(8) || !(USER_START..USER_END).contains(&va) {
+            return Err(Errno::EFAULT);
+        }
+        let page = va & !(PAGE_SIZE - 1);
+        let mut inner = self.inner.lock();
+        let (kva, _) = inner.page(page).ok_or(Errno::EFAULT)?;
+        // SAFETY: an aligned word of a page mapped in this address space (it stays mapped while
+        // the lock is held), through the direct map.
+        Ok(unsafe { ((kva + (va - page)) as *const u64).read() })
     }
 
     /// Copies user memory at `va` into `out`.

@@ -424,6 +424,7 @@ fn switch_to(cpu: &PerCpu, prev: Arc<Thread>, next: Arc<Thread>) {
 
 /// Everything a switch from `prev` to `next` does before the stacks change: the hand-over
 /// protocol, CPU time, statistics and the user state.
+#[inline(always)]
 fn prepare_switch(cpu: &PerCpu, prev: &Thread, next: &Arc<Thread>) {
     while next.on_cpu.load(Ordering::Acquire) {
         core::hint::spin_loop();
@@ -469,6 +470,16 @@ pub fn claim(t: &Thread) -> bool {
     t.transition(State::Blocked, State::Ready)
 }
 
+/// How the thread that [`block_to`] switches to goes on.
+pub enum Enter {
+    /// From its saved context, as after any switch.
+    Context,
+    /// `f(arg)`, called on the thread's own stack by this core (the thread gave up its stack
+    /// when it blocked, and `f` knows where it continues: its trap frame at `arg`, say). `f` must
+    /// call [`finish_switch`] first.
+    Call(unsafe extern "C" fn(u64) -> !, u64),
+}
+
 /// Blocks the running thread for good on this stack and gives the core to `next`, a thread
 /// [`claim`]ed by the caller: the IPC fast path's switch.
 ///
@@ -482,7 +493,8 @@ pub fn block_to(
     frame: *mut crate::arch::exceptions::TrapFrame,
     resume: unsafe extern "C" fn(),
     next: Arc<Thread>,
-    arrived: fn(&Thread) -> bool,
+    enter: Enter,
+    arrived: impl Fn(&Thread) -> bool,
 ) -> ! {
     let cpu = this_cpu();
     // SAFETY: this core's own fields, interrupts masked (system calls run with them masked).
@@ -502,25 +514,30 @@ pub fn block_to(
     }
     prepare_switch(cpu, &prev, &next);
     let next_ctx = next.context.get() as *const thread::Context;
-    // SAFETY: this core's own fields, interrupts masked.
+    // SAFETY: this core's own fields, interrupts masked; `finish_switch` emptied `prev`, and
+    // `current` was taken above, so nothing is overwritten.
     unsafe {
-        *cpu.prev.get() = Some(prev);
-        *cpu.current.get() = Some(next);
+        cpu.prev.get().write(Some(prev));
+        cpu.current.get().write(Some(next));
     }
-    // SAFETY: next's context was saved by its own last switch (or built by `block_to`); the
-    // per-CPU field keeps next alive.
-    unsafe { context_load(next_ctx) }
+    match enter {
+        // SAFETY: next's context was saved by its own last switch (or built by `block_to`); the
+        // per-CPU field keeps next alive.
+        Enter::Context => unsafe { context_load(next_ctx) },
+        // SAFETY: the caller vouches for `f` and `arg`.
+        Enter::Call(f, arg) => unsafe { f(arg) },
+    }
 }
 
 /// Switches the user-visible state that is not in a trap frame: the TLS register, FP/SIMD access
 /// and the address space.
 ///
-/// FP/SIMD state moves lazily. A thread that used FP/SIMD during its time on this core
-/// (`fp_live`) has it saved when it leaves; the registers keep it, and if the thread comes back
-/// before any other thread loaded its own state here (and before it loaded its state on another
-/// core), it continues without a reload. Every other thread starts with EL0 FP/SIMD trapping, and
-/// its first use loads its state ([`fp_trap`]). Threads that never touch FP/SIMD between system
-/// calls (most servers and their clients) never pay for it.
+/// FP/SIMD state moves lazily. Every thread starts its turn on a core with EL0 FP/SIMD trapping;
+/// its first use loads its state ([`fp_trap`]), or only lets it through when the registers still
+/// hold it (nobody else loaded theirs here since, and it did not load it on another core). A
+/// thread that used FP/SIMD during its turn (`fp_live`) has its state saved when it leaves.
+/// Threads that do not touch FP/SIMD in a turn (most servers and their clients between system
+/// calls) pay nothing for it.
 fn switch_user_state(cpu: &PerCpu, prev: &Thread, next: &Thread) {
     if let Some(fp) = &prev.fp {
         // SAFETY: prev is still on this core; its FP and TLS state are only touched here.
@@ -538,12 +555,8 @@ fn switch_user_state(cpu: &PerCpu, prev: &Thread, next: &Thread) {
         unsafe {
             core::arch::asm!("msr tpidr_el0, {}", in(reg) *next.tpidr_el0.get(), options(nomem, nostack));
         }
-        let loaded = cpu.fp_owner.load(Ordering::Relaxed) == next.tid
-            && next.fp_cpu.load(Ordering::Relaxed) == cpu.index;
-        set_fp_live(cpu, loaded);
-    } else {
-        set_fp_live(cpu, false);
     }
+    set_fp_live(cpu, false);
     match next.process.get() {
         Some(p) => p.aspace.activate(),
         None => crate::proc::aspace::activate_kernel_only(),
@@ -553,30 +566,38 @@ fn switch_user_state(cpu: &PerCpu, prev: &Thread, next: &Thread) {
 /// Lets EL0 use FP/SIMD on this core (`CPACR_EL1.FPEN` = 0b11) or makes it trap (0b01); EL1
 /// never traps. Written only when it changes; the return to EL0 (`ERET`) synchronises it.
 fn set_fp_live(cpu: &PerCpu, live: bool) {
-    if cpu.fp_live.swap(live, Ordering::Relaxed) != live {
+    // Only this core reads and writes its flag.
+    if cpu.fp_live.load(Ordering::Relaxed) != live {
+        cpu.fp_live.store(live, Ordering::Relaxed);
         let fpen: u64 = if live { 0b11 } else { 0b01 };
         // SAFETY: changes which FP/SIMD accesses trap; the kernel never relies on a trap.
         unsafe { core::arch::asm!("msr cpacr_el1, {}", in(reg) fpen << 20, options(nostack)) };
     }
 }
 
-/// A user thread touched FP/SIMD while its state was not loaded on this core: loads it and lets
-/// the thread go on (the trapped instruction runs again). Called with interrupts masked.
+/// A user thread touched FP/SIMD for the first time in its turn on this core: loads its state
+/// unless the registers still hold it, and lets the thread go on (the trapped instruction runs
+/// again). Called with interrupts masked.
 pub fn fp_trap() {
     let cpu = this_cpu();
     with_current(|t| {
         let Some(fp) = &t.fp else { return };
-        // SAFETY: the thread runs here (on_cpu protocol); its FP state is only touched by the
-        // core that runs it. The state of the thread the registers held before was saved when
-        // that thread left its core, if it had changed.
-        unsafe { fp_restore(fp.get()) };
-        cpu.fp_owner.store(t.tid, Ordering::Relaxed);
-        t.fp_cpu.store(cpu.index, Ordering::Relaxed);
+        let loaded = cpu.fp_owner.load(Ordering::Relaxed) == t.tid
+            && t.fp_cpu.load(Ordering::Relaxed) == cpu.index;
+        if !loaded {
+            // SAFETY: the thread runs here (on_cpu protocol); its FP state is only touched by
+            // the core that runs it. The state the registers held before was saved when its
+            // thread left this core, if that thread had used it.
+            unsafe { fp_restore(fp.get()) };
+            cpu.fp_owner.store(t.tid, Ordering::Relaxed);
+            t.fp_cpu.store(cpu.index, Ordering::Relaxed);
+        }
         set_fp_live(cpu, true);
     });
 }
 
 /// Completes a switch on the new thread's stack: the previous thread may now run elsewhere.
+#[inline]
 pub fn finish_switch() {
     let cpu = this_cpu();
     // SAFETY: this core's own field, interrupts masked (we come from `switch_to`).

@@ -34,12 +34,24 @@ context_load:
     mov     sp, x9
     ret
 
-// A thread that blocked in the IPC fast path resumes here (see sched::block_to): x19 = its trap
-// frame, at the top of its stack, which is also the stack pointer now.
+// A thread that blocked in the IPC fast path resumes here after a switch (see sched::block_to):
+// x19 = its trap frame, at the top of its stack, which is also the stack pointer now.
 .global ipc_resume_trampoline
 ipc_resume_trampoline:
     mov     x0, x19
     bl      ipc_resume
+    mov     sp, x19
+    b       trap_return
+
+// ipc_enter_at_frame(frame) -> !: the IPC fast path enters a thread that blocked in it, whose
+// trap frame (at the top of its stack) already holds the message: on that stack, the switch is
+// finished and the thread returns to user space.
+.global ipc_enter_at_frame
+ipc_enter_at_frame:
+    mov     sp, x0
+    mov     x19, x0
+    mov     x29, xzr
+    bl      ipc_entered
     mov     sp, x19
     b       trap_return
 

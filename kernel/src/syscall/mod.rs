@@ -28,23 +28,41 @@ use crate::sched::Thread;
 
 type SysResult = Result<u64, Errno>;
 
+/// Called by the exception entry for every system call before the general handler: completes
+/// the calls that need neither the process's reference count nor anything that may block (then
+/// true: the entry returns to user space at once), and tries the IPC fast path. False leaves the
+/// call, unchanged, to [`dispatch`].
+#[no_mangle]
+extern "C" fn syscall_early(frame: &mut TrapFrame) -> bool {
+    match frame.x[8] {
+        // Calls that only read the process's own fields borrow it, without a reference count.
+        nr::GETPID | nr::GETPPID => {
+            let getpid = frame.x[8] == nr::GETPID;
+            let r = crate::sched::with_current(|t| {
+                t.process
+                    .get()
+                    .map(|p| if getpid { p.pid } else { p.parent() })
+            });
+            frame.x[0] = r.map_or(Errno::ENOSYS.to_ret() as u64, u64::from);
+            proc::return_to_user();
+            true
+        }
+        nr::YIELD => {
+            crate::sched::yield_now();
+            frame.x[0] = 0;
+            proc::return_to_user();
+            true
+        }
+        nr::CALL | nr::REPLY_RECV => {
+            ipc::fast::try_call(frame);
+            false
+        }
+        _ => false,
+    }
+}
+
 /// Handles the system call described by `frame` and writes its result into it.
 pub fn dispatch(frame: &mut TrapFrame) {
-    // Calls that only read the process's own fields borrow it, without a reference count.
-    if let nr::GETPID | nr::GETPPID = frame.x[8] {
-        let getpid = frame.x[8] == nr::GETPID;
-        let r = crate::sched::with_current(|t| {
-            t.process
-                .get()
-                .map(|p| if getpid { p.pid } else { p.parent() })
-        });
-        frame.x[0] = r.map_or(Errno::ENOSYS.to_ret() as u64, u64::from);
-        return;
-    }
-    // Register-only IPC with a partner already waiting: done here or not at all.
-    if let nr::CALL | nr::REPLY_RECV = frame.x[8] {
-        ipc::fast::try_call(frame);
-    }
     let Some(p) = proc::current() else {
         frame.x[0] = Errno::ENOSYS.to_ret() as u64;
         return;
@@ -60,10 +78,6 @@ pub fn dispatch(frame: &mut TrapFrame) {
             .map_err(|_| Errno::ESRCH)
             .and_then(|pid| proc::kill(pid, &p))
             .map(|()| 0),
-        nr::YIELD => {
-            crate::sched::yield_now();
-            Ok(0)
-        }
         nr::SLEEP => {
             if crate::sched::sleep(a[0]) {
                 Ok(0)
