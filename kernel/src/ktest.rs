@@ -55,6 +55,56 @@ fn frames_alloc_and_free() -> TestResult {
     check(mm::phys::stats().1 == before, "frames leaked")
 }
 
+/// The kernel's `memcpy` and `memset` (`arch/mem.s`) against the obvious byte loops, for every
+/// length up to 300 and every alignment of source and destination within 16 bytes: exactly the
+/// bytes asked for change, to the right values.
+fn mem_routines_match_bytes() -> TestResult {
+    extern "C" {
+        fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8;
+        fn memset(dst: *mut u8, byte: i32, n: usize) -> *mut u8;
+    }
+    const ROOM: usize = 340;
+    let mut src = [0u8; ROOM];
+    for (i, b) in src.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(7).wrapping_add(3);
+    }
+    let mut dst = [0u8; ROOM];
+    for n in 0..=300usize {
+        for (s_off, d_off) in (0..16).flat_map(|s| (0..16).map(move |d| (s, d))) {
+            dst.fill(0xEE);
+            // SAFETY: both ranges lie inside the arrays (offset < 16, n <= 300, ROOM = 340) and
+            // do not overlap (two arrays).
+            let r = unsafe { memcpy(dst.as_mut_ptr().add(d_off), src.as_ptr().add(s_off), n) };
+            check(r == dst.as_mut_ptr().wrapping_add(d_off), "memcpy returns its destination")?;
+            check(
+                dst[..d_off].iter().all(|&b| b == 0xEE)
+                    && dst[d_off + n..].iter().all(|&b| b == 0xEE),
+                "memcpy wrote outside its range",
+            )?;
+            check(
+                dst[d_off..d_off + n] == src[s_off..s_off + n],
+                "memcpy copied wrong bytes",
+            )?;
+        }
+        for (d_off, byte) in (0..16).flat_map(|d| [(d, 0u8), (d, 0xA7)]) {
+            dst.fill(0xEE);
+            // SAFETY: the range lies inside the array.
+            let r = unsafe { memset(dst.as_mut_ptr().add(d_off), i32::from(byte), n) };
+            check(r == dst.as_mut_ptr().wrapping_add(d_off), "memset returns its destination")?;
+            check(
+                dst[..d_off].iter().all(|&b| b == 0xEE)
+                    && dst[d_off + n..].iter().all(|&b| b == 0xEE),
+                "memset wrote outside its range",
+            )?;
+            check(
+                dst[d_off..d_off + n].iter().all(|&b| b == byte),
+                "memset stored wrong bytes",
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn heap_grows_and_frees() -> TestResult {
     const BIG: usize = 12 << 20;
     let (used_before, total_before) = mm::heap::stats();
@@ -411,6 +461,7 @@ const TESTS: &[Test] = &[
     ("tmp_and_dev_are_mounted", tmp_and_dev_are_mounted),
     ("irq_shared_line_dispatch", irq_shared_line_dispatch),
     ("frames_alloc_and_free", frames_alloc_and_free),
+    ("mem_routines_match_bytes", mem_routines_match_bytes),
     ("heap_grows_and_frees", heap_grows_and_frees),
     ("device_tree_has_essentials", device_tree_has_essentials),
     ("timer_ticks", timer_ticks),
