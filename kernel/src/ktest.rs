@@ -75,7 +75,10 @@ fn mem_routines_match_bytes() -> TestResult {
             // SAFETY: both ranges lie inside the arrays (offset < 16, n <= 300, ROOM = 340) and
             // do not overlap (two arrays).
             let r = unsafe { memcpy(dst.as_mut_ptr().add(d_off), src.as_ptr().add(s_off), n) };
-            check(r == dst.as_mut_ptr().wrapping_add(d_off), "memcpy returns its destination")?;
+            check(
+                r == dst.as_mut_ptr().wrapping_add(d_off),
+                "memcpy returns its destination",
+            )?;
             check(
                 dst[..d_off].iter().all(|&b| b == 0xEE)
                     && dst[d_off + n..].iter().all(|&b| b == 0xEE),
@@ -90,7 +93,10 @@ fn mem_routines_match_bytes() -> TestResult {
             dst.fill(0xEE);
             // SAFETY: the range lies inside the array.
             let r = unsafe { memset(dst.as_mut_ptr().add(d_off), i32::from(byte), n) };
-            check(r == dst.as_mut_ptr().wrapping_add(d_off), "memset returns its destination")?;
+            check(
+                r == dst.as_mut_ptr().wrapping_add(d_off),
+                "memset returns its destination",
+            )?;
             check(
                 dst[..d_off].iter().all(|&b| b == 0xEE)
                     && dst[d_off + n..].iter().all(|&b| b == 0xEE),

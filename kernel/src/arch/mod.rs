@@ -6,7 +6,9 @@ pub mod semihosting;
 
 use aarch64_cpu::registers::{Readable, CNTFRQ_EL0, CNTPCT_EL0, MIDR_EL1, MPIDR_EL1};
 
-// The kernel's `memcpy` and `memset` (they override compiler_builtins' portable ones).
+// The kernel's `memcpy` and `memset` (they override compiler_builtins' portable ones), on the
+// routines it shares with user programs.
+core::arch::global_asm!(include_str!("../../../sdk/abi/asm/mem.s"));
 core::arch::global_asm!(include_str!("mem.s"));
 
 /// The generic counter's current value (CNTPCT_EL0), in ticks since reset.

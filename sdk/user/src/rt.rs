@@ -30,6 +30,19 @@ core::arch::global_asm!(
     ".size _start, . - _start",
 );
 
+// `memcpy` and `memset`: the register-pair routines the kernel uses too (they override
+// compiler_builtins' portable byte-and-word loops, weak symbols there).
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+core::arch::global_asm!(
+    include_str!("../../abi/asm/mem.s"),
+    ".global memcpy",
+    ".type memcpy, %function",
+    ".set memcpy, keel_memcpy",
+    ".global memset",
+    ".type memset, %function",
+    ".set memset, keel_memset",
+);
+
 /// What `main` may return: converts it into an exit status.
 pub trait Termination {
     /// The exit status; may print an error first.
