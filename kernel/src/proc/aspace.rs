@@ -330,6 +330,30 @@ impl AddressSpace {
         self.for_each_piece(va, len as usize, true, |_, _, _| {})
     }
 
+    /// Checks that `[va, va + len)` is mapped user memory, without touching it.
+    pub fn check_readable(&self, va: u64, len: u64) -> Result<(), Errno> {
+        self.for_each_piece(va, len as usize, false, |_, _, _| {})
+    }
+
+    /// Appends `len` bytes of user memory at `va` to `out`, copying them straight into its spare
+    /// room (nothing is zeroed first). On an error `out` is as it was.
+    pub fn read_append(&self, va: u64, len: usize, out: &mut Vec<u8>) -> Result<(), Errno> {
+        out.reserve(len);
+        let spare = &mut out.spare_capacity_mut()[..len];
+        self.for_each_piece(va, len, false, |at, src, n| {
+            // SAFETY: `src` is `n` bytes of a mapped user page, in the direct map; the pieces
+            // tile `[0, len)`, so `spare[at..at + n]` is in bounds, and a kernel buffer never
+            // overlaps user pages.
+            unsafe {
+                core::ptr::copy_nonoverlapping(src, spare[at..at + n].as_mut_ptr().cast(), n)
+            };
+        })?;
+        // SAFETY: `for_each_piece` checked the whole range before copying and then handed every
+        // piece of it to the copy above: the `len` bytes after the old length are initialised.
+        unsafe { out.set_len(out.len() + len) };
+        Ok(())
+    }
+
     /// Copies user memory at `va` into `out`.
     pub fn read(&self, va: u64, out: &mut [u8]) -> Result<(), Errno> {
         self.for_each_piece(va, out.len(), false, |at, src, n| {

@@ -117,26 +117,52 @@ fn read(p: &Process, raw: u64, buf: u64, len: u64) -> SysResult {
     Ok(n as u64)
 }
 
+/// `WRITE`: the user's bytes go to the file in chunks of at most [`CHUNK`], each copied
+/// straight from user memory into one reused buffer (no zero-fill), with interrupts let in
+/// between chunks. A file that discards what is written (`/dev/null`, `/dev/zero`) gets no copy:
+/// its bytes are only checked to be mapped, a chunk at a time, so a bad pointer still gives
+/// `EFAULT` (Linux's `/dev/null` does not look). An error after some bytes were taken returns
+/// their count, as Linux does.
 fn write(p: &Process, raw: u64, buf: u64, len: u64) -> SysResult {
     let f = file(p, raw)?;
+    let discards = f.discards_writes()?;
+    let mut data = Vec::new();
     let mut done = 0u64;
     while done < len {
         let n = ((len - done) as usize).min(CHUNK);
-        let data = p.aspace.read_bytes(buf + done, n as u64, CHUNK)?;
-        let mut off = 0;
-        while off < data.len() {
-            match fs::blocking(&f, || f.write(&data[off..])) {
-                Ok(w) => off += w,
-                Err(e) if done + off as u64 > 0 => {
-                    let _ = e;
-                    return Ok(done + off as u64);
-                }
-                Err(e) => return Err(e),
-            }
+        let taken = if discards {
+            p.aspace.check_readable(buf + done, n as u64).map(|()| n)
+        } else {
+            data.clear();
+            p.aspace
+                .read_append(buf + done, n, &mut data)
+                .and_then(|()| write_chunk(&f, &data))
+        };
+        match taken {
+            Ok(w) if w < n => return Ok(done + w as u64),
+            Ok(w) => done += w as u64,
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
         }
-        done += n as u64;
+        if done < len {
+            crate::sync::interrupt_window();
+        }
     }
     Ok(done)
+}
+
+/// Hands all of `data` to the file, waiting while it cannot take more; returns how many bytes it
+/// took (fewer than all only when it failed after the first).
+fn write_chunk(f: &OpenFile, data: &[u8]) -> Result<usize, Errno> {
+    let mut off = 0;
+    while off < data.len() {
+        match fs::blocking(f, || f.write(&data[off..])) {
+            Ok(w) => off += w,
+            Err(_) if off > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(off)
 }
 
 fn readdir(p: &Process, raw: u64, ptr: u64, cap: u64) -> SysResult {
