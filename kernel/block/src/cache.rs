@@ -128,6 +128,7 @@ impl Cache {
             if let Some(e) = self.entries.get(&lba) {
                 buf.extend_from_slice(&e.data);
             }
+            dev.pause();
         }
         dev.write_blocks(first, &buf)?;
         self.stats.write_transfers += 1;
@@ -173,6 +174,7 @@ impl Cache {
             if let Some(e) = self.entries.remove(&lba) {
                 self.lru.remove(&e.used);
             }
+            dev.pause();
         }
         Ok(())
     }
@@ -191,6 +193,7 @@ impl Cache {
         self.stats.misses += count as u64;
         for (i, block) in buf.chunks_exact(self.block_size).enumerate() {
             self.insert(lba + i as u64, block.into(), false);
+            dev.pause();
         }
         Ok(())
     }
@@ -247,6 +250,7 @@ impl Cache {
                 buf[done..done + n].copy_from_slice(&e.data[within..within + n]);
             }
             done += n;
+            dev.pause();
         }
         Ok(len)
     }
@@ -299,6 +303,7 @@ impl Cache {
                 self.mark_dirty(lba);
             }
             done += n;
+            dev.pause();
         }
         Ok(len)
     }
@@ -365,6 +370,8 @@ mod tests {
         fail_reads: usize,
         present: bool,
         flushes: usize,
+        /// Calls of `pause`.
+        pauses: usize,
     }
 
     impl Disk {
@@ -377,6 +384,7 @@ mod tests {
                 fail_reads: 0,
                 present: true,
                 flushes: 0,
+                pauses: 0,
             }
         }
     }
@@ -424,6 +432,29 @@ mod tests {
             self.flushes += 1;
             Ok(())
         }
+
+        fn pause(&mut self) {
+            self.pauses += 1;
+        }
+    }
+
+    #[test]
+    fn long_work_pauses_at_every_block() {
+        let mut disk = Disk::new(64);
+        let mut cache = Cache::new(BS, 16, 16);
+        let mut buf = vec![0u8; 16 * BS];
+        // A miss: 16 blocks inserted, then 16 copied out.
+        assert_eq!(cache.read(&mut disk, 0, &mut buf), Ok(16 * BS));
+        assert_eq!(disk.pauses, 32);
+        // Another 16: 16 evicted, inserted and copied.
+        assert_eq!(cache.read(&mut disk, 16 * BS as u64, &mut buf), Ok(16 * BS));
+        assert_eq!(disk.pauses, 32 + 48);
+        // Whole-block writes: one pause each (the eviction of 16 clean blocks, then 16 written).
+        assert_eq!(cache.write(&mut disk, 32 * BS as u64, &buf), Ok(16 * BS));
+        assert_eq!(disk.pauses, 80 + 32);
+        // Written back in one run: 16 blocks gathered.
+        assert_eq!(cache.flush(&mut disk), Ok(()));
+        assert_eq!(disk.pauses, 112 + 16);
     }
 
     #[test]

@@ -113,6 +113,7 @@ fn read(p: &Process, raw: u64, buf: u64, len: u64) -> SysResult {
     // Check the destination first: a bad buffer must not consume input.
     p.aspace.check_writable(buf, chunk.len() as u64)?;
     let n = fs::blocking(&f, || f.read(&mut chunk))?;
+    crate::sync::interrupt_window();
     p.aspace.write(buf, &chunk[..n])?;
     Ok(n as u64)
 }
