@@ -140,6 +140,7 @@ impl Cache {
                     self.dirty -= 1;
                 }
             }
+            dev.pause();
         }
         Ok(())
     }
@@ -452,9 +453,9 @@ mod tests {
         // Whole-block writes: one pause each (the eviction of 16 clean blocks, then 16 written).
         assert_eq!(cache.write(&mut disk, 32 * BS as u64, &buf), Ok(16 * BS));
         assert_eq!(disk.pauses, 80 + 32);
-        // Written back in one run: 16 blocks gathered.
+        // Written back in one run: 16 blocks gathered, then marked clean.
         assert_eq!(cache.flush(&mut disk), Ok(()));
-        assert_eq!(disk.pauses, 112 + 16);
+        assert_eq!(disk.pauses, 112 + 32);
     }
 
     #[test]
