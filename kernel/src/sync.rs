@@ -54,6 +54,19 @@ pub fn interrupt_window() {
     irq_restore(daif);
 }
 
+/// Runs `f` with interrupts unmasked on this core, then masks them as they were: for long work
+/// in a system call that the kernel also runs with interrupts enabled elsewhere (loading a module
+/// and running its `init`, which the boot does too). The rule of [`interrupt_window`] holds for
+/// the whole of `f`.
+pub fn with_interrupts<R>(f: impl FnOnce() -> R) -> R {
+    let daif = DAIF.get();
+    // SAFETY: as in `interrupt_window`; `f` runs as it would in a kernel thread.
+    unsafe { core::arch::asm!("msr daifclr, #3", options(nostack)) };
+    let result = f();
+    irq_restore(daif);
+    result
+}
+
 /// Waits, with interrupts masked, until one is pending on this core, then lets it run
 /// ([`interrupt_window`]; the same rule applies). A condition checked with interrupts masked, then
 /// this, cannot miss the interrupt that changes it: that interrupt stays pending and ends the wait.
