@@ -188,7 +188,11 @@ impl Cache {
         count: usize,
     ) -> Result<(), BlockError> {
         self.make_room(dev, count)?;
-        let mut buf = alloc::vec![0u8; count * self.block_size];
+        let mut buf = Vec::with_capacity(count * self.block_size);
+        for _ in 0..count {
+            buf.resize(buf.len() + self.block_size, 0);
+            dev.pause();
+        }
         dev.read_blocks(lba, &mut buf)?;
         self.stats.read_transfers += 1;
         self.stats.misses += count as u64;
@@ -444,18 +448,18 @@ mod tests {
         let mut disk = Disk::new(64);
         let mut cache = Cache::new(BS, 16, 16);
         let mut buf = vec![0u8; 16 * BS];
-        // A miss: 16 blocks inserted, then 16 copied out.
+        // A miss: the transfer buffer zeroed, 16 blocks inserted, then 16 copied out.
         assert_eq!(cache.read(&mut disk, 0, &mut buf), Ok(16 * BS));
-        assert_eq!(disk.pauses, 32);
-        // Another 16: 16 evicted, inserted and copied.
+        assert_eq!(disk.pauses, 48);
+        // Another 16: 16 evicted, zeroed, inserted and copied.
         assert_eq!(cache.read(&mut disk, 16 * BS as u64, &mut buf), Ok(16 * BS));
-        assert_eq!(disk.pauses, 32 + 48);
+        assert_eq!(disk.pauses, 48 + 64);
         // Whole-block writes: one pause each (the eviction of 16 clean blocks, then 16 written).
         assert_eq!(cache.write(&mut disk, 32 * BS as u64, &buf), Ok(16 * BS));
-        assert_eq!(disk.pauses, 80 + 32);
+        assert_eq!(disk.pauses, 112 + 32);
         // Written back in one run: 16 blocks gathered, then marked clean.
         assert_eq!(cache.flush(&mut disk), Ok(()));
-        assert_eq!(disk.pauses, 112 + 32);
+        assert_eq!(disk.pauses, 144 + 32);
     }
 
     #[test]

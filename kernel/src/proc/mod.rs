@@ -155,27 +155,8 @@ pub struct SpawnRequest<'a> {
     pub handles: Vec<(Object, u32)>,
 }
 
-/// Pages [`map_zeroed_in_steps`] zeroes and maps between two interrupt windows.
-const MAP_STEP_PAGES: u64 = 8;
-
-/// Maps zeroed pages at `[va, va + len)` (page aligned) into an address space being built, a
-/// few pages at a time with interrupts let in between: zeroing a 256 KiB stack at once kept them
-/// masked for about 160,000 instructions. On failure, the pages of the steps done stay mapped
-/// (the address space is dropped anyway).
-fn map_zeroed_in_steps(aspace: &AddressSpace, va: u64, len: u64, perm: Perm) -> Result<(), Errno> {
-    let step = MAP_STEP_PAGES * crate::mm::PAGE_SIZE;
-    let end = va + len;
-    let mut at = va;
-    while at < end {
-        let n = (end - at).min(step);
-        aspace.map_zeroed(at, n, perm)?;
-        at += n;
-        if at < end {
-            crate::sync::interrupt_window();
-        }
-    }
-    Ok(())
-}
+/// Bytes of a program's segment [`spawn`] copies between two interrupt windows.
+const SPAWN_COPY_STEP: usize = 32 * 1024;
 
 /// Creates a process from an executable image and starts its thread; returns its pid. Call it
 /// where the caller could sleep (no lock held): it lets interrupts in between steps.
@@ -197,28 +178,24 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<u32, Errno> {
         })?;
 
     let aspace = AddressSpace::new()?;
+    crate::sync::interrupt_window();
     for seg in exe.segments() {
         let start = seg.vaddr & !(crate::mm::PAGE_SIZE - 1);
         let end = (seg.vaddr + seg.memsz).next_multiple_of(crate::mm::PAGE_SIZE);
-        map_zeroed_in_steps(
-            &aspace,
-            start,
-            end - start,
-            Perm::new(seg.write, seg.exec, true),
-        )?;
+        aspace.map_zeroed_in_steps(start, end - start, Perm::new(seg.write, seg.exec, true))?;
         let data = &req.image[seg.offset as usize..(seg.offset + seg.filesz) as usize];
-        aspace.write_initial(seg.vaddr, data)?;
+        let mut at = seg.vaddr;
+        for piece in data.chunks(SPAWN_COPY_STEP) {
+            aspace.write_initial(at, piece)?;
+            at += piece.len() as u64;
+            crate::sync::interrupt_window();
+        }
         if seg.exec {
             aspace.sync_icache(start, end - start)?;
         }
         crate::sync::interrupt_window();
     }
-    map_zeroed_in_steps(
-        &aspace,
-        USER_STACK_TOP - USER_STACK_SIZE,
-        USER_STACK_SIZE,
-        Perm::RW,
-    )?;
+    aspace.map_zeroed_in_steps(USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_SIZE, Perm::RW)?;
     aspace.write(layout.sp, &stack)?;
     const { assert!(USER_STACK_TOP < USER_END) };
 
