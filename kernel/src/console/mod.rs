@@ -283,7 +283,8 @@ enum Waiting {
     /// polling when it is full.
     Polled,
     /// A system call with no lock held: interrupts are let in between chunks, and a full ring
-    /// waits for the driver's transmit interrupt ([`crate::sync::interrupt_window`]).
+    /// waits for the driver's transmit interrupt ([`crate::sync::interrupt_window`]), yielding
+    /// the core when the time slice ends.
     Interruptible,
 }
 
@@ -325,8 +326,15 @@ fn write_backend(bytes: &[u8], waiting: Waiting) -> bool {
                 if sent == 0 {
                     match waiting {
                         Waiting::Polled => device.console_flush()?,
-                        // The transmit interrupt makes room (or the tick ends the wait).
-                        Waiting::Interruptible => crate::sync::wait_for_interrupt_window(),
+                        Waiting::Interruptible => {
+                            // The transmit interrupt makes room (or the tick ends the wait); a
+                            // slice that ended meanwhile gives the core to the others, as a
+                            // sleep would.
+                            crate::sync::wait_for_interrupt_window();
+                            if crate::sched::need_resched() {
+                                crate::sched::schedule();
+                            }
+                        }
                     }
                 }
                 Ok(sent)
