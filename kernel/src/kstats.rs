@@ -1,8 +1,11 @@
 //! The kernel's own measurements, for `cargo xtask bench` ([`keel_abi::syscall::KSTATS`]): when
 //! the first process started, when the shell first waited at its prompt, and how late the timer
-//! interrupt reaches its handler. Each is a few relaxed atomic operations, cheap enough to stay on.
+//! interrupt reaches its handler (and when and where the longest wait ended). Each is a few
+//! relaxed atomic operations, cheap enough to stay on.
 
 use core::sync::atomic::{AtomicU64, Ordering};
+
+use aarch64_cpu::registers::{Readable, ELR_EL1};
 
 use keel_abi::types::{KernelStats, TIMER_LATENCY_RECENT};
 
@@ -14,6 +17,8 @@ static TIMER_IRQS: AtomicU64 = AtomicU64::new(0);
 static TIMER_SUM: AtomicU64 = AtomicU64::new(0);
 static TIMER_MIN: AtomicU64 = AtomicU64::new(u64::MAX);
 static TIMER_MAX: AtomicU64 = AtomicU64::new(0);
+static TIMER_MAX_AT: AtomicU64 = AtomicU64::new(0);
+static TIMER_MAX_PC: AtomicU64 = AtomicU64::new(0);
 static TIMER_RECENT: [AtomicU64; TIMER_LATENCY_RECENT] =
     [const { AtomicU64::new(0) }; TIMER_LATENCY_RECENT];
 
@@ -36,12 +41,19 @@ pub fn console_waited() {
     first(&CONSOLE_WAITED);
 }
 
-/// The timer interrupt's handler runs `latency` counter ticks after its deadline.
-pub fn timer_latency(latency: u64) {
+/// The timer interrupt's handler runs `latency` counter ticks after its deadline, at counter
+/// `now`. A new longest latency also records `now` and where the interrupt was taken (on several
+/// cores, two maxima set at once may mix their moment and place).
+pub fn timer_latency(latency: u64, now: u64) {
     let n = TIMER_IRQS.fetch_add(1, Ordering::Relaxed);
     TIMER_SUM.fetch_add(latency, Ordering::Relaxed);
     TIMER_MIN.fetch_min(latency, Ordering::Relaxed);
-    TIMER_MAX.fetch_max(latency, Ordering::Relaxed);
+    if TIMER_MAX.fetch_max(latency, Ordering::Relaxed) < latency {
+        TIMER_MAX_AT.store(now, Ordering::Relaxed);
+        // The interrupt's exception return address: the handler runs in the dispatcher of the
+        // IRQ exception, which takes no other exception before this.
+        TIMER_MAX_PC.store(ELR_EL1.get(), Ordering::Relaxed);
+    }
     TIMER_RECENT[(n % TIMER_LATENCY_RECENT as u64) as usize].store(latency, Ordering::Relaxed);
 }
 
@@ -60,6 +72,8 @@ pub fn snapshot() -> KernelStats {
             TIMER_MIN.load(Ordering::Relaxed)
         },
         timer_latency_max: TIMER_MAX.load(Ordering::Relaxed),
+        timer_latency_max_at: TIMER_MAX_AT.load(Ordering::Relaxed),
+        timer_latency_max_pc: TIMER_MAX_PC.load(Ordering::Relaxed),
         timer_latency_recent: core::array::from_fn(|i| TIMER_RECENT[i].load(Ordering::Relaxed)),
     }
 }

@@ -343,6 +343,48 @@ fn irq_shared_line_dispatch() -> TestResult {
     )
 }
 
+/// With interrupts masked, a raised interrupt waits; [`crate::sync::interrupt_window`] and
+/// [`crate::sync::wait_for_interrupt_window`] let it run and leave interrupts masked again.
+fn interrupt_window_lets_pending_in() -> TestResult {
+    use aarch64_cpu::registers::{Readable, DAIF};
+    static RAN: AtomicU64 = AtomicU64::new(0);
+    // The highest SPI, routed to this core (the boot core) like every SPI.
+    let line = irq::lines() - 1;
+    let registration = irq::register(
+        line,
+        "window",
+        None,
+        Box::new(|_| {
+            RAN.fetch_add(1, Ordering::Relaxed);
+            irq::IrqReturn::Handled
+        }),
+    )
+    .map_err(|_| "registration failed")?;
+    let daif = crate::sync::irq_save();
+    let raised = irq::raise(line);
+    for _ in 0..10_000 {
+        core::hint::spin_loop();
+    }
+    let while_masked = RAN.load(Ordering::Relaxed);
+    crate::sync::interrupt_window();
+    let after_window = RAN.load(Ordering::Relaxed);
+    let masked_after_window = DAIF.is_set(DAIF::I);
+    let raised_again = irq::raise(line);
+    crate::sync::wait_for_interrupt_window();
+    let after_wait = RAN.load(Ordering::Relaxed);
+    let masked_after_wait = DAIF.is_set(DAIF::I);
+    crate::sync::irq_restore(daif);
+    irq::unregister(registration).map_err(|_| "unregister failed")?;
+    check(raised.is_ok() && raised_again.is_ok(), "raise failed")?;
+    check(while_masked == 0, "the interrupt ran while masked")?;
+    check(after_window == 1, "the window did not let the interrupt in")?;
+    check(after_wait == 2, "the wait did not end with the interrupt")?;
+    check(
+        masked_after_window && masked_after_wait,
+        "interrupts were left unmasked",
+    )
+}
+
 /// Work shared by the scheduler tests' threads.
 struct Shared {
     runs: AtomicU64,
@@ -466,6 +508,10 @@ const TESTS: &[Test] = &[
     ("sleep_lasts_its_time", sleep_lasts_its_time),
     ("tmp_and_dev_are_mounted", tmp_and_dev_are_mounted),
     ("irq_shared_line_dispatch", irq_shared_line_dispatch),
+    (
+        "interrupt_window_lets_pending_in",
+        interrupt_window_lets_pending_in,
+    ),
     ("frames_alloc_and_free", frames_alloc_and_free),
     ("mem_routines_match_bytes", mem_routines_match_bytes),
     ("heap_grows_and_frees", heap_grows_and_frees),

@@ -31,6 +31,52 @@ pub fn irq_restore(daif: u64) {
     DAIF.set(daif);
 }
 
+/// Lets the interrupts pending on this core run, then masks them as they were.
+///
+/// A system call runs with interrupts masked from its entry to its return (or until it sleeps);
+/// long work in one, such as a 64 KiB console write, calls this between bounded steps, so that
+/// the timer and the devices wait for one step at most, not for the whole call. Call it only
+/// where the caller could as well sleep: with no [`IrqMutex`] held, nor any other lock an
+/// interrupt handler takes. The handlers run on this thread's stack and never switch threads.
+pub fn interrupt_window() {
+    let daif = DAIF.get();
+    // SAFETY: unmasking only lets pending interrupts in, whose handlers take no lock the caller
+    // holds (the rule above); the ISB makes the unmasked state take effect, so a pending
+    // interrupt is taken before the mask is set again. No `nomem`: the handlers write memory.
+    unsafe {
+        core::arch::asm!(
+            "msr daifclr, #3",
+            "isb",
+            "msr daifset, #3",
+            options(nostack)
+        )
+    };
+    irq_restore(daif);
+}
+
+/// Runs `f` with interrupts unmasked on this core, then masks them as they were: for long work
+/// in a system call that the kernel also runs with interrupts enabled elsewhere (loading a module
+/// and running its `init`, which the boot does too). The rule of [`interrupt_window`] holds for
+/// the whole of `f`.
+pub fn with_interrupts<R>(f: impl FnOnce() -> R) -> R {
+    let daif = DAIF.get();
+    // SAFETY: as in `interrupt_window`; `f` runs as it would in a kernel thread.
+    unsafe { core::arch::asm!("msr daifclr, #3", options(nostack)) };
+    let result = f();
+    irq_restore(daif);
+    result
+}
+
+/// Waits, with interrupts masked, until one is pending on this core, then lets it run
+/// ([`interrupt_window`]; the same rule applies). A condition checked with interrupts masked, then
+/// this, cannot miss the interrupt that changes it: that interrupt stays pending and ends the wait.
+pub fn wait_for_interrupt_window() {
+    let daif = irq_save();
+    crate::arch::wait_for_interrupt();
+    irq_restore(daif);
+    interrupt_window();
+}
+
 impl<T> IrqMutex<T> {
     /// A new unlocked mutex.
     pub const fn new(value: T) -> Self {

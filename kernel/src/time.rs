@@ -61,7 +61,7 @@ fn arm(deadline: u64) {
 /// The timer interrupt: the periodic tick, or earlier when a sleeper's deadline comes first.
 fn on_tick(_intid: u32) -> IrqReturn {
     let now = arch::counter();
-    crate::kstats::timer_latency(now.saturating_sub(CNTP_CVAL_EL0.get()));
+    crate::kstats::timer_latency(now.saturating_sub(CNTP_CVAL_EL0.get()), now);
     let cpu = crate::sched::this_cpu();
     let due = cpu.next_tick.load(Ordering::Relaxed);
     if now < due {

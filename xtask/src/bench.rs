@@ -57,6 +57,7 @@ pub const GUEST_METRICS: &[&str] = &[
     "rmmod",
     "timer_irq_latency",
     "timer_irq_latency_max",
+    "timer_irq_latency_max_at",
 ];
 
 /// The figure measured on the host: the raw kernel image's size. Each module adds

@@ -128,6 +128,7 @@ impl Cache {
             if let Some(e) = self.entries.get(&lba) {
                 buf.extend_from_slice(&e.data);
             }
+            dev.pause();
         }
         dev.write_blocks(first, &buf)?;
         self.stats.write_transfers += 1;
@@ -139,6 +140,7 @@ impl Cache {
                     self.dirty -= 1;
                 }
             }
+            dev.pause();
         }
         Ok(())
     }
@@ -173,6 +175,7 @@ impl Cache {
             if let Some(e) = self.entries.remove(&lba) {
                 self.lru.remove(&e.used);
             }
+            dev.pause();
         }
         Ok(())
     }
@@ -185,12 +188,17 @@ impl Cache {
         count: usize,
     ) -> Result<(), BlockError> {
         self.make_room(dev, count)?;
-        let mut buf = alloc::vec![0u8; count * self.block_size];
+        let mut buf = Vec::with_capacity(count * self.block_size);
+        for _ in 0..count {
+            buf.resize(buf.len() + self.block_size, 0);
+            dev.pause();
+        }
         dev.read_blocks(lba, &mut buf)?;
         self.stats.read_transfers += 1;
         self.stats.misses += count as u64;
         for (i, block) in buf.chunks_exact(self.block_size).enumerate() {
             self.insert(lba + i as u64, block.into(), false);
+            dev.pause();
         }
         Ok(())
     }
@@ -247,6 +255,7 @@ impl Cache {
                 buf[done..done + n].copy_from_slice(&e.data[within..within + n]);
             }
             done += n;
+            dev.pause();
         }
         Ok(len)
     }
@@ -299,6 +308,7 @@ impl Cache {
                 self.mark_dirty(lba);
             }
             done += n;
+            dev.pause();
         }
         Ok(len)
     }
@@ -365,6 +375,8 @@ mod tests {
         fail_reads: usize,
         present: bool,
         flushes: usize,
+        /// Calls of `pause`.
+        pauses: usize,
     }
 
     impl Disk {
@@ -377,6 +389,7 @@ mod tests {
                 fail_reads: 0,
                 present: true,
                 flushes: 0,
+                pauses: 0,
             }
         }
     }
@@ -424,6 +437,29 @@ mod tests {
             self.flushes += 1;
             Ok(())
         }
+
+        fn pause(&mut self) {
+            self.pauses += 1;
+        }
+    }
+
+    #[test]
+    fn long_work_pauses_at_every_block() {
+        let mut disk = Disk::new(64);
+        let mut cache = Cache::new(BS, 16, 16);
+        let mut buf = vec![0u8; 16 * BS];
+        // A miss: the transfer buffer zeroed, 16 blocks inserted, then 16 copied out.
+        assert_eq!(cache.read(&mut disk, 0, &mut buf), Ok(16 * BS));
+        assert_eq!(disk.pauses, 48);
+        // Another 16: 16 evicted, zeroed, inserted and copied.
+        assert_eq!(cache.read(&mut disk, 16 * BS as u64, &mut buf), Ok(16 * BS));
+        assert_eq!(disk.pauses, 48 + 64);
+        // Whole-block writes: one pause each (the eviction of 16 clean blocks, then 16 written).
+        assert_eq!(cache.write(&mut disk, 32 * BS as u64, &buf), Ok(16 * BS));
+        assert_eq!(disk.pauses, 112 + 32);
+        // Written back in one run: 16 blocks gathered, then marked clean.
+        assert_eq!(cache.flush(&mut disk), Ok(()));
+        assert_eq!(disk.pauses, 144 + 32);
     }
 
     #[test]

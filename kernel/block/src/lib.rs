@@ -109,6 +109,10 @@ pub trait BlockDevice {
     fn flush(&mut self) -> Result<(), BlockError> {
         Ok(())
     }
+    /// Called by the [`Cache`] between blocks of long work (filling, evicting, copying, a
+    /// transfer's bytes gathered): where a kernel lets pending interrupts in. Does nothing by
+    /// default.
+    fn pause(&mut self) {}
 }
 
 /// A window of a device's blocks, such as a partition: `blocks` blocks from `first`.

@@ -276,10 +276,26 @@ pub fn backend() -> Option<Arc<Device>> {
     BACKEND.lock().clone()
 }
 
+/// How a console writer may wait while its bytes go out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    /// Anywhere (a log line, an interrupt handler, under a lock): the driver's ring is flushed by
+    /// polling when it is full.
+    Polled,
+    /// A system call with no lock held: interrupts are let in between chunks, and a full ring
+    /// waits for the driver's transmit interrupt ([`crate::sync::interrupt_window`]), yielding
+    /// the core when the time slice ends.
+    Interruptible,
+}
+
+/// Bytes the built-in driver sends with its lock held before an interruptible writer lets
+/// interrupts in (a few milliseconds at 115200 baud).
+const POLLED_CHUNK: usize = 64;
+
 /// Writes through the driver that owns the console, if one does and this is not its own code
 /// running (its oops or its log lines, which might find its locks held); `false` when the caller
 /// must use the built-in path.
-fn write_backend(bytes: &[u8]) -> bool {
+fn write_backend(bytes: &[u8], waiting: Waiting) -> bool {
     let Some(device) = BACKEND.lock().clone() else {
         return false;
     };
@@ -308,7 +324,18 @@ fn write_backend(bytes: &[u8]) -> bool {
         while !chunk.is_empty() {
             let sent = device.console_write(chunk).and_then(|sent| {
                 if sent == 0 {
-                    device.console_flush()?;
+                    match waiting {
+                        Waiting::Polled => device.console_flush()?,
+                        Waiting::Interruptible => {
+                            // The transmit interrupt makes room (or the tick ends the wait); a
+                            // slice that ended meanwhile gives the core to the others, as a
+                            // sleep would.
+                            crate::sync::wait_for_interrupt_window();
+                            if crate::sched::need_resched() {
+                                crate::sched::schedule();
+                            }
+                        }
+                    }
                 }
                 Ok(sent)
             });
@@ -331,6 +358,9 @@ fn write_backend(bytes: &[u8]) -> bool {
             return true;
         }
         rest = &rest[used..];
+        if waiting == Waiting::Interruptible {
+            crate::sync::interrupt_window();
+        }
     }
     true
 }
@@ -390,12 +420,31 @@ fn put(uart: &mut Pl011, bytes: &[u8]) {
 }
 
 /// Writes bytes to the console, turning `\n` into `\r\n`. Does nothing before a console exists.
+/// Interrupts on this core wait until the bytes are queued (or sent, on the built-in driver):
+/// for short writes, from any context.
 pub fn write_bytes(bytes: &[u8]) {
-    if write_backend(bytes) {
+    if write_backend(bytes, Waiting::Polled) {
         return;
     }
     if let Some(uart) = CONSOLE.lock().as_mut() {
         put(uart, bytes);
+    }
+}
+
+/// As [`write_bytes`], for a system call writing to the console tty, with no lock held: the
+/// bytes go out in bounded chunks with interrupts let in between them, and a full transmit ring
+/// waits for the driver's interrupt instead of being flushed by polling. The caller's bytes stay
+/// in order; a kernel log line written meanwhile (by an interrupt handler or another core) may
+/// come between two chunks, never inside a line of its own.
+pub fn write_bytes_interruptible(bytes: &[u8]) {
+    if write_backend(bytes, Waiting::Interruptible) {
+        return;
+    }
+    for chunk in bytes.chunks(POLLED_CHUNK) {
+        if let Some(uart) = CONSOLE.lock().as_mut() {
+            put(uart, chunk);
+        }
+        crate::sync::interrupt_window();
     }
 }
 

@@ -222,6 +222,12 @@ impl keel_block::BlockDevice for Driver<'_> {
     fn write_blocks(&mut self, lba: u64, buf: &[u8]) -> Result<(), BlockError> {
         self.transfer_retried(true, lba, buf.as_ptr() as usize, buf.len())
     }
+
+    fn pause(&mut self) {
+        // The cache's users may sleep (a transfer does): no lock an interrupt handler takes is
+        // held here, only the disk's sleeping lock.
+        crate::sync::interrupt_window();
+    }
 }
 
 /// The parts of a block device's class.

@@ -175,7 +175,8 @@ impl Node for ConsoleTty {
     }
 
     fn write_at(&self, _offset: u64, buf: &[u8]) -> Result<usize, Errno> {
-        crate::console::write_bytes(buf);
+        // Only the `WRITE` system call writes to the console tty, holding no lock.
+        crate::console::write_bytes_interruptible(buf);
         Ok(buf.len())
     }
 

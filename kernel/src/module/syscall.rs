@@ -53,7 +53,9 @@ pub fn init_module(
             }
         })?;
     let params = core::str::from_utf8(&params).map_err(|_| Errno::EINVAL)?;
-    match super::loader::load(&image, params) {
+    // Interrupts run meanwhile, as when the boot loads modules: the loader's passes and the
+    // module's `init` (a card's initialisation waits for its interrupts) take milliseconds.
+    match crate::sync::with_interrupts(|| super::loader::load(&image, params)) {
         Ok(loaded) => {
             log::info!(target: "module", "{} loaded by {}[{}]: {} bytes, in {} us", loaded.name, p.name, p.pid, loaded.size, loaded.micros);
             Ok(0)

@@ -28,6 +28,8 @@ pub const USER_END: u64 = 1 << 48;
 pub const USER_STACK_TOP: u64 = 0x0000_7fff_0000_0000;
 /// Size of the initial user stack.
 pub const USER_STACK_SIZE: u64 = 256 * 1024;
+/// Pages [`AddressSpace::map_zeroed_in_steps`] zeroes and maps between two interrupt windows.
+const MAP_STEP_PAGES: u64 = 8;
 /// Where anonymous mappings start.
 const MMAP_BASE: u64 = 0x0000_0010_0000_0000;
 /// Most bytes one process may have mapped.
@@ -224,7 +226,31 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Maps `len` bytes of zeroed anonymous memory somewhere; returns the address.
+    /// [`map_zeroed`](Self::map_zeroed) a few pages at a time, with interrupts let in between
+    /// ([`crate::sync::interrupt_window`]: call it where the caller could sleep): zeroing a
+    /// 256 KiB stack at once keeps them masked for about 160,000 instructions. Nothing is left
+    /// mapped on failure.
+    pub fn map_zeroed_in_steps(&self, va: u64, len: u64, perm: Perm) -> Result<(), Errno> {
+        let end = va.checked_add(len).ok_or(Errno::EINVAL)?;
+        let mut at = va;
+        while at < end {
+            let n = (end - at).min(MAP_STEP_PAGES * PAGE_SIZE);
+            if let Err(e) = self.map_zeroed(at, n, perm) {
+                if at > va {
+                    let _ = self.unmap(va, at - va);
+                }
+                return Err(e);
+            }
+            at += n;
+            if at < end {
+                crate::sync::interrupt_window();
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps `len` bytes of zeroed anonymous memory somewhere, in steps
+    /// ([`map_zeroed_in_steps`](Self::map_zeroed_in_steps)); returns the address.
     pub fn map_anywhere(&self, len: u64, perm: Perm) -> Result<u64, Errno> {
         if len == 0 {
             return Err(Errno::EINVAL);
@@ -245,7 +271,7 @@ impl AddressSpace {
         if va + len > USER_STACK_TOP - USER_STACK_SIZE {
             return Err(Errno::ENOMEM);
         }
-        self.map_zeroed(va, len, perm)?;
+        self.map_zeroed_in_steps(va, len, perm)?;
         Ok(va)
     }
 
@@ -344,6 +370,30 @@ impl AddressSpace {
         // SAFETY: an aligned word of a page mapped in this address space (it stays mapped while
         // the lock is held), through the direct map.
         Ok(unsafe { ((kva + (va - page)) as *const u64).read() })
+    }
+
+    /// Checks that `[va, va + len)` is mapped user memory, without touching it.
+    pub fn check_readable(&self, va: u64, len: u64) -> Result<(), Errno> {
+        self.for_each_piece(va, len as usize, false, |_, _, _| {})
+    }
+
+    /// Appends `len` bytes of user memory at `va` to `out`, copying them straight into its spare
+    /// room (nothing is zeroed first). On an error `out` is as it was.
+    pub fn read_append(&self, va: u64, len: usize, out: &mut Vec<u8>) -> Result<(), Errno> {
+        out.reserve(len);
+        let spare = &mut out.spare_capacity_mut()[..len];
+        self.for_each_piece(va, len, false, |at, src, n| {
+            // SAFETY: `src` is `n` bytes of a mapped user page, in the direct map; the pieces
+            // tile `[0, len)`, so `spare[at..at + n]` is in bounds, and a kernel buffer never
+            // overlaps user pages.
+            unsafe {
+                core::ptr::copy_nonoverlapping(src, spare[at..at + n].as_mut_ptr().cast(), n)
+            };
+        })?;
+        // SAFETY: `for_each_piece` checked the whole range before copying and then handed every
+        // piece of it to the copy above: the `len` bytes after the old length are initialised.
+        unsafe { out.set_len(out.len() + len) };
+        Ok(())
     }
 
     /// Copies user memory at `va` into `out`.

@@ -155,7 +155,11 @@ pub struct SpawnRequest<'a> {
     pub handles: Vec<(Object, u32)>,
 }
 
-/// Creates a process from an executable image and starts its thread; returns its pid.
+/// Bytes of a program's segment [`spawn`] copies between two interrupt windows.
+const SPAWN_COPY_STEP: usize = 32 * 1024;
+
+/// Creates a process from an executable image and starts its thread; returns its pid. Call it
+/// where the caller could sleep (no lock held): it lets interrupts in between steps.
 pub fn spawn(req: SpawnRequest<'_>) -> Result<u32, Errno> {
     let exe = keel_core::exec::parse(
         req.image,
@@ -174,17 +178,24 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<u32, Errno> {
         })?;
 
     let aspace = AddressSpace::new()?;
+    crate::sync::interrupt_window();
     for seg in exe.segments() {
         let start = seg.vaddr & !(crate::mm::PAGE_SIZE - 1);
         let end = (seg.vaddr + seg.memsz).next_multiple_of(crate::mm::PAGE_SIZE);
-        aspace.map_zeroed(start, end - start, Perm::new(seg.write, seg.exec, true))?;
+        aspace.map_zeroed_in_steps(start, end - start, Perm::new(seg.write, seg.exec, true))?;
         let data = &req.image[seg.offset as usize..(seg.offset + seg.filesz) as usize];
-        aspace.write_initial(seg.vaddr, data)?;
+        let mut at = seg.vaddr;
+        for piece in data.chunks(SPAWN_COPY_STEP) {
+            aspace.write_initial(at, piece)?;
+            at += piece.len() as u64;
+            crate::sync::interrupt_window();
+        }
         if seg.exec {
             aspace.sync_icache(start, end - start)?;
         }
+        crate::sync::interrupt_window();
     }
-    aspace.map_zeroed(USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_SIZE, Perm::RW)?;
+    aspace.map_zeroed_in_steps(USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_SIZE, Perm::RW)?;
     aspace.write(layout.sp, &stack)?;
     const { assert!(USER_STACK_TOP < USER_END) };
 

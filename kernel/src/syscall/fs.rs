@@ -14,6 +14,9 @@ use crate::proc::Process;
 
 /// Bytes moved through the kernel per step of a read or write.
 const CHUNK: usize = 64 * 1024;
+/// Bytes a write copies from user memory per step (with the address space's lock held, so
+/// interrupts wait for one step's copy at most).
+const WRITE_COPY_CHUNK: usize = 16 * 1024;
 
 /// Handles the file system calls; `None` for a number that is not one.
 pub fn dispatch(p: &Arc<Process>, n: u64, a: [u64; 6]) -> Option<SysResult> {
@@ -109,34 +112,85 @@ fn open(p: &Process, ptr: u64, len: u64, flags: u64) -> SysResult {
 
 fn read(p: &Process, raw: u64, buf: u64, len: u64) -> SysResult {
     let f = file(p, raw)?;
-    let mut chunk = alloc::vec![0u8; (len as usize).min(CHUNK)];
+    let mut chunk = zeroed_in_steps((len as usize).min(CHUNK));
     // Check the destination first: a bad buffer must not consume input.
     p.aspace.check_writable(buf, chunk.len() as u64)?;
     let n = fs::blocking(&f, || f.read(&mut chunk))?;
+    crate::sync::interrupt_window();
     p.aspace.write(buf, &chunk[..n])?;
     Ok(n as u64)
 }
 
+/// Bytes [`zeroed_in_steps`] zeroes between two interrupt windows.
+const ZERO_STEP: usize = 4096;
+
+/// A zeroed buffer of `len` bytes for a file to read into, zeroed [`ZERO_STEP`] bytes at a time
+/// with interrupts let in between (64 KiB at once is about 25,000 instructions).
+fn zeroed_in_steps(len: usize) -> Vec<u8> {
+    if len <= ZERO_STEP {
+        return alloc::vec![0u8; len];
+    }
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        buf.resize((buf.len() + ZERO_STEP).min(len), 0);
+        if buf.len() < len {
+            crate::sync::interrupt_window();
+        }
+    }
+    buf
+}
+
+/// `WRITE`: the user's bytes go to the file in chunks of at most [`WRITE_COPY_CHUNK`], each
+/// copied straight from user memory into one reused buffer (no zero-fill), with interrupts let in
+/// between chunks. A file that discards what is written (`/dev/null`, `/dev/zero`) gets no copy:
+/// its bytes are only checked to be mapped, [`CHUNK`] bytes at a time, so a bad pointer still
+/// gives `EFAULT` (Linux's `/dev/null` does not look). An error after some bytes were taken
+/// returns their count, as Linux does.
 fn write(p: &Process, raw: u64, buf: u64, len: u64) -> SysResult {
     let f = file(p, raw)?;
+    let discards = f.discards_writes()?;
+    let mut data = Vec::with_capacity(if discards {
+        0
+    } else {
+        (len as usize).min(WRITE_COPY_CHUNK)
+    });
     let mut done = 0u64;
     while done < len {
-        let n = ((len - done) as usize).min(CHUNK);
-        let data = p.aspace.read_bytes(buf + done, n as u64, CHUNK)?;
-        let mut off = 0;
-        while off < data.len() {
-            match fs::blocking(&f, || f.write(&data[off..])) {
-                Ok(w) => off += w,
-                Err(e) if done + off as u64 > 0 => {
-                    let _ = e;
-                    return Ok(done + off as u64);
-                }
-                Err(e) => return Err(e),
-            }
+        let step = if discards { CHUNK } else { WRITE_COPY_CHUNK };
+        let n = ((len - done) as usize).min(step);
+        let taken = if discards {
+            p.aspace.check_readable(buf + done, n as u64).map(|()| n)
+        } else {
+            data.clear();
+            p.aspace
+                .read_append(buf + done, n, &mut data)
+                .and_then(|()| write_chunk(&f, &data))
+        };
+        match taken {
+            Ok(w) if w < n => return Ok(done + w as u64),
+            Ok(w) => done += w as u64,
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
         }
-        done += n as u64;
+        if done < len {
+            crate::sync::interrupt_window();
+        }
     }
     Ok(done)
+}
+
+/// Hands all of `data` to the file, waiting while it cannot take more; returns how many bytes it
+/// took (fewer than all only when it failed after the first).
+fn write_chunk(f: &OpenFile, data: &[u8]) -> Result<usize, Errno> {
+    let mut off = 0;
+    while off < data.len() {
+        match fs::blocking(f, || f.write(&data[off..])) {
+            Ok(w) => off += w,
+            Err(_) if off > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(off)
 }
 
 fn readdir(p: &Process, raw: u64, ptr: u64, cap: u64) -> SysResult {

@@ -121,6 +121,14 @@ impl OpenFile {
         Ok(n)
     }
 
+    /// Whether a write here takes every byte without looking at any ([`Node::discards_writes`]):
+    /// the caller may then skip copying them (a write of `n` such bytes takes `n`, and moves no
+    /// offset). Errors: `EBADF` if opened read-only, as [`OpenFile::write`].
+    pub fn discards_writes(&self) -> Result<bool, Errno> {
+        self.writable()?;
+        Ok(self.node.discards_writes())
+    }
+
     /// Writes at the offset (at the end with `O_APPEND`) and advances it. Errors: `EBADF` if
     /// opened read-only; `EAGAIN`, `EPIPE`, `ENOSPC`... from [`Node::write_at`].
     pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {

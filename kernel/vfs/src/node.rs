@@ -121,6 +121,13 @@ pub trait Node: Send + Sync {
         let _ = (file, flags);
     }
 
+    /// Whether a write takes every byte without looking at any (`/dev/null`, `/dev/zero`): the
+    /// kernel then only checks the caller's buffer and copies nothing ([`crate::OpenFile::discards_writes`]).
+    /// [`Node::write_at`] of such a node must take all of `buf`.
+    fn discards_writes(&self) -> bool {
+        false
+    }
+
     /// Whether an offset means something (seek on other nodes gives `ESPIPE`).
     fn is_seekable(&self) -> bool {
         matches!(

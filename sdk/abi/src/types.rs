@@ -299,6 +299,12 @@ pub struct KernelStats {
     pub timer_latency_min: u64,
     /// The longest latency.
     pub timer_latency_max: u64,
+    /// The counter when the longest latency was measured (its handler ran): tells a long masked
+    /// section of the boot from one later.
+    pub timer_latency_max_at: u64,
+    /// Where the longest-waiting interrupt was taken (ELR_EL1): the end of the section that kept
+    /// interrupts masked (a user address just after an `SVC` names the system call).
+    pub timer_latency_max_pc: u64,
     /// The latest latencies: interrupt number `n` (counting from 0) is at index
     /// `n % TIMER_LATENCY_RECENT`.
     pub timer_latency_recent: [u64; TIMER_LATENCY_RECENT],

@@ -1,6 +1,6 @@
 //! The device directory and the null and zero devices.
 
-use keel_abi::types::{FileKind, O_RDWR, SEEK_SET};
+use keel_abi::types::{FileKind, O_RDONLY, O_RDWR, SEEK_SET};
 use keel_abi::Errno;
 
 use super::{names, world};
@@ -52,6 +52,13 @@ fn null_and_zero_through_open_files() {
     assert_eq!(zero.read(&mut buf).unwrap(), 8);
     assert_eq!(buf, [0; 8]);
     assert_eq!(zero.write(b"abc").unwrap(), 3);
+    // Both discard what is written (the kernel copies nothing for them); other nodes do not.
+    assert_eq!(null.discards_writes(), Ok(true));
+    assert_eq!(zero.discards_writes(), Ok(true));
+    let read_only = open(&w.vfs, "/", "/dev/null", O_RDONLY, 0).unwrap();
+    assert_eq!(read_only.discards_writes(), Err(Errno::EBADF));
+    let (_, pipe_writer) = crate::pipe_files(16).unwrap();
+    assert_eq!(pipe_writer.discards_writes(), Ok(false));
     // Devices registered after mounting show up at once.
     w.dev.register("null2", NullDev::new()).unwrap();
     assert!(w.vfs.resolve("/", "/dev/null2").is_ok());

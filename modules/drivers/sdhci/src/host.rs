@@ -12,7 +12,7 @@
 //! them), with a timeout per command after which the status register is read directly (the
 //! fallback, counted and logged). Block transfers end by interrupt: [`BlockDevice::start`] writes the command and
 //! returns; the interrupt handler moves each 512-byte block through the buffer data port when
-//! the host says it is ready, and ends the request on transfer complete (or an error, or the card
+//! the host says it is ready, a bounded number per interrupt, and ends the request on transfer complete (or an error, or the card
 //! leaving). A failed command or transfer resets the host's command and data lines, so the
 //! kernel's retry starts clean.
 
@@ -122,6 +122,10 @@ const INIT_HZ: u64 = 400_000;
 const DEFAULT_HZ: u64 = 25_000_000;
 /// High-speed clock.
 const HIGH_SPEED_HZ: u64 = 50_000_000;
+/// Most blocks one interrupt moves through the data port (about 4,000 instructions of PIO with
+/// interrupts masked). A block left ready raises its own buffer-ready interrupt: its status was
+/// set when the buffer filled, after the handler acknowledged the previous one.
+const PIO_BLOCKS_PER_INTERRUPT: usize = 8;
 /// How long one command may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(100);
 /// How long the card may take to power up (ACMD41).
@@ -584,7 +588,11 @@ impl Host {
         }
         if status & (int::BUFFER_READ_READY | int::BUFFER_WRITE_READY) != 0 {
             let write = a.request.is_write();
-            while a.offset < a.request.len() {
+            let end = a
+                .request
+                .len()
+                .min(a.offset + PIO_BLOCKS_PER_INTERRUPT * 512);
+            while a.offset < end {
                 let ready = if write {
                     self.regs.state.is_set(STATE::BUFFER_WRITE_ENABLE)
                 } else {
