@@ -133,6 +133,74 @@ fn heap_grows_and_frees() -> TestResult {
     Ok(())
 }
 
+/// Small blocks of every size class and odd alignments come back intact, a freed small block is
+/// reused by the next allocation of its class, and the live-bytes figure is exact throughout.
+fn heap_small_blocks() -> TestResult {
+    use core::alloc::Layout;
+    let mut held = Vec::with_capacity(64);
+    let (used_before, _) = mm::heap::stats();
+    let mut requested = 0;
+    for (i, size) in [1usize, 7, 16, 17, 100, 255, 256, 1000, 2048, 2049, 5000]
+        .into_iter()
+        .enumerate()
+    {
+        for align in [1usize, 8, 64] {
+            let layout = Layout::from_size_align(size, align).map_err(|_| "bad layout")?;
+            // SAFETY: a non-zero size; freed below with the same layout.
+            let p = unsafe { alloc::alloc::alloc(layout) };
+            check(!p.is_null(), "small allocation failed")?;
+            check(
+                (p as usize).is_multiple_of(align),
+                "small allocation misaligned",
+            )?;
+            // SAFETY: `size` bytes were just allocated at `p`.
+            unsafe { p.write_bytes(i as u8, size) };
+            held.push((p, layout, i as u8));
+            requested += size;
+        }
+    }
+    check(
+        mm::heap::stats().0 == used_before + requested,
+        "live bytes miscounted",
+    )?;
+    for &(p, layout, fill) in &held {
+        // SAFETY: written above and still allocated.
+        let intact = unsafe { core::slice::from_raw_parts(p, layout.size()) }
+            .iter()
+            .all(|&b| b == fill);
+        check(intact, "a small block was overwritten")?;
+    }
+    let layout = Layout::from_size_align(100, 8).map_err(|_| "bad layout")?;
+    for (p, layout, _) in held.drain(..) {
+        // SAFETY: allocated above with this layout.
+        unsafe { alloc::alloc::dealloc(p, layout) };
+    }
+    check(mm::heap::stats().0 == used_before, "small blocks leaked")?;
+    // Empty the class's list first (more allocations than it keeps), so the next free is kept.
+    // Nothing else may allocate meanwhile (an interrupt handler's work).
+    let daif = crate::sync::irq_save();
+    let drained: Vec<*mut u8> = (0..mm::heap::CACHED_PER_CLASS + 1)
+        // SAFETY: non-zero size; freed below with the same layout.
+        .map(|_| unsafe { alloc::alloc::alloc(layout) })
+        .collect();
+    let a = drained[0];
+    // SAFETY: allocated above with this layout.
+    unsafe { alloc::alloc::dealloc(a, layout) };
+    // SAFETY: as above; freed below.
+    let b = unsafe { alloc::alloc::alloc(layout) };
+    crate::sync::irq_restore(daif);
+    let reused = a == b;
+    for p in drained.into_iter().skip(1).chain([b]) {
+        // SAFETY: allocated above with this layout, freed once.
+        unsafe { alloc::alloc::dealloc(p, layout) };
+    }
+    check(reused, "a freed small block was not reused")?;
+    check(
+        mm::heap::stats().0 == used_before,
+        "live bytes miscounted after reuse",
+    )
+}
+
 fn device_tree_has_essentials() -> TestResult {
     check(!dt::model().is_empty(), "no model")?;
     let tree = dt::tree().ok_or("no tree")?;
@@ -515,6 +583,7 @@ const TESTS: &[Test] = &[
     ("frames_alloc_and_free", frames_alloc_and_free),
     ("mem_routines_match_bytes", mem_routines_match_bytes),
     ("heap_grows_and_frees", heap_grows_and_frees),
+    ("heap_small_blocks", heap_small_blocks),
     ("device_tree_has_essentials", device_tree_has_essentials),
     ("timer_ticks", timer_ticks),
     ("exception_round_trip", exception_round_trip),

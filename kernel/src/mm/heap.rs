@@ -1,9 +1,17 @@
-//! The kernel heap: a buddy heap that grows from physical frames.
+//! The kernel heap: a buddy heap that grows from physical frames, with a small cache of freed
+//! small blocks in front of it.
 //!
 //! Its first chunk is carved straight out of free RAM before the frame allocator exists (the frame
 //! allocator keeps its own bookkeeping on this heap). Later the heap tops itself up from frames
 //! whenever its free space falls below a reserve, except while the frame allocator itself is
 //! working; the reserve covers that allocator's own needs.
+//!
+//! The cache: a buddy heap splits a larger block for every small allocation when no block of that
+//! size is free, and merges it all back when the block is freed, so a system call that allocates
+//! and frees one buffer can cost hundreds of instructions in each, depending on how the heap
+//! happens to be split. Blocks of up to [`SMALL_MAX`] bytes are therefore allocated in
+//! power-of-two classes and, when freed, kept on a per-class list (at most
+//! [`CACHED_PER_CLASS`] each) for the next allocation of that class.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
@@ -21,18 +29,59 @@ const GROW_PAGES: u64 = 256; // 1 MiB
 /// Free bytes the heap keeps in hand for allocations that cannot wait for frames.
 const RESERVE: usize = 512 << 10;
 
+/// The largest block the cache keeps.
+const SMALL_MAX: usize = 2048;
+/// The smallest class (room for the list link, and the buddy heap's own minimum).
+const SMALL_MIN: usize = 16;
+/// Classes from [`SMALL_MIN`] to [`SMALL_MAX`].
+const CLASSES: usize = (SMALL_MAX.trailing_zeros() - SMALL_MIN.trailing_zeros() + 1) as usize;
+/// Freed blocks kept per class (at most 8 * (16 + 32 + ... + 2048) bytes, 32 KiB, in all).
+pub const CACHED_PER_CLASS: usize = 8;
+
+/// Freed small blocks by class: singly linked through their first word.
+struct SmallCache {
+    heads: [usize; CLASSES],
+    counts: [usize; CLASSES],
+}
+
+impl SmallCache {
+    /// The class of `layout` (its size and alignment rounded up to a power of two), if small.
+    fn class(layout: Layout) -> Option<(usize, usize)> {
+        let size = layout.size().max(layout.align()).max(SMALL_MIN);
+        if size > SMALL_MAX {
+            return None;
+        }
+        let size = size.next_power_of_two();
+        Some((
+            (size.trailing_zeros() - SMALL_MIN.trailing_zeros()) as usize,
+            size,
+        ))
+    }
+}
+
+struct Heaps {
+    buddy: Heap<32>,
+    small: SmallCache,
+}
+
 struct KernelHeap {
-    heap: IrqMutex<Heap<32>>,
-    /// Bytes of live allocations the frame allocator made for its own free lists. Their size
-    /// follows how the free frames happen to be split, not what anyone holds, so leak checks
-    /// leave them out.
-    frame_lists: AtomicUsize,
+    heap: IrqMutex<Heaps>,
+    /// Bytes requested by the live allocations (cached blocks are not live), except those the
+    /// frame allocator made for its own free lists: their size follows how the free frames
+    /// happen to be split, not what anyone holds, so leak checks leave them out.
+    live: AtomicUsize,
 }
 
 #[global_allocator]
 static HEAP: KernelHeap = KernelHeap {
-    heap: IrqMutex::new(Heap::new()),
-    frame_lists: AtomicUsize::new(0),
+    heap: IrqMutex::new(Heaps {
+        buddy: Heap::new(),
+        small: SmallCache {
+            heads: [0; CLASSES],
+            counts: [0; CLASSES],
+        },
+    }),
+    live: AtomicUsize::new(0),
 };
 
 /// Gives the heap its first chunk: `[pa, pa + INITIAL_BYTES)` of free RAM.
@@ -43,6 +92,7 @@ pub fn init(pa: u64) {
     unsafe {
         HEAP.heap
             .lock()
+            .buddy
             .add_to_heap(start, start + INITIAL_BYTES as usize)
     };
 }
@@ -55,12 +105,8 @@ fn free_bytes(heap: &Heap<32>) -> usize {
 /// leaves out the frame allocator's free lists, which grow and shrink with how free memory is
 /// split rather than with what is allocated.
 pub fn stats() -> (usize, usize) {
-    let h = HEAP.heap.lock();
-    let lists = HEAP.frame_lists.load(Ordering::Relaxed);
-    (
-        h.stats_alloc_user().saturating_sub(lists),
-        h.stats_total_bytes(),
-    )
+    let total = HEAP.heap.lock().buddy.stats_total_bytes();
+    (HEAP.live.load(Ordering::Relaxed), total)
 }
 
 // SAFETY: every allocation goes through the locked buddy heap, which hands out disjoint blocks
@@ -70,7 +116,7 @@ unsafe impl GlobalAlloc for KernelHeap {
         // Grow first, without the heap lock: the frame allocator allocates from this heap while it
         // holds its own lock, so taking the frame lock under the heap lock could deadlock two
         // cores. While any core is inside the frame allocator, growth waits and the reserve serves.
-        let low = free_bytes(&self.heap.lock()) < RESERVE + layout.size();
+        let low = free_bytes(&self.heap.lock().buddy) < RESERVE + layout.size();
         if low && !phys::busy() {
             let need = (layout.size().max(layout.align()) as u64).div_ceil(PAGE_SIZE) * 2;
             let pages = need.max(GROW_PAGES).next_power_of_two();
@@ -81,27 +127,61 @@ unsafe impl GlobalAlloc for KernelHeap {
                 unsafe {
                     self.heap
                         .lock()
+                        .buddy
                         .add_to_heap(start, start + (pages * PAGE_SIZE) as usize)
                 };
             }
         }
-        match self.heap.lock().alloc(layout) {
-            Ok(p) => {
-                if phys::busy_here() {
-                    self.frame_lists.fetch_add(layout.size(), Ordering::Relaxed);
+        let p = {
+            let mut h = self.heap.lock();
+            match SmallCache::class(layout) {
+                Some((c, _)) if h.small.counts[c] > 0 => {
+                    let block = h.small.heads[c];
+                    // SAFETY: a cached block is a free block of this class whose first word
+                    // links the next one (written by `dealloc`).
+                    h.small.heads[c] = unsafe { (block as *const usize).read() };
+                    h.small.counts[c] -= 1;
+                    Ok(block as *mut u8)
                 }
-                p.as_ptr()
+                Some((_, size)) => h
+                    .buddy
+                    .alloc(Layout::from_size_align(size, SMALL_MIN).expect("a power of two"))
+                    .map(NonNull::as_ptr),
+                None => h.buddy.alloc(layout).map(NonNull::as_ptr),
+            }
+        };
+        match p {
+            Ok(p) => {
+                if !phys::busy_here() {
+                    self.live.fetch_add(layout.size(), Ordering::Relaxed);
+                }
+                p
             }
             Err(()) => core::ptr::null_mut(),
         }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if let Some(p) = NonNull::new(ptr) {
-            self.heap.lock().dealloc(p, layout);
-            if phys::busy_here() {
-                self.frame_lists.fetch_sub(layout.size(), Ordering::Relaxed);
+        let Some(p) = NonNull::new(ptr) else { return };
+        {
+            let mut h = self.heap.lock();
+            match SmallCache::class(layout) {
+                Some((c, _)) if h.small.counts[c] < CACHED_PER_CLASS => {
+                    // SAFETY: the block is being freed (the caller's promise) and is at least
+                    // SMALL_MIN bytes, aligned for a word: its first word becomes the link.
+                    unsafe { (ptr as *mut usize).write(h.small.heads[c]) };
+                    h.small.heads[c] = ptr as usize;
+                    h.small.counts[c] += 1;
+                }
+                Some((_, size)) => h.buddy.dealloc(
+                    p,
+                    Layout::from_size_align(size, SMALL_MIN).expect("a power of two"),
+                ),
+                None => h.buddy.dealloc(p, layout),
             }
+        }
+        if !phys::busy_here() {
+            self.live.fetch_sub(layout.size(), Ordering::Relaxed);
         }
     }
 }
