@@ -55,56 +55,63 @@ fn frames_alloc_and_free() -> TestResult {
     check(mm::phys::stats().1 == before, "frames leaked")
 }
 
-/// The kernel's `memcpy` and `memset` (`arch/mem.s`) against the obvious byte loops, for every
-/// length up to 300 and every alignment of source and destination within 16 bytes: exactly the
-/// bytes asked for change, to the right values.
+/// The kernel's `memcpy` and `memset` (`sdk/abi/asm/mem.s`) against the obvious byte loops, for
+/// every length up to 300 and every alignment of source and destination within 16 bytes:
+/// exactly the bytes asked for change, to the right values.
 fn mem_routines_match_bytes() -> TestResult {
     extern "C" {
         fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8;
         fn memset(dst: *mut u8, byte: i32, n: usize) -> *mut u8;
     }
     const ROOM: usize = 340;
+    const UNTOUCHED: u8 = 0xEE;
     let mut src = [0u8; ROOM];
     for (i, b) in src.iter_mut().enumerate() {
         *b = (i as u8).wrapping_mul(7).wrapping_add(3);
     }
     let mut dst = [0u8; ROOM];
+    // Fills `dst`, lets `op` write `n` bytes at `d_off` (it returns what the routine returned),
+    // then checks the return value, the bytes around and, with `expect`, the bytes written.
+    let mut run = |d_off: usize,
+                   n: usize,
+                   op: &dyn Fn(*mut u8) -> *mut u8,
+                   expect: &dyn Fn(&[u8]) -> bool|
+     -> TestResult {
+        dst.fill(UNTOUCHED);
+        let at = dst.as_mut_ptr().wrapping_add(d_off);
+        check(
+            op(at) == at,
+            "a mem routine does not return its destination",
+        )?;
+        check(
+            dst[..d_off].iter().all(|&b| b == UNTOUCHED)
+                && dst[d_off + n..].iter().all(|&b| b == UNTOUCHED),
+            "a mem routine wrote outside its range",
+        )?;
+        check(
+            expect(&dst[d_off..d_off + n]),
+            "a mem routine wrote wrong bytes",
+        )
+    };
     for n in 0..=300usize {
         for (s_off, d_off) in (0..16).flat_map(|s| (0..16).map(move |d| (s, d))) {
-            dst.fill(0xEE);
-            // SAFETY: both ranges lie inside the arrays (offset < 16, n <= 300, ROOM = 340) and
-            // do not overlap (two arrays).
-            let r = unsafe { memcpy(dst.as_mut_ptr().add(d_off), src.as_ptr().add(s_off), n) };
-            check(
-                r == dst.as_mut_ptr().wrapping_add(d_off),
-                "memcpy returns its destination",
-            )?;
-            check(
-                dst[..d_off].iter().all(|&b| b == 0xEE)
-                    && dst[d_off + n..].iter().all(|&b| b == 0xEE),
-                "memcpy wrote outside its range",
-            )?;
-            check(
-                dst[d_off..d_off + n] == src[s_off..s_off + n],
-                "memcpy copied wrong bytes",
+            let from = &src[s_off..s_off + n];
+            run(
+                d_off,
+                n,
+                // SAFETY: both ranges lie inside the arrays (offset < 16, n <= 300, ROOM = 340)
+                // and do not overlap (two arrays).
+                &|at| unsafe { memcpy(at, from.as_ptr(), n) },
+                &|written| written == from,
             )?;
         }
         for (d_off, byte) in (0..16).flat_map(|d| [(d, 0u8), (d, 0xA7)]) {
-            dst.fill(0xEE);
-            // SAFETY: the range lies inside the array.
-            let r = unsafe { memset(dst.as_mut_ptr().add(d_off), i32::from(byte), n) };
-            check(
-                r == dst.as_mut_ptr().wrapping_add(d_off),
-                "memset returns its destination",
-            )?;
-            check(
-                dst[..d_off].iter().all(|&b| b == 0xEE)
-                    && dst[d_off + n..].iter().all(|&b| b == 0xEE),
-                "memset wrote outside its range",
-            )?;
-            check(
-                dst[d_off..d_off + n].iter().all(|&b| b == byte),
-                "memset stored wrong bytes",
+            run(
+                d_off,
+                n,
+                // SAFETY: the range lies inside the array.
+                &|at| unsafe { memset(at, i32::from(byte), n) },
+                &|written| written.iter().all(|&b| b == byte),
             )?;
         }
     }
