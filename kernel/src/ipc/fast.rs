@@ -158,6 +158,7 @@ fn endpoint_then<R>(
 /// says how it goes on. A thread that waits in the fast path itself gets the registers straight
 /// into its trap frame and returns to user space from there; any other waits in the general path
 /// and finds the message in its slot.
+#[inline(always)]
 fn hand_over(to: &Thread, frame: &TrapFrame, p: &Process) -> sched::Enter {
     // SAFETY: `to` is claimed: it cannot run (or be woken) until this core switches to it, so
     // its `fast` field and its trap frame are this thread's to use, as the slot is.
