@@ -108,7 +108,8 @@ impl Object<'_> {
     /// Sections are placed in section-table order within their group, each at its own
     /// alignment. Allocates a small temporary list to count distinct branch targets.
     pub fn layout(&self) -> Layout {
-        let mut targets: Vec<(u32, i64)> = self.veneer_candidates().collect();
+        let mut targets: Vec<(u32, i64)> = Vec::with_capacity(self.veneer_candidates);
+        self.for_each_veneer_candidate(|sym, addend| targets.push((sym, addend)));
         targets.sort_unstable();
         targets.dedup();
         // `parse` already planned with one veneer per candidate branch, an upper bound of

@@ -2,7 +2,7 @@
 //! applies its relocations, routing far branches through veneers.
 
 use alloc::collections::BTreeMap;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -13,7 +13,7 @@ use goblin::elf::sym::{STV_DEFAULT, STV_PROTECTED};
 use crate::elf::Sym;
 use crate::error::{LoadError, RelocProblem};
 use crate::layout::{Group, Layout, VENEER_SIZE};
-use crate::object::Object;
+use crate::object::{is_text, Object};
 use crate::reloc;
 
 /// `ldr x16, #8`: loads the veneer's target from the literal after the next instruction.
@@ -54,9 +54,9 @@ pub enum SymbolKind {
 
 /// A global symbol the linked module defines.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DefinedSymbol {
-    /// The symbol's name.
-    pub name: String,
+pub struct DefinedSymbol<'a> {
+    /// The symbol's name, borrowed from the object.
+    pub name: &'a str,
     /// Its address in the module's image (or its value, for an absolute symbol).
     pub va: u64,
     /// Its size in bytes, as the object states (0 if unknown).
@@ -70,24 +70,24 @@ pub struct DefinedSymbol {
 /// A module linked into its image: its defined global symbols, for finding its descriptor
 /// and for other modules to import.
 #[derive(Clone, Debug)]
-pub struct Linked {
-    symbols: Vec<DefinedSymbol>,
-    functions: Vec<DefinedSymbol>,
+pub struct Linked<'a> {
+    symbols: Vec<DefinedSymbol<'a>>,
+    functions: Vec<DefinedSymbol<'a>>,
     layout: Layout,
     veneers_used: usize,
 }
 
-impl Linked {
+impl<'a> Linked<'a> {
     /// The module's defined global and weak symbols with default or protected visibility,
     /// sorted by name. Hidden symbols stay private to the module.
-    pub fn symbols(&self) -> &[DefinedSymbol] {
+    pub fn symbols(&self) -> &[DefinedSymbol<'a>] {
         &self.symbols
     }
 
     /// Looks up a defined global symbol by name.
-    pub fn symbol(&self, name: &str) -> Option<&DefinedSymbol> {
+    pub fn symbol(&self, name: &str) -> Option<&DefinedSymbol<'a>> {
         self.symbols
-            .binary_search_by(|s| s.name.as_str().cmp(name))
+            .binary_search_by(|s| s.name.cmp(name))
             .ok()
             .and_then(|i| self.symbols.get(i))
     }
@@ -110,14 +110,14 @@ impl Linked {
     /// Every function the module defines (`STT_FUNC`, local ones included, names as in the
     /// object, usually mangled), sorted by address: what a fault report needs to name the
     /// function a program counter lies in.
-    pub fn functions(&self) -> &[DefinedSymbol] {
+    pub fn functions(&self) -> &[DefinedSymbol<'a>] {
         &self.functions
     }
 
     /// The function containing `addr` and the offset of `addr` within it: the function with
     /// the highest start not above `addr`, if `addr` lies inside its size (or, for a function
     /// of unknown size 0, anywhere before the next function).
-    pub fn symbolize(&self, addr: u64) -> Option<(&DefinedSymbol, u64)> {
+    pub fn symbolize(&self, addr: u64) -> Option<(&DefinedSymbol<'a>, u64)> {
         let index = self
             .functions
             .partition_point(|f| f.va <= addr)
@@ -140,6 +140,12 @@ impl Linked {
 struct Placed {
     group: Group,
     offset: usize,
+}
+
+/// The error for an address that overflows (parse rules it out): built only when needed, as
+/// building and dropping one per relocation is measurable.
+fn text_too_large() -> LoadError {
+    LoadError::TooLarge { group: "text" }
 }
 
 fn group_name(group: Group) -> &'static str {
@@ -237,7 +243,7 @@ impl<'a> Object<'a> {
         &self,
         image: &mut Image<'_>,
         resolve: &mut dyn FnMut(&str) -> Option<u64>,
-    ) -> Result<Linked, LoadError> {
+    ) -> Result<Linked<'a>, LoadError> {
         let layout = self.layout();
         image.check(&layout)?;
         image.text.fill(0);
@@ -271,7 +277,7 @@ impl<'a> Object<'a> {
     }
 }
 
-impl Linker<'_, '_, '_, '_> {
+impl<'a> Linker<'_, 'a, '_, '_> {
     /// Copies the contents of every loaded, non-`NOBITS` section.
     fn copy_sections(&mut self) {
         for i in 0..self.obj.shnum {
@@ -316,7 +322,7 @@ impl Linker<'_, '_, '_, '_> {
             // Parse checked the section is loaded and the value within it.
             return self
                 .section_va(shndx as usize, sym.value)
-                .ok_or(LoadError::TooLarge { group: "text" });
+                .ok_or_else(text_too_large);
         }
         if index == 0 {
             return Ok(0);
@@ -401,8 +407,8 @@ impl Linker<'_, '_, '_, '_> {
                 let mut a = rela.addend;
                 let p = self
                     .section_va(target, rela.offset)
-                    .ok_or(LoadError::TooLarge { group: "text" })?;
-                if reloc::is_branch26(rela.r_type) && !obj.in_own_text(&sym) {
+                    .ok_or_else(text_too_large)?;
+                if reloc::is_branch26(rela.r_type) && !is_text(obj.defining_flags(&sym)) {
                     let dest = i128::from(s) + i128::from(a);
                     if !reloc::branch26_in_range(dest - i128::from(p)) {
                         // The veneer holds the 64-bit address, modulo 2^64 like ABS64.
@@ -435,7 +441,7 @@ impl Linker<'_, '_, '_, '_> {
     }
 
     /// The module's exported symbols, sorted by name.
-    fn exports(&self) -> Vec<DefinedSymbol> {
+    fn exports(&self) -> Vec<DefinedSymbol<'a>> {
         let obj = self.obj;
         let mut out: Vec<DefinedSymbol> = (1..obj.symbol_count())
             .filter_map(|i| {
@@ -460,7 +466,7 @@ impl Linker<'_, '_, '_, '_> {
                     return None;
                 }
                 Some(DefinedSymbol {
-                    name: name.to_string(),
+                    name,
                     va,
                     size: sym.size,
                     kind: match sym.kind() {
@@ -472,12 +478,12 @@ impl Linker<'_, '_, '_, '_> {
                 })
             })
             .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.sort_by(|a, b| a.name.cmp(b.name));
         out
     }
 
     /// Every defined function (local or global), sorted by address.
-    fn functions(&self) -> Vec<DefinedSymbol> {
+    fn functions(&self) -> Vec<DefinedSymbol<'a>> {
         let obj = self.obj;
         let mut out: Vec<DefinedSymbol> = (1..obj.symbol_count())
             .filter_map(|i| {
@@ -491,7 +497,7 @@ impl Linker<'_, '_, '_, '_> {
                     return None;
                 }
                 Some(DefinedSymbol {
-                    name: name.to_string(),
+                    name,
                     va: self.section_va(shndx as usize, sym.value)?,
                     size: sym.size,
                     kind: SymbolKind::Function,
@@ -499,7 +505,7 @@ impl Linker<'_, '_, '_, '_> {
                 })
             })
             .collect();
-        out.sort_by(|a, b| a.va.cmp(&b.va).then_with(|| a.name.cmp(&b.name)));
+        out.sort_by(|a, b| a.va.cmp(&b.va).then_with(|| a.name.cmp(b.name)));
         out
     }
 }

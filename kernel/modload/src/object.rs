@@ -10,7 +10,7 @@ use goblin::elf::section_header::{
 };
 use goblin::elf::sym::{STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_GNU_IFUNC, STT_TLS};
 
-use crate::elf::{self, str_at, Rela, Shdr, Sym, EHDR_SIZE, RELA_SIZE, SHDR_SIZE, SYM_SIZE};
+use crate::elf::{self, Rela, Shdr, StrTable, Sym, EHDR_SIZE, RELA_SIZE, SHDR_SIZE, SYM_SIZE};
 use crate::error::LoadError;
 use crate::reloc;
 
@@ -29,11 +29,14 @@ pub struct Object<'a> {
     pub(crate) bytes: &'a [u8],
     shoff: usize,
     pub(crate) shnum: usize,
-    shstrtab: &'a [u8],
+    shstrtab: StrTable<'a>,
     /// Index of the `SHT_SYMTAB` section, or 0 if there is none.
     pub(crate) symtab_index: usize,
     symtab: &'a [u8],
-    strtab: &'a [u8],
+    strtab: StrTable<'a>,
+    /// How many `CALL26`/`JUMP26` relocations of loaded sections branch outside the module's
+    /// own text: an upper bound of the veneers the link may need.
+    pub(crate) veneer_candidates: usize,
 }
 
 /// An undefined global symbol the module needs from the kernel (or another module).
@@ -43,6 +46,13 @@ pub struct Import<'a> {
     pub name: &'a str,
     /// Whether the reference is weak: an unresolved weak symbol links as address 0.
     pub weak: bool,
+}
+
+/// Whether section flags (of a symbol's defining section, `None` if it has none) mark the
+/// module's own text: an executable, loaded section.
+pub(crate) fn is_text(flags: Option<u64>) -> bool {
+    let text = u64::from(SHF_ALLOC | SHF_EXECINSTR);
+    flags.is_some_and(|f| f & text == text)
 }
 
 fn bad_section(index: usize, name: &str, why: &'static str) -> LoadError {
@@ -154,10 +164,11 @@ impl<'a> Object<'a> {
             bytes,
             shoff,
             shnum,
-            shstrtab: &[],
+            shstrtab: StrTable::default(),
             symtab_index: 0,
             symtab: &[],
-            strtab: &[],
+            strtab: StrTable::default(),
+            veneer_candidates: 0,
         };
         // The section name table first, so later errors can name sections.
         let sh = obj.shdr(shstrndx).ok_or(LoadError::BadHeader {
@@ -165,13 +176,18 @@ impl<'a> Object<'a> {
             value: shstrndx as u64,
             why: "the section name table index is not a section",
         })?;
-        obj.shstrtab = obj.checked_strtab(shstrndx, &sh, "")?;
+        obj.shstrtab = StrTable::new(obj.checked_strtab(shstrndx, &sh, "")?);
 
         for i in 0..shnum {
             let sh = obj
                 .shdr(i)
                 .ok_or_else(|| bad_section(i, "", "header unreadable"))?;
-            let name = str_at(obj.shstrtab, sh.name).map_err(|why| bad_section(i, "", why))?;
+            obj.shstrtab
+                .check(sh.name)
+                .map_err(|why| bad_section(i, "", why))?;
+            // Names are looked up only for an error message.
+            let shstrtab = obj.shstrtab;
+            let name = || shstrtab.get(sh.name).unwrap_or("");
             if sh.sh_type != SHT_NOBITS {
                 obj.file_range(i, &sh)?;
             }
@@ -181,14 +197,14 @@ impl<'a> Object<'a> {
                 {
                     return Err(bad_section(
                         i,
-                        name,
+                        name(),
                         "alignment is not a power of two or exceeds 64 KiB",
                     ));
                 }
                 if sh.flags & u64::from(SHF_TLS) != 0 {
                     return Err(bad_section(
                         i,
-                        name,
+                        name(),
                         "thread-local storage is not supported in modules",
                     ));
                 }
@@ -197,37 +213,37 @@ impl<'a> Object<'a> {
                 SHT_REL => {
                     return Err(bad_section(
                         i,
-                        name,
+                        name(),
                         "SHT_REL relocations (implicit addends) are not supported; AArch64 objects use SHT_RELA",
                     ))
                 }
                 SHT_SYMTAB_SHNDX => {
-                    return Err(bad_section(i, name, "extended symbol section indices are not supported"))
+                    return Err(bad_section(i, name(), "extended symbol section indices are not supported"))
                 }
                 SHT_SYMTAB => {
                     if obj.symtab_index != 0 {
-                        return Err(bad_section(i, name, "a second symbol table"));
+                        return Err(bad_section(i, name(), "a second symbol table"));
                     }
                     if sh.entsize != SYM_SIZE as u64 || sh.size % SYM_SIZE as u64 != 0 {
-                        return Err(bad_section(i, name, "symbol table entry size is not 24 or its size is not a multiple of it"));
+                        return Err(bad_section(i, name(), "symbol table entry size is not 24 or its size is not a multiple of it"));
                     }
                     let link = sh.link as usize;
                     let strsh = obj
                         .shdr(link)
                         .filter(|_| link != 0)
-                        .ok_or_else(|| bad_section(i, name, "sh_link does not name a string table"))?;
+                        .ok_or_else(|| bad_section(i, name(), "sh_link does not name a string table"))?;
                     obj.symtab_index = i;
                     obj.symtab = obj.file_range(i, &sh)?;
-                    obj.strtab = obj.checked_strtab(link, &strsh, name)?;
+                    obj.strtab = StrTable::new(obj.checked_strtab(link, &strsh, name())?);
                 }
                 _ => {}
             }
         }
         obj.check_symbols()?;
-        obj.check_relocations()?;
+        obj.veneer_candidates = obj.check_relocations()?;
         // Fail now, not after the caller allocated, if the sizes overflow: the worst case
         // assumes one veneer per candidate branch.
-        obj.plan(obj.veneer_candidates().count(), |_, _, _| {})?;
+        obj.plan(obj.veneer_candidates, |_, _, _| {})?;
         Ok(obj)
     }
 
@@ -282,14 +298,16 @@ impl<'a> Object<'a> {
                 name: String::new(),
                 why: "entry unreadable",
             })?;
-            let name = str_at(self.strtab, sym.name).map_err(|why| LoadError::BadSymbol {
-                index,
-                name: String::new(),
-                why,
-            })?;
+            self.strtab
+                .check(sym.name)
+                .map_err(|why| LoadError::BadSymbol {
+                    index,
+                    name: String::new(),
+                    why,
+                })?;
             let bad = |why| LoadError::BadSymbol {
                 index,
-                name: name.to_string(),
+                name: self.sym_name(&sym).to_string(),
                 why,
             };
             if !matches!(sym.bind(), STB_LOCAL | STB_GLOBAL | STB_WEAK) {
@@ -330,8 +348,10 @@ impl<'a> Object<'a> {
         Ok(())
     }
 
-    /// Checks every relocation section and, for loaded targets, every relocation.
-    fn check_relocations(&self) -> Result<(), LoadError> {
+    /// Checks every relocation section and, for loaded targets, every relocation; returns how
+    /// many are veneer candidates (branches that may need a veneer).
+    fn check_relocations(&self) -> Result<usize, LoadError> {
+        let mut candidates = 0;
         for i in 0..self.shnum {
             let Some(sh) = self.shdr(i) else { continue };
             if sh.sh_type != SHT_RELA {
@@ -395,15 +415,16 @@ impl<'a> Object<'a> {
                         ))
                     }
                 }
-                if self
-                    .defining_section(&sym)
-                    .is_some_and(|s| s.flags & u64::from(SHF_ALLOC) == 0)
-                {
+                let flags = self.defining_flags(&sym);
+                if flags.is_some_and(|f| f & u64::from(SHF_ALLOC) == 0) {
                     return Err(bad("refers to a symbol in a section that is not loaded"));
+                }
+                if reloc::is_branch26(rela.r_type) && !is_text(flags) {
+                    candidates += 1;
                 }
             }
         }
-        Ok(())
+        Ok(candidates)
     }
 
     /// Section header `index`, if it is inside the (validated) table.
@@ -417,10 +438,33 @@ impl<'a> Object<'a> {
         )
     }
 
+    /// `sh_flags` of section `index`, read alone.
+    fn section_flags(&self, index: usize) -> Option<u64> {
+        if index >= self.shnum {
+            return None;
+        }
+        elf::u64_at(
+            self.bytes,
+            self.shoff
+                .checked_add(index.checked_mul(SHDR_SIZE)?)?
+                .checked_add(8)?,
+        )
+    }
+
+    /// `sh_flags` of the section defining `sym`, or `None` for undefined, absolute and other
+    /// special symbols.
+    pub(crate) fn defining_flags(&self, sym: &Sym) -> Option<u64> {
+        let shndx = u32::from(sym.shndx);
+        if shndx == SHN_UNDEF || shndx >= SHN_LORESERVE {
+            return None;
+        }
+        self.section_flags(shndx as usize)
+    }
+
     /// Name of section `index` (empty if unreadable, which parse rules out).
     pub(crate) fn section_name(&self, index: usize) -> &'a str {
         self.shdr(index)
-            .and_then(|sh| str_at(self.shstrtab, sh.name).ok())
+            .and_then(|sh| self.shstrtab.get(sh.name).ok())
             .unwrap_or("")
     }
 
@@ -447,17 +491,7 @@ impl<'a> Object<'a> {
 
     /// A symbol's name (empty if unreadable, which parse rules out).
     pub(crate) fn sym_name(&self, sym: &Sym) -> &'a str {
-        str_at(self.strtab, sym.name).unwrap_or("")
-    }
-
-    /// The header of the section defining `sym`, or `None` for undefined, absolute and
-    /// other special symbols.
-    pub(crate) fn defining_section(&self, sym: &Sym) -> Option<Shdr> {
-        let shndx = u32::from(sym.shndx);
-        if shndx == SHN_UNDEF || shndx >= SHN_LORESERVE {
-            return None;
-        }
-        self.shdr(shndx as usize)
+        self.strtab.get(sym.name).unwrap_or("")
     }
 
     /// Relocation `j` of relocation section `sh`.
@@ -485,28 +519,26 @@ impl<'a> Object<'a> {
         })
     }
 
-    /// Whether `sym` is defined in the module's own text (an executable, loaded section).
-    pub(crate) fn in_own_text(&self, sym: &Sym) -> bool {
-        self.defining_section(sym).is_some_and(|sh| {
-            let flags = u64::from(SHF_ALLOC | SHF_EXECINSTR);
-            sh.flags & flags == flags
-        })
-    }
-
-    /// Every CALL26/JUMP26 relocation of a loaded section whose target is not in the
-    /// module's own text, as `(symbol index, addend)`: each may need a veneer.
-    pub(crate) fn veneer_candidates(&self) -> impl Iterator<Item = (u32, i64)> + '_ {
-        self.loaded_rela_sections().flat_map(move |(sh, _, _)| {
+    /// Calls `f(symbol index, addend)` for every CALL26/JUMP26 relocation of a loaded section
+    /// whose target is not in the module's own text: each may need a veneer.
+    pub(crate) fn for_each_veneer_candidate(&self, mut f: impl FnMut(u32, i64)) {
+        for (sh, _, _) in self.loaded_rela_sections() {
             let count = usize::try_from(sh.size).unwrap_or(0) / RELA_SIZE;
-            (0..count).filter_map(move |j| {
-                let rela = self.rela(&sh, j)?;
+            for j in 0..count {
+                let Some(rela) = self.rela(&sh, j) else {
+                    continue;
+                };
                 if !reloc::is_branch26(rela.r_type) {
-                    return None;
+                    continue;
                 }
-                let sym = self.sym(rela.sym as usize)?;
-                (!self.in_own_text(&sym)).then_some((rela.sym, rela.addend))
-            })
-        })
+                let Some(sym) = self.sym(rela.sym as usize) else {
+                    continue;
+                };
+                if !is_text(self.defining_flags(&sym)) {
+                    f(rela.sym, rela.addend);
+                }
+            }
+        }
     }
 
     /// The file contents of the first section called `name` (empty for `NOBITS`), or `None`
@@ -516,7 +548,7 @@ impl<'a> Object<'a> {
         (1..self.shnum).find_map(|i| {
             // Only the name field until the name matches (`sh_name` is the header's first word).
             let at = self.shoff.checked_add(i.checked_mul(SHDR_SIZE)?)?;
-            if !elf::str_is(self.shstrtab, elf::u32_at(self.bytes, at)?, name) {
+            if !self.shstrtab.is(elf::u32_at(self.bytes, at)?, name) {
                 return None;
             }
             let sh = self.shdr(i)?;

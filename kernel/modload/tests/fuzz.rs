@@ -210,7 +210,7 @@ fn exercise(rng: &mut Rng, bytes: &[u8]) -> Outcome {
     match result {
         Ok(linked) => {
             for s in linked.symbols() {
-                assert!(linked.symbol(&s.name).is_some());
+                assert!(linked.symbol(s.name).is_some());
             }
             Outcome::Linked
         }

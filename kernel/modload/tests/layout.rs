@@ -76,7 +76,7 @@ fn link_copies_zeroes_and_relocates() {
     );
 
     // Exports: globals with default visibility, sorted; hidden and local ones stay private.
-    let names: Vec<_> = linked.symbols().iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<_> = linked.symbols().iter().map(|s| s.name).collect();
     assert_eq!(names, ["__keel_module", "init_module"]);
     let desc = linked.symbol("__keel_module").unwrap();
     assert_eq!(

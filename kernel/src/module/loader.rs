@@ -27,7 +27,7 @@ use keel_modload::{Object, SymbolKind};
 
 use super::exports::EXPORTS;
 use super::region::{ModuleMemory, RegionError};
-use super::{contain, Export, Function, Module, ModuleId, State};
+use super::{contain, Export, Functions, Module, ModuleId, State};
 
 /// Longest module name (`.modinfo`'s rule).
 const NAME_MAX: usize = 55;
@@ -720,15 +720,7 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         name: name.to_string(),
         error,
     })?;
-    let functions = linked
-        .functions()
-        .iter()
-        .map(|f| Function {
-            start: f.va,
-            size: f.size,
-            name: f.name.clone(),
-        })
-        .collect();
+    let functions = Functions::new(linked.functions());
 
     let id = super::next_id();
     let size = memory.size();
