@@ -258,10 +258,12 @@ pub(crate) fn str_is(table: &[u8], off: u32, name: &str) -> bool {
         return false;
     };
     let name = name.as_bytes();
+    // The terminating NUL first: it rules out most names without comparing them.
     table
         .get(start..)
         .and_then(|rest| rest.get(..=name.len()))
-        .is_some_and(|s| s[..name.len()] == *name && s[name.len()] == 0)
+        .and_then(|s| s.split_last())
+        .is_some_and(|(&nul, s)| nul == 0 && s == name)
 }
 
 /// Returns the NUL-terminated string at `off` in `table`, if it is in bounds and UTF-8.

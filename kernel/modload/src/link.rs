@@ -244,17 +244,33 @@ impl<'a> Object<'a> {
         image: &mut Image<'_>,
         resolve: &mut dyn FnMut(&str) -> Option<u64>,
     ) -> Result<Linked<'a>, LoadError> {
-        let layout = self.layout();
+        self.link_with(&self.layout(), image, resolve)
+    }
+
+    /// [`Object::link`] with the layout the caller already computed with [`Object::layout`]
+    /// (and allocated `image` for), instead of computing it again. Only its veneer count is
+    /// taken as given: a layout that does not place this object's sections as
+    /// [`Object::layout`] does is [`LoadError::WrongLayout`].
+    pub fn link_with(
+        &self,
+        layout: &Layout,
+        image: &mut Image<'_>,
+        resolve: &mut dyn FnMut(&str) -> Option<u64>,
+    ) -> Result<Linked<'a>, LoadError> {
+        let layout = *layout;
         image.check(&layout)?;
-        image.text.fill(0);
-        image.rodata.fill(0);
-        image.data.fill(0);
         let mut placed = vec![None; self.shnum];
-        self.plan(layout.veneer_slots, |i, group, offset| {
+        let planned = self.plan(layout.veneer_slots, |i, group, offset| {
             if let Some(slot) = placed.get_mut(i) {
                 *slot = Some(Placed { group, offset });
             }
         })?;
+        if planned != layout {
+            return Err(LoadError::WrongLayout);
+        }
+        image.text.fill(0);
+        image.rodata.fill(0);
+        image.data.fill(0);
         let mut linker = Linker {
             obj: self,
             image,
@@ -386,13 +402,9 @@ impl<'a> Linker<'_, 'a, '_, '_> {
     /// Applies every relocation of every loaded section.
     fn relocate(&mut self) -> Result<(), LoadError> {
         let obj = self.obj;
-        for (sh, target, _) in obj.loaded_rela_sections() {
-            let count = usize::try_from(sh.size).unwrap_or(0) / crate::elf::RELA_SIZE;
+        for (i, sh, target, _) in obj.loaded_rela_sections() {
             let tname = || obj.section_name(target);
-            for j in 0..count {
-                let Some(rela) = obj.rela(&sh, j) else {
-                    continue;
-                };
+            for (_, rela) in obj.relas(i, &sh) {
                 let Some(sym) = obj.sym(rela.sym as usize) else {
                     continue;
                 };

@@ -55,6 +55,13 @@ pub(crate) fn is_text(flags: Option<u64>) -> bool {
     flags.is_some_and(|f| f & text == text)
 }
 
+/// The relocations in `data` (the contents of a relocation section), numbered.
+fn relas(data: &[u8]) -> impl Iterator<Item = (usize, Rela)> + '_ {
+    data.chunks_exact(RELA_SIZE)
+        .enumerate()
+        .filter_map(|(j, entry)| Some((j, Rela::read(entry, 0)?)))
+}
+
 fn bad_section(index: usize, name: &str, why: &'static str) -> LoadError {
     LoadError::BadSection {
         index,
@@ -383,11 +390,8 @@ impl<'a> Object<'a> {
                 })?;
             let tname = || self.section_name(target);
             let loaded = tsh.flags & u64::from(SHF_ALLOC) != 0;
-            let count = self.file_range(i, &sh)?.len() / RELA_SIZE;
-            for j in 0..count {
-                let rela = self
-                    .rela(&sh, j)
-                    .ok_or_else(|| bad_section(i, name(), "entry unreadable"))?;
+            let data = self.file_range(i, &sh)?;
+            for (j, rela) in relas(data) {
                 let bad = |why| LoadError::BadRelocation {
                     section: tname().to_string(),
                     index: j,
@@ -494,40 +498,38 @@ impl<'a> Object<'a> {
         self.strtab.get(sym.name).unwrap_or("")
     }
 
-    /// Relocation `j` of relocation section `sh`.
-    pub(crate) fn rela(&self, sh: &Shdr, j: usize) -> Option<Rela> {
-        let off = usize::try_from(sh.offset)
-            .ok()?
-            .checked_add(j.checked_mul(RELA_SIZE)?)?;
-        if j >= usize::try_from(sh.size).ok()? / RELA_SIZE {
-            return None;
-        }
-        Rela::read(self.bytes, off)
+    /// The relocations of relocation section `index` (header `sh`), numbered.
+    pub(crate) fn relas(
+        &self,
+        index: usize,
+        sh: &Shdr,
+    ) -> impl Iterator<Item = (usize, Rela)> + 'a {
+        relas(self.section_data(index, sh))
     }
 
     /// The relocation sections that patch loaded sections, as
-    /// `(relocation section header, target index, target header)`.
-    pub(crate) fn loaded_rela_sections(&self) -> impl Iterator<Item = (Shdr, usize, Shdr)> + '_ {
+    /// `(relocation section index, its header, target index, target header)`.
+    pub(crate) fn loaded_rela_sections(
+        &self,
+    ) -> impl Iterator<Item = (usize, Shdr, usize, Shdr)> + '_ {
         (0..self.shnum).filter_map(move |i| {
-            let sh = self.shdr(i)?;
-            if sh.sh_type != SHT_RELA {
+            // The type alone first (the high half of the header's first word).
+            let at = self.shoff.checked_add(i.checked_mul(SHDR_SIZE)?)?;
+            if (elf::u64_at(self.bytes, at)? >> 32) as u32 != SHT_RELA {
                 return None;
             }
+            let sh = self.shdr(i)?;
             let target = sh.info as usize;
             let tsh = self.shdr(target)?;
-            (tsh.flags & u64::from(SHF_ALLOC) != 0).then_some((sh, target, tsh))
+            (tsh.flags & u64::from(SHF_ALLOC) != 0).then_some((i, sh, target, tsh))
         })
     }
 
     /// Calls `f(symbol index, addend)` for every CALL26/JUMP26 relocation of a loaded section
     /// whose target is not in the module's own text: each may need a veneer.
     pub(crate) fn for_each_veneer_candidate(&self, mut f: impl FnMut(u32, i64)) {
-        for (sh, _, _) in self.loaded_rela_sections() {
-            let count = usize::try_from(sh.size).unwrap_or(0) / RELA_SIZE;
-            for j in 0..count {
-                let Some(rela) = self.rela(&sh, j) else {
-                    continue;
-                };
+        for (i, sh, _, _) in self.loaded_rela_sections() {
+            for (_, rela) in self.relas(i, &sh) {
                 if !reloc::is_branch26(rela.r_type) {
                     continue;
                 }
@@ -548,7 +550,9 @@ impl<'a> Object<'a> {
         (1..self.shnum).find_map(|i| {
             // Only the name field until the name matches (`sh_name` is the header's first word).
             let at = self.shoff.checked_add(i.checked_mul(SHDR_SIZE)?)?;
-            if !self.shstrtab.is(elf::u32_at(self.bytes, at)?, name) {
+            // `sh_name` is the low half of the header's first word.
+            let sh_name = elf::u64_at(self.bytes, at)? as u32;
+            if !self.shstrtab.is(sh_name, name) {
                 return None;
             }
             let sh = self.shdr(i)?;

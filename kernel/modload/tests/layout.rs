@@ -155,3 +155,22 @@ fn empty_groups_are_zero_sized() {
     let linked = obj.link(&mut bufs.image(), &mut |_| None).unwrap();
     assert!(linked.symbols().is_empty());
 }
+
+#[test]
+fn link_with_takes_only_the_objects_own_layout() {
+    let elf = sample_object();
+    let obj = Object::parse(&elf).unwrap();
+    let layout = obj.layout();
+    let mut bufs = Buffers::new(&layout, TEXT_VA, RODATA_VA, DATA_VA);
+    let linked = obj
+        .link_with(&layout, &mut bufs.image(), &mut sample_resolver)
+        .unwrap();
+    assert_eq!(linked.layout(), &layout);
+    let mut other = layout;
+    other.rodata += 8;
+    let mut bufs = Buffers::new(&other, TEXT_VA, RODATA_VA, DATA_VA);
+    let err = obj
+        .link_with(&other, &mut bufs.image(), &mut sample_resolver)
+        .unwrap_err();
+    assert_eq!(err, LoadError::WrongLayout);
+}
