@@ -282,8 +282,7 @@ impl<'a> Object<'a> {
         };
         linker.copy_sections();
         linker.relocate()?;
-        let symbols = linker.exports();
-        let functions = linker.functions();
+        let (symbols, functions) = linker.symbols();
         Ok(Linked {
             symbols,
             functions,
@@ -452,72 +451,58 @@ impl<'a> Linker<'_, 'a, '_, '_> {
         Ok(())
     }
 
-    /// The module's exported symbols, sorted by name.
-    fn exports(&self) -> Vec<DefinedSymbol<'a>> {
+    /// The module's exported symbols, sorted by name, and every defined function (local or
+    /// global), sorted by address: one pass over the symbol table.
+    fn symbols(&self) -> (Vec<DefinedSymbol<'a>>, Vec<DefinedSymbol<'a>>) {
         let obj = self.obj;
-        let mut out: Vec<DefinedSymbol> = (1..obj.symbol_count())
-            .filter_map(|i| {
-                let sym = obj.sym(i)?;
-                let shndx = u32::from(sym.shndx);
-                let bind = sym.bind();
-                let vis = sym.visibility();
-                if shndx == SHN_UNDEF
-                    || !(bind == STB_GLOBAL || bind == STB_WEAK)
-                    || !(vis == STV_DEFAULT || vis == STV_PROTECTED)
-                    || matches!(sym.kind(), STT_SECTION | STT_FILE)
-                {
-                    return None;
-                }
-                let va = if shndx == SHN_ABS {
-                    sym.value
-                } else {
-                    self.section_va(shndx as usize, sym.value)?
-                };
-                let name = obj.sym_name(&sym);
-                if name.is_empty() {
-                    return None;
-                }
-                Some(DefinedSymbol {
-                    name,
-                    va,
-                    size: sym.size,
-                    kind: match sym.kind() {
-                        STT_FUNC => SymbolKind::Function,
-                        STT_OBJECT => SymbolKind::Object,
-                        _ => SymbolKind::Other,
-                    },
-                    weak: bind == STB_WEAK,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(b.name));
-        out
-    }
-
-    /// Every defined function (local or global), sorted by address.
-    fn functions(&self) -> Vec<DefinedSymbol<'a>> {
-        let obj = self.obj;
-        let mut out: Vec<DefinedSymbol> = (1..obj.symbol_count())
-            .filter_map(|i| {
-                let sym = obj.sym(i)?;
-                let shndx = u32::from(sym.shndx);
-                if sym.kind() != STT_FUNC || shndx == SHN_UNDEF || shndx == SHN_ABS {
-                    return None;
-                }
-                let name = obj.sym_name(&sym);
-                if name.is_empty() {
-                    return None;
-                }
-                Some(DefinedSymbol {
-                    name,
-                    va: self.section_va(shndx as usize, sym.value)?,
-                    size: sym.size,
-                    kind: SymbolKind::Function,
-                    weak: sym.bind() == STB_WEAK,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.va.cmp(&b.va).then_with(|| a.name.cmp(b.name)));
-        out
+        let mut exports = Vec::new();
+        let mut functions = Vec::new();
+        for i in 1..obj.symbol_count() {
+            let Some(sym) = obj.sym(i) else { continue };
+            let shndx = u32::from(sym.shndx);
+            let kind = sym.kind();
+            if shndx == SHN_UNDEF || matches!(kind, STT_SECTION | STT_FILE) {
+                continue;
+            }
+            let bind = sym.bind();
+            let vis = sym.visibility();
+            let exported = (bind == STB_GLOBAL || bind == STB_WEAK)
+                && (vis == STV_DEFAULT || vis == STV_PROTECTED);
+            let function = kind == STT_FUNC && shndx != SHN_ABS;
+            if !exported && !function {
+                continue;
+            }
+            let va = if shndx == SHN_ABS {
+                Some(sym.value)
+            } else {
+                self.section_va(shndx as usize, sym.value)
+            };
+            let name = obj.sym_name(&sym);
+            let Some(va) = va.filter(|_| !name.is_empty()) else {
+                continue;
+            };
+            let defined = DefinedSymbol {
+                name,
+                va,
+                size: sym.size,
+                kind: match kind {
+                    STT_FUNC => SymbolKind::Function,
+                    STT_OBJECT => SymbolKind::Object,
+                    _ => SymbolKind::Other,
+                },
+                weak: bind == STB_WEAK,
+            };
+            if function {
+                functions.push(defined.clone());
+            }
+            if exported {
+                exports.push(defined);
+            }
+        }
+        // Unstable sorts (no scratch buffer) on keys that tell every two entries apart but
+        // identical ones, so the order is still deterministic.
+        exports.sort_unstable_by(|a, b| (a.name, a.va, a.size).cmp(&(b.name, b.va, b.size)));
+        functions.sort_unstable_by(|a, b| (a.va, a.name, a.size).cmp(&(b.va, b.name, b.size)));
+        (exports, functions)
     }
 }
