@@ -114,15 +114,17 @@ impl Object<'_> {
         targets.dedup();
         // `parse` already planned with one veneer per candidate branch, an upper bound of
         // this count, so this cannot fail.
-        self.plan(targets.len(), |_, _, _| {}).unwrap_or_default()
+        self.plan(targets.len(), |_, _, _, _| {})
+            .unwrap_or_default()
     }
 
-    /// Places every loaded section, telling `place` each one's index, group and offset, and
-    /// returns the layout with `veneer_slots` veneers.
+    /// Places every loaded section, telling `place` each one's index, header, group and offset
+    /// (within each group in increasing offset order), and returns the layout with
+    /// `veneer_slots` veneers.
     pub(crate) fn plan(
         &self,
         veneer_slots: usize,
-        mut place: impl FnMut(usize, Group, usize),
+        mut place: impl FnMut(usize, &Shdr, Group, usize),
     ) -> Result<Layout, LoadError> {
         let mut text = Cursor::new();
         let mut rodata = Cursor::new();
@@ -146,7 +148,7 @@ impl Object<'_> {
                     Group::Data => (&mut data, "data"),
                 };
                 let offset = cursor.place(sh.size, sh.addralign, name)?;
-                place(i, group, offset);
+                place(i, &sh, group, offset);
             }
         }
         let veneer_bytes = veneer_slots

@@ -260,17 +260,48 @@ impl<'a> Object<'a> {
         let layout = *layout;
         image.check(&layout)?;
         let mut placed = vec![None; self.shnum];
-        let planned = self.plan(layout.veneer_slots, |i, group, offset| {
+        // Each group is filled in offset order: the bytes before each section (alignment
+        // padding) and `.bss` are zeroed, the others copied, each byte written once.
+        let mut filled = [0usize; 3];
+        let planned = self.plan(layout.veneer_slots, |i, sh, group, offset| {
             if let Some(slot) = placed.get_mut(i) {
                 *slot = Some(Placed { group, offset });
             }
+            let Some(done) = filled.get_mut(group as usize) else {
+                return;
+            };
+            let buffer = image.buffer(group);
+            if let Some(gap) = buffer.get_mut(*done..offset) {
+                gap.fill(0);
+            }
+            let (src, len) = if sh.sh_type == SHT_NOBITS {
+                (None, usize::try_from(sh.size).unwrap_or(0))
+            } else {
+                let src = self.section_data(i, sh);
+                (Some(src), src.len())
+            };
+            let Some(end) = offset.checked_add(len) else {
+                return;
+            };
+            match (buffer.get_mut(offset..end), src) {
+                (Some(dst), Some(src)) => dst.copy_from_slice(src),
+                (Some(dst), None) => dst.fill(0),
+                (None, _) => return,
+            }
+            *done = end;
         })?;
         if planned != layout {
             return Err(LoadError::WrongLayout);
         }
-        image.text.fill(0);
-        image.rodata.fill(0);
-        image.data.fill(0);
+        // The rest of each buffer: the veneer area (before veneers are written) and the tail.
+        for (group, done) in [Group::Text, Group::Rodata, Group::Data]
+            .into_iter()
+            .zip(filled)
+        {
+            if let Some(rest) = image.buffer(group).get_mut(done..) {
+                rest.fill(0);
+            }
+        }
         let mut linker = Linker {
             obj: self,
             image,
@@ -280,7 +311,6 @@ impl<'a> Object<'a> {
             veneers: BTreeMap::new(),
             layout,
         };
-        linker.copy_sections();
         linker.relocate()?;
         let (symbols, functions) = linker.symbols();
         Ok(Linked {
@@ -293,26 +323,6 @@ impl<'a> Object<'a> {
 }
 
 impl<'a> Linker<'_, 'a, '_, '_> {
-    /// Copies the contents of every loaded, non-`NOBITS` section.
-    fn copy_sections(&mut self) {
-        for i in 0..self.obj.shnum {
-            let (Some(Some(p)), Some(sh)) = (self.placed.get(i).copied(), self.obj.shdr(i)) else {
-                continue;
-            };
-            if sh.sh_type == SHT_NOBITS {
-                continue;
-            }
-            let src = self.obj.section_data(i, &sh);
-            let dst = p
-                .offset
-                .checked_add(src.len())
-                .and_then(|end| self.image.buffer(p.group).get_mut(p.offset..end));
-            if let Some(dst) = dst {
-                dst.copy_from_slice(src);
-            }
-        }
-    }
-
     /// The run-time address of section `index` plus `offset`, if the section is loaded.
     fn section_va(&self, index: usize, offset: u64) -> Option<u64> {
         let p = self.placed.get(index).copied().flatten()?;
@@ -457,8 +467,7 @@ impl<'a> Linker<'_, 'a, '_, '_> {
         let obj = self.obj;
         let mut exports = Vec::new();
         let mut functions = Vec::new();
-        for i in 1..obj.symbol_count() {
-            let Some(sym) = obj.sym(i) else { continue };
+        for (_, sym) in obj.syms().skip(1) {
             let shndx = u32::from(sym.shndx);
             let kind = sym.kind();
             if shndx == SHN_UNDEF || matches!(kind, STT_SECTION | STT_FILE) {

@@ -250,7 +250,7 @@ impl<'a> Object<'a> {
         obj.veneer_candidates = obj.check_relocations()?;
         // Fail now, not after the caller allocated, if the sizes overflow: the worst case
         // assumes one veneer per candidate branch.
-        obj.plan(obj.veneer_candidates, |_, _, _| {})?;
+        obj.plan(obj.veneer_candidates, |_, _, _, _| {})?;
         Ok(obj)
     }
 
@@ -299,12 +299,7 @@ impl<'a> Object<'a> {
 
     /// Checks every symbol.
     fn check_symbols(&self) -> Result<(), LoadError> {
-        for index in 0..self.symbol_count() {
-            let sym = self.sym(index).ok_or_else(|| LoadError::BadSymbol {
-                index,
-                name: String::new(),
-                why: "entry unreadable",
-            })?;
+        for (index, sym) in self.syms() {
             self.strtab
                 .check(sym.name)
                 .map_err(|why| LoadError::BadSymbol {
@@ -360,10 +355,11 @@ impl<'a> Object<'a> {
     fn check_relocations(&self) -> Result<usize, LoadError> {
         let mut candidates = 0;
         for i in 0..self.shnum {
-            let Some(sh) = self.shdr(i) else { continue };
-            if sh.sh_type != SHT_RELA {
+            // The type alone first (the high half of the header's first word).
+            if self.section_type(i) != Some(SHT_RELA) {
                 continue;
             }
+            let Some(sh) = self.shdr(i) else { continue };
             // Names are looked up only for an error message: reading them costs more than the
             // checks.
             let name = || self.section_name(i);
@@ -442,6 +438,15 @@ impl<'a> Object<'a> {
         )
     }
 
+    /// `sh_type` of section `index`, read alone (the high half of the header's first word).
+    fn section_type(&self, index: usize) -> Option<u32> {
+        if index >= self.shnum {
+            return None;
+        }
+        let at = self.shoff.checked_add(index.checked_mul(SHDR_SIZE)?)?;
+        Some((elf::u64_at(self.bytes, at)? >> 32) as u32)
+    }
+
     /// `sh_flags` of section `index`, read alone.
     fn section_flags(&self, index: usize) -> Option<u64> {
         if index >= self.shnum {
@@ -485,6 +490,14 @@ impl<'a> Object<'a> {
         self.symtab.len() / SYM_SIZE
     }
 
+    /// Every symbol, numbered, in table order (symbol 0 included).
+    pub(crate) fn syms(&self) -> impl Iterator<Item = (usize, Sym)> + 'a {
+        self.symtab
+            .chunks_exact(SYM_SIZE)
+            .enumerate()
+            .filter_map(|(index, entry)| Some((index, Sym::read(entry, 0)?)))
+    }
+
     /// Symbol `index`.
     pub(crate) fn sym(&self, index: usize) -> Option<Sym> {
         if index >= self.symbol_count() {
@@ -513,9 +526,8 @@ impl<'a> Object<'a> {
         &self,
     ) -> impl Iterator<Item = (usize, Shdr, usize, Shdr)> + '_ {
         (0..self.shnum).filter_map(move |i| {
-            // The type alone first (the high half of the header's first word).
-            let at = self.shoff.checked_add(i.checked_mul(SHDR_SIZE)?)?;
-            if (elf::u64_at(self.bytes, at)? >> 32) as u32 != SHT_RELA {
+            // The type alone first.
+            if self.section_type(i)? != SHT_RELA {
                 return None;
             }
             let sh = self.shdr(i)?;
@@ -567,8 +579,7 @@ impl<'a> Object<'a> {
     /// meaning: code tests the address before use); a branch to it goes through a veneer to
     /// address 0.
     pub fn imports(&self) -> impl Iterator<Item = Import<'a>> + '_ {
-        (1..self.symbol_count()).filter_map(move |i| {
-            let sym = self.sym(i)?;
+        self.syms().skip(1).filter_map(move |(_, sym)| {
             let external = matches!(sym.bind(), STB_GLOBAL | STB_WEAK);
             if u32::from(sym.shndx) != SHN_UNDEF || !external {
                 return None;

@@ -81,6 +81,7 @@ impl fmt::Display for RelocName {
 }
 
 /// Returns how many bytes relocation type `r_type` patches, or `None` if unsupported.
+#[inline]
 pub fn width(r_type: u32) -> Option<u64> {
     Some(match r_type {
         R_AARCH64_NONE => 0,
