@@ -76,6 +76,7 @@ pub(crate) fn u32_at(bytes: &[u8], off: usize) -> Option<u32> {
 }
 
 /// Reads a little-endian `u64` at `off`.
+#[inline]
 pub(crate) fn u64_at(bytes: &[u8], off: usize) -> Option<u64> {
     if off.is_multiple_of(8) {
         return words::<1>(bytes, off).map(|w| w.get(0));
@@ -99,6 +100,7 @@ pub(crate) struct Shdr {
 
 impl Shdr {
     /// Decodes the section header at `off`.
+    #[inline]
     pub(crate) fn read(bytes: &[u8], off: usize) -> Option<Shdr> {
         // One bounds check for the whole header; the halves of a word are truncated on purpose.
         let w = words::<{ SHDR_SIZE / 8 }>(bytes, off)?;
@@ -130,6 +132,7 @@ pub(crate) struct Sym {
 
 impl Sym {
     /// Decodes the symbol at `off`.
+    #[inline]
     pub(crate) fn read(bytes: &[u8], off: usize) -> Option<Sym> {
         // The first word holds `st_name`, `st_info`, `st_other` and `st_shndx`.
         let w = words::<{ SYM_SIZE / 8 }>(bytes, off)?;
@@ -171,6 +174,7 @@ pub(crate) struct Rela {
 
 impl Rela {
     /// Decodes the relocation at `off`.
+    #[inline]
     pub(crate) fn read(bytes: &[u8], off: usize) -> Option<Rela> {
         let w = words::<{ RELA_SIZE / 8 }>(bytes, off)?;
         let info = w.get(1);
@@ -253,6 +257,7 @@ const NOT_UTF8: &str = "name is not valid UTF-8";
 
 /// Whether the NUL-terminated string at `off` in `table` is `name`: a byte comparison, without
 /// the UTF-8 check of [`str_at`] (a string equal to `name` is UTF-8).
+#[inline]
 pub(crate) fn str_is(table: &[u8], off: u32, name: &str) -> bool {
     let Ok(start) = usize::try_from(off) else {
         return false;

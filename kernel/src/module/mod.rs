@@ -111,19 +111,29 @@ struct Functions {
 impl Functions {
     /// Copies the linked module's function list (sorted by address), in two allocations.
     fn new(linked: &[keel_modload::DefinedSymbol<'_>]) -> Functions {
-        let mut names = String::with_capacity(linked.iter().map(|f| f.name.len()).sum());
+        let total = linked.iter().map(|f| f.name.len()).sum();
+        let mut names: Vec<u8> = Vec::with_capacity(total);
         let list = linked
             .iter()
             .map(|f| {
                 let start = names.len();
-                names.push_str(f.name);
+                let len = f.name.len();
+                // SAFETY: `names` has room for every name (`total` bytes), `start + len` of which
+                // this and the earlier names take; the new bytes are initialised by the copy from
+                // the name, which lies in the object (normal memory), not in `names`.
+                unsafe {
+                    crate::mm::bulk::copy(names.as_mut_ptr().add(start), f.name.as_ptr(), len);
+                    names.set_len(start + len);
+                }
                 Function {
                     start: f.va,
                     size: f.size,
-                    name: start..names.len(),
+                    name: start..start + len,
                 }
             })
             .collect();
+        // SAFETY: a concatenation of `str`s is UTF-8.
+        let names = unsafe { String::from_utf8_unchecked(names) };
         Functions { list, names }
     }
 
