@@ -80,14 +80,36 @@ impl fmt::Display for RelocName {
     }
 }
 
+/// [`SUPPORTED`] as a bit set of type numbers below 512 (all AArch64 static relocations are),
+/// built at compile time so that a relocation's type is looked up without a search.
+const SUPPORTED_SET: [u64; 8] = {
+    let mut set = [0u64; 8];
+    let mut i = 0;
+    while i < SUPPORTED.len() {
+        let t = SUPPORTED[i].0 as usize;
+        assert!(t < 512, "relocation type numbers fit the set");
+        set[t / 64] |= 1 << (t % 64);
+        i += 1;
+    }
+    set
+};
+
+/// Whether `r_type` is one of [`SUPPORTED`].
+fn is_supported(r_type: u32) -> bool {
+    let t = r_type as usize;
+    SUPPORTED_SET
+        .get(t / 64)
+        .is_some_and(|word| word >> (t % 64) & 1 == 1)
+}
+
 /// Returns how many bytes relocation type `r_type` patches, or `None` if unsupported.
-#[inline]
+#[inline(always)]
 pub fn width(r_type: u32) -> Option<u64> {
     Some(match r_type {
         R_AARCH64_NONE => 0,
         R_AARCH64_ABS64 | R_AARCH64_PREL64 => 8,
         R_AARCH64_ABS16 | R_AARCH64_PREL16 => 2,
-        _ if SUPPORTED.iter().any(|(t, _)| *t == r_type) => 4,
+        _ if is_supported(r_type) => 4,
         _ => return None,
     })
 }
@@ -310,4 +332,19 @@ fn write(place: &mut [u8], bytes: &[u8]) -> bool {
     }
     place.copy_from_slice(bytes);
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_supported_set_is_the_supported_list() {
+        for t in 0..2048u32 {
+            let listed = SUPPORTED.iter().any(|&(s, _)| s == t);
+            assert_eq!(is_supported(t), listed, "type {t}");
+            assert_eq!(width(t).is_some(), listed, "type {t}");
+        }
+        assert!(!is_supported(u32::MAX));
+    }
 }

@@ -438,7 +438,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
             provider_hash,
             provider,
         };
-        if let Some(kernel) = EXPORTS.entries().find(|e| e.name == symbol) {
+        if let Some(kernel) = EXPORTS.find(symbol) {
             if kernel.hash != hash {
                 return Err(mismatch(kernel.hash, "the kernel".to_string()));
             }
