@@ -417,6 +417,10 @@ impl<'a> Linker<'_, 'a, '_, '_> {
         let obj = self.obj;
         for (i, sh, target, _) in obj.loaded_rela_sections() {
             let tname = || obj.section_name(target);
+            // Where the target section landed, once per relocation section.
+            let placed = self.placed.get(target).copied().flatten();
+            let target_va =
+                placed.and_then(|pl| self.image.va(pl.group).checked_add(pl.offset as u64));
             for (_, rela) in obj.relas(i, &sh) {
                 let Some(sym) = obj.sym(rela.sym as usize) else {
                     continue;
@@ -430,8 +434,8 @@ impl<'a> Linker<'_, 'a, '_, '_> {
                 };
                 let mut s = self.symbol_address(rela.sym as usize, &sym, target)?;
                 let mut a = rela.addend;
-                let p = self
-                    .section_va(target, rela.offset)
+                let p = target_va
+                    .and_then(|va| va.checked_add(rela.offset))
                     .ok_or_else(text_too_large)?;
                 if reloc::is_branch26(rela.r_type) && !is_text(obj.defining_flags(&sym)) {
                     let dest = i128::from(s) + i128::from(a);
@@ -442,7 +446,6 @@ impl<'a> Linker<'_, 'a, '_, '_> {
                     }
                 }
                 let width = reloc::width(rela.r_type).unwrap_or(0);
-                let placed = self.placed.get(target).copied().flatten();
                 let place = placed.and_then(|pl| {
                     let start = pl.offset.checked_add(usize::try_from(rela.offset).ok()?)?;
                     let end = start.checked_add(usize::try_from(width).ok()?)?;

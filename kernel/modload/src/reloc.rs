@@ -202,10 +202,7 @@ pub(crate) fn apply(
     let sa = i128::from(s) + i128::from(a);
     let prel = sa - i128::from(p);
     let page = |x: i128| x & !0xfff;
-    let mut insn = match <[u8; 4]>::try_from(&*place) {
-        Ok(b) => u32::from_le_bytes(b),
-        Err(_) => 0,
-    };
+    let mut insn = read_insn(place);
     match r_type {
         R_AARCH64_NONE => return Ok(true),
         R_AARCH64_ABS64 | R_AARCH64_PREL64 => {
@@ -322,10 +319,52 @@ pub(crate) fn apply(
         }
         _ => return Ok(false),
     }
-    Ok(write(place, &insn.to_le_bytes()))
+    Ok(write_insn(place, insn))
 }
 
 /// Copies `bytes` into `place` if the lengths agree.
+/// The 4-byte instruction at `place` (0 if `place` is not 4 bytes), read as one word where it
+/// is 4-byte aligned in memory, as code is: the kernel's target forbids unaligned loads, so a
+/// read from a `[u8]` would load each byte.
+#[inline(always)]
+fn read_insn(place: &[u8]) -> u32 {
+    if place.len() != 4 {
+        return 0;
+    }
+    match plain::from_bytes::<u32>(place) {
+        Ok(&word) => u32::from_le(word),
+        Err(_) => read_unaligned_insn(place),
+    }
+}
+
+/// [`read_insn`] for an unaligned place. Not inlined: inlined, the compiler merges both paths
+/// into the byte-at-a-time one.
+#[inline(never)]
+fn read_unaligned_insn(place: &[u8]) -> u32 {
+    <[u8; 4]>::try_from(place).map_or(0, u32::from_le_bytes)
+}
+
+/// Writes `insn` to the 4-byte `place` (see [`read_insn`]); `false` if it is not 4 bytes.
+#[inline(always)]
+fn write_insn(place: &mut [u8], insn: u32) -> bool {
+    if place.len() != 4 {
+        return false;
+    }
+    match plain::from_mut_bytes::<u32>(place) {
+        Ok(word) => {
+            *word = insn.to_le();
+            true
+        }
+        Err(_) => write_unaligned_insn(place, insn),
+    }
+}
+
+/// [`write_insn`] for an unaligned place (not inlined, as [`read_unaligned_insn`]).
+#[inline(never)]
+fn write_unaligned_insn(place: &mut [u8], insn: u32) -> bool {
+    write(place, &insn.to_le_bytes())
+}
+
 fn write(place: &mut [u8], bytes: &[u8]) -> bool {
     if place.len() != bytes.len() {
         return false;
@@ -337,6 +376,21 @@ fn write(place: &mut [u8], bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aligned_and_unaligned_places_patch_alike() {
+        let mut buf = [0u8; 16];
+        let aligned = (4 - buf.as_ptr() as usize % 4) % 4;
+        for at in [aligned, aligned + 1] {
+            buf.fill(0);
+            buf[at..at + 4].copy_from_slice(&0x9400_0000u32.to_le_bytes()); // bl .
+            assert!(apply(R_AARCH64_CALL26, &mut buf[at..at + 4], 0x1000, 0, 0).unwrap());
+            assert_eq!(buf[at..at + 4], 0x9400_0400u32.to_le_bytes());
+            assert_eq!(read_insn(&buf[at..at + 4]), 0x9400_0400);
+            assert_eq!(read_insn(&buf[at..at + 3]), 0);
+            assert!(!write_insn(&mut buf[at..at + 3], 1));
+        }
+    }
 
     #[test]
     fn the_supported_set_is_the_supported_list() {
