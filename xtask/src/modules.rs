@@ -4,7 +4,10 @@
 //! A module crate is compiled for `aarch64-unknown-none-softfloat` as a `staticlib` with fat LTO and
 //! one codegen unit, so that the crate, the SDK and what it uses of `core`/`alloc` end up as one
 //! object; `rust-lld -r` then joins that object with the `compiler_builtins` members it needs
-//! (`memcpy`, ...) into one relocatable object, and `llvm-objcopy` strips debug information and
+//! (`memcpy`, ...) into one relocatable object, merging the per-function and per-item sections
+//! (`.text.*`, `.rodata.*`, ...) into one section per kind ([`MERGE_SCRIPT`]: the loader reads
+//! every section header several times, and one function per section made a small module a
+//! hundred sections), and `llvm-objcopy` strips debug information and
 //! unwind tables and turns every global symbol except the descriptor and the module's exports local.
 //! What is left undefined is exactly the kernel exports and other modules' exports it calls.
 
@@ -122,6 +125,17 @@ fn rust_lld(root: &Path) -> Result<PathBuf> {
 }
 
 /// Turns the staticlib `archive` into the checked module object `out`.
+/// The linker script of the `-r` link: `.text.*`, `.rodata.*`, `.data.*` and `.bss.*` go into
+/// `.text`, `.rodata`, `.data` and `.bss`, keeping their relocations (and every symbol); the
+/// other sections (`.modinfo`, the signature sections) stay as they are.
+const MERGE_SCRIPT: &str = "SECTIONS {
+  .text : { *(.text .text.*) }
+  .rodata : { *(.rodata .rodata.*) }
+  .data : { *(.data .data.*) }
+  .bss : { *(.bss .bss.*) }
+}
+";
+
 fn link(root: &Path, archive: &Path, out: &Path, package: &str) -> Result<ModuleInfo> {
     if !archive.is_file() {
         return Err(Error::Missing {
@@ -131,13 +145,18 @@ fn link(root: &Path, archive: &Path, out: &Path, package: &str) -> Result<Module
         });
     }
     let joined = out.with_extension("joined.o");
+    let script = out.with_extension("ld");
+    std::fs::write(&script, MERGE_SCRIPT).map_err(|e| Error::io("write", &script, e))?;
     process::output(
         Command::new(rust_lld(root)?)
-            .args(["-flavor", "gnu", "-r", "-u", DESCRIPTOR_SYMBOL, "-o"])
+            .args(["-flavor", "gnu", "-r", "-u", DESCRIPTOR_SYMBOL, "-T"])
+            .arg(&script)
+            .arg("-o")
             .arg(&joined)
             .arg(archive),
         &format!("linking the module `{package}` into one object"),
     )?;
+    std::fs::remove_file(&script).map_err(|e| Error::io("remove", &script, e))?;
     let joined_info = inspect::read(&joined)?;
     let mut objcopy = Command::new(toolchain::llvm_objcopy(root)?);
     objcopy.args([

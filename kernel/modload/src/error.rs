@@ -154,6 +154,9 @@ pub enum LoadError {
         /// The bytes the buffer has.
         got: usize,
     },
+    /// The [`Layout`](crate::Layout) given to [`Object::link_with`](crate::Object::link_with) is
+    /// not this object's.
+    WrongLayout,
     /// A group's virtual address is not aligned as the layout asks, or the group would wrap.
     BadImageAddress {
         /// The group.
@@ -321,6 +324,9 @@ impl fmt::Display for LoadError {
                 f,
                 "{group} buffer holds {got} bytes but the module's layout needs {needed}"
             ),
+            LoadError::WrongLayout => {
+                write!(f, "the layout given to link is not the module's own")
+            }
             LoadError::BadImageAddress { group, va, align } => write!(
                 f,
                 "{group} address {va:#x} is not aligned to {align} bytes or its buffer wraps the address space"

@@ -108,20 +108,23 @@ impl Object<'_> {
     /// Sections are placed in section-table order within their group, each at its own
     /// alignment. Allocates a small temporary list to count distinct branch targets.
     pub fn layout(&self) -> Layout {
-        let mut targets: Vec<(u32, i64)> = self.veneer_candidates().collect();
+        let mut targets: Vec<(u32, i64)> = Vec::with_capacity(self.veneer_candidates);
+        self.for_each_veneer_candidate(|sym, addend| targets.push((sym, addend)));
         targets.sort_unstable();
         targets.dedup();
         // `parse` already planned with one veneer per candidate branch, an upper bound of
         // this count, so this cannot fail.
-        self.plan(targets.len(), |_, _, _| {}).unwrap_or_default()
+        self.plan(targets.len(), |_, _, _, _| {})
+            .unwrap_or_default()
     }
 
-    /// Places every loaded section, telling `place` each one's index, group and offset, and
-    /// returns the layout with `veneer_slots` veneers.
+    /// Places every loaded section, telling `place` each one's index, header, group and offset
+    /// (within each group in increasing offset order), and returns the layout with
+    /// `veneer_slots` veneers.
     pub(crate) fn plan(
         &self,
         veneer_slots: usize,
-        mut place: impl FnMut(usize, Group, usize),
+        mut place: impl FnMut(usize, &Shdr, Group, usize),
     ) -> Result<Layout, LoadError> {
         let mut text = Cursor::new();
         let mut rodata = Cursor::new();
@@ -145,7 +148,7 @@ impl Object<'_> {
                     Group::Data => (&mut data, "data"),
                 };
                 let offset = cursor.place(sh.size, sh.addralign, name)?;
-                place(i, group, offset);
+                place(i, &sh, group, offset);
             }
         }
         let veneer_bytes = veneer_slots

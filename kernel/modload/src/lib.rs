@@ -25,7 +25,8 @@
 //!    each honouring its sections' alignment.
 //! 3. The caller allocates the three regions (page-aligned, so W^X can be enforced) and
 //!    chooses the virtual addresses they will run at.
-//! 4. [`Object::link`] fills them: copies contents, zeroes `.bss`, resolves undefined symbols
+//! 4. [`Object::link`] (or [`Object::link_with`], given the layout of step 2 instead of computing
+//!    it again) fills them: copies contents, zeroes `.bss`, resolves undefined symbols
 //!    through the caller's resolver, applies every relocation (see [`SUPPORTED`]) and routes
 //!    `CALL26`/`JUMP26` branches beyond ±128 MiB through veneers
 //!    (`ldr x16, #8; br x16; .quad target`). The result, [`Linked`], lists the module's

@@ -2,7 +2,7 @@
 //! applies its relocations, routing far branches through veneers.
 
 use alloc::collections::BTreeMap;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -13,7 +13,7 @@ use goblin::elf::sym::{STV_DEFAULT, STV_PROTECTED};
 use crate::elf::Sym;
 use crate::error::{LoadError, RelocProblem};
 use crate::layout::{Group, Layout, VENEER_SIZE};
-use crate::object::Object;
+use crate::object::{is_text, Object};
 use crate::reloc;
 
 /// `ldr x16, #8`: loads the veneer's target from the literal after the next instruction.
@@ -39,6 +39,9 @@ pub struct Image<'m> {
     pub data: &'m mut [u8],
     /// The address the data region runs at.
     pub data_va: u64,
+    /// Copies a section's contents into a buffer (both slices have the same length):
+    /// `<[u8]>::copy_from_slice`, or something faster the caller has.
+    pub copy: fn(&mut [u8], &[u8]),
 }
 
 /// What kind of thing a defined symbol names.
@@ -54,9 +57,9 @@ pub enum SymbolKind {
 
 /// A global symbol the linked module defines.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DefinedSymbol {
-    /// The symbol's name.
-    pub name: String,
+pub struct DefinedSymbol<'a> {
+    /// The symbol's name, borrowed from the object.
+    pub name: &'a str,
     /// Its address in the module's image (or its value, for an absolute symbol).
     pub va: u64,
     /// Its size in bytes, as the object states (0 if unknown).
@@ -70,24 +73,24 @@ pub struct DefinedSymbol {
 /// A module linked into its image: its defined global symbols, for finding its descriptor
 /// and for other modules to import.
 #[derive(Clone, Debug)]
-pub struct Linked {
-    symbols: Vec<DefinedSymbol>,
-    functions: Vec<DefinedSymbol>,
+pub struct Linked<'a> {
+    symbols: Vec<DefinedSymbol<'a>>,
+    functions: Vec<DefinedSymbol<'a>>,
     layout: Layout,
     veneers_used: usize,
 }
 
-impl Linked {
+impl<'a> Linked<'a> {
     /// The module's defined global and weak symbols with default or protected visibility,
     /// sorted by name. Hidden symbols stay private to the module.
-    pub fn symbols(&self) -> &[DefinedSymbol] {
+    pub fn symbols(&self) -> &[DefinedSymbol<'a>] {
         &self.symbols
     }
 
     /// Looks up a defined global symbol by name.
-    pub fn symbol(&self, name: &str) -> Option<&DefinedSymbol> {
+    pub fn symbol(&self, name: &str) -> Option<&DefinedSymbol<'a>> {
         self.symbols
-            .binary_search_by(|s| s.name.as_str().cmp(name))
+            .binary_search_by(|s| s.name.cmp(name))
             .ok()
             .and_then(|i| self.symbols.get(i))
     }
@@ -110,14 +113,14 @@ impl Linked {
     /// Every function the module defines (`STT_FUNC`, local ones included, names as in the
     /// object, usually mangled), sorted by address: what a fault report needs to name the
     /// function a program counter lies in.
-    pub fn functions(&self) -> &[DefinedSymbol] {
+    pub fn functions(&self) -> &[DefinedSymbol<'a>] {
         &self.functions
     }
 
     /// The function containing `addr` and the offset of `addr` within it: the function with
     /// the highest start not above `addr`, if `addr` lies inside its size (or, for a function
     /// of unknown size 0, anywhere before the next function).
-    pub fn symbolize(&self, addr: u64) -> Option<(&DefinedSymbol, u64)> {
+    pub fn symbolize(&self, addr: u64) -> Option<(&DefinedSymbol<'a>, u64)> {
         let index = self
             .functions
             .partition_point(|f| f.va <= addr)
@@ -140,6 +143,12 @@ impl Linked {
 struct Placed {
     group: Group,
     offset: usize,
+}
+
+/// The error for an address that overflows (parse rules it out): built only when needed, as
+/// building and dropping one per relocation is measurable.
+fn text_too_large() -> LoadError {
+    LoadError::TooLarge { group: "text" }
 }
 
 fn group_name(group: Group) -> &'static str {
@@ -237,18 +246,66 @@ impl<'a> Object<'a> {
         &self,
         image: &mut Image<'_>,
         resolve: &mut dyn FnMut(&str) -> Option<u64>,
-    ) -> Result<Linked, LoadError> {
-        let layout = self.layout();
+    ) -> Result<Linked<'a>, LoadError> {
+        self.link_with(&self.layout(), image, resolve)
+    }
+
+    /// [`Object::link`] with the layout the caller already computed with [`Object::layout`]
+    /// (and allocated `image` for), instead of computing it again. Only its veneer count is
+    /// taken as given: a layout that does not place this object's sections as
+    /// [`Object::layout`] does is [`LoadError::WrongLayout`].
+    pub fn link_with(
+        &self,
+        layout: &Layout,
+        image: &mut Image<'_>,
+        resolve: &mut dyn FnMut(&str) -> Option<u64>,
+    ) -> Result<Linked<'a>, LoadError> {
+        let layout = *layout;
         image.check(&layout)?;
-        image.text.fill(0);
-        image.rodata.fill(0);
-        image.data.fill(0);
         let mut placed = vec![None; self.shnum];
-        self.plan(layout.veneer_slots, |i, group, offset| {
+        // Each group is filled in offset order: the bytes before each section (alignment
+        // padding) and `.bss` are zeroed, the others copied, each byte written once.
+        let mut filled = [0usize; 3];
+        let copy = image.copy;
+        let planned = self.plan(layout.veneer_slots, |i, sh, group, offset| {
             if let Some(slot) = placed.get_mut(i) {
                 *slot = Some(Placed { group, offset });
             }
+            let Some(done) = filled.get_mut(group as usize) else {
+                return;
+            };
+            let buffer = image.buffer(group);
+            if let Some(gap) = buffer.get_mut(*done..offset) {
+                gap.fill(0);
+            }
+            let (src, len) = if sh.sh_type == SHT_NOBITS {
+                (None, usize::try_from(sh.size).unwrap_or(0))
+            } else {
+                let src = self.section_data(i, sh);
+                (Some(src), src.len())
+            };
+            let Some(end) = offset.checked_add(len) else {
+                return;
+            };
+            match (buffer.get_mut(offset..end), src) {
+                (Some(dst), Some(src)) if dst.len() == src.len() => copy(dst, src),
+                (Some(dst), None) => dst.fill(0),
+                _ => return,
+            }
+            *done = end;
         })?;
+        if planned != layout {
+            return Err(LoadError::WrongLayout);
+        }
+        // The rest of each buffer: the veneer area (before veneers are written) and the tail.
+        for (group, done) in [Group::Text, Group::Rodata, Group::Data]
+            .into_iter()
+            .zip(filled)
+        {
+            if let Some(rest) = image.buffer(group).get_mut(done..) {
+                rest.fill(0);
+            }
+        }
         let mut linker = Linker {
             obj: self,
             image,
@@ -258,10 +315,8 @@ impl<'a> Object<'a> {
             veneers: BTreeMap::new(),
             layout,
         };
-        linker.copy_sections();
         linker.relocate()?;
-        let symbols = linker.exports();
-        let functions = linker.functions();
+        let (symbols, functions) = linker.symbols();
         Ok(Linked {
             symbols,
             functions,
@@ -271,27 +326,7 @@ impl<'a> Object<'a> {
     }
 }
 
-impl Linker<'_, '_, '_, '_> {
-    /// Copies the contents of every loaded, non-`NOBITS` section.
-    fn copy_sections(&mut self) {
-        for i in 0..self.obj.shnum {
-            let (Some(Some(p)), Some(sh)) = (self.placed.get(i).copied(), self.obj.shdr(i)) else {
-                continue;
-            };
-            if sh.sh_type == SHT_NOBITS {
-                continue;
-            }
-            let src = self.obj.section_data(i, &sh);
-            let dst = p
-                .offset
-                .checked_add(src.len())
-                .and_then(|end| self.image.buffer(p.group).get_mut(p.offset..end));
-            if let Some(dst) = dst {
-                dst.copy_from_slice(src);
-            }
-        }
-    }
-
+impl<'a> Linker<'_, 'a, '_, '_> {
     /// The run-time address of section `index` plus `offset`, if the section is loaded.
     fn section_va(&self, index: usize, offset: u64) -> Option<u64> {
         let p = self.placed.get(index).copied().flatten()?;
@@ -316,7 +351,7 @@ impl Linker<'_, '_, '_, '_> {
             // Parse checked the section is loaded and the value within it.
             return self
                 .section_va(shndx as usize, sym.value)
-                .ok_or(LoadError::TooLarge { group: "text" });
+                .ok_or_else(text_too_large);
         }
         if index == 0 {
             return Ok(0);
@@ -380,13 +415,13 @@ impl Linker<'_, '_, '_, '_> {
     /// Applies every relocation of every loaded section.
     fn relocate(&mut self) -> Result<(), LoadError> {
         let obj = self.obj;
-        for (sh, target, _) in obj.loaded_rela_sections() {
-            let count = usize::try_from(sh.size).unwrap_or(0) / crate::elf::RELA_SIZE;
+        for (i, sh, target, _) in obj.loaded_rela_sections() {
             let tname = || obj.section_name(target);
-            for j in 0..count {
-                let Some(rela) = obj.rela(&sh, j) else {
-                    continue;
-                };
+            // Where the target section landed, once per relocation section.
+            let placed = self.placed.get(target).copied().flatten();
+            let target_va =
+                placed.and_then(|pl| self.image.va(pl.group).checked_add(pl.offset as u64));
+            for (_, rela) in obj.relas(i, &sh) {
                 let Some(sym) = obj.sym(rela.sym as usize) else {
                     continue;
                 };
@@ -399,10 +434,10 @@ impl Linker<'_, '_, '_, '_> {
                 };
                 let mut s = self.symbol_address(rela.sym as usize, &sym, target)?;
                 let mut a = rela.addend;
-                let p = self
-                    .section_va(target, rela.offset)
-                    .ok_or(LoadError::TooLarge { group: "text" })?;
-                if reloc::is_branch26(rela.r_type) && !obj.in_own_text(&sym) {
+                let p = target_va
+                    .and_then(|va| va.checked_add(rela.offset))
+                    .ok_or_else(text_too_large)?;
+                if reloc::is_branch26(rela.r_type) && !is_text(obj.defining_flags(&sym)) {
                     let dest = i128::from(s) + i128::from(a);
                     if !reloc::branch26_in_range(dest - i128::from(p)) {
                         // The veneer holds the 64-bit address, modulo 2^64 like ABS64.
@@ -411,7 +446,6 @@ impl Linker<'_, '_, '_, '_> {
                     }
                 }
                 let width = reloc::width(rela.r_type).unwrap_or(0);
-                let placed = self.placed.get(target).copied().flatten();
                 let place = placed.and_then(|pl| {
                     let start = pl.offset.checked_add(usize::try_from(rela.offset).ok()?)?;
                     let end = start.checked_add(usize::try_from(width).ok()?)?;
@@ -434,72 +468,57 @@ impl Linker<'_, '_, '_, '_> {
         Ok(())
     }
 
-    /// The module's exported symbols, sorted by name.
-    fn exports(&self) -> Vec<DefinedSymbol> {
+    /// The module's exported symbols, sorted by name, and every defined function (local or
+    /// global), sorted by address: one pass over the symbol table.
+    fn symbols(&self) -> (Vec<DefinedSymbol<'a>>, Vec<DefinedSymbol<'a>>) {
         let obj = self.obj;
-        let mut out: Vec<DefinedSymbol> = (1..obj.symbol_count())
-            .filter_map(|i| {
-                let sym = obj.sym(i)?;
-                let shndx = u32::from(sym.shndx);
-                let bind = sym.bind();
-                let vis = sym.visibility();
-                if shndx == SHN_UNDEF
-                    || !(bind == STB_GLOBAL || bind == STB_WEAK)
-                    || !(vis == STV_DEFAULT || vis == STV_PROTECTED)
-                    || matches!(sym.kind(), STT_SECTION | STT_FILE)
-                {
-                    return None;
-                }
-                let va = if shndx == SHN_ABS {
-                    sym.value
-                } else {
-                    self.section_va(shndx as usize, sym.value)?
-                };
-                let name = obj.sym_name(&sym);
-                if name.is_empty() {
-                    return None;
-                }
-                Some(DefinedSymbol {
-                    name: name.to_string(),
-                    va,
-                    size: sym.size,
-                    kind: match sym.kind() {
-                        STT_FUNC => SymbolKind::Function,
-                        STT_OBJECT => SymbolKind::Object,
-                        _ => SymbolKind::Other,
-                    },
-                    weak: bind == STB_WEAK,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
-    }
-
-    /// Every defined function (local or global), sorted by address.
-    fn functions(&self) -> Vec<DefinedSymbol> {
-        let obj = self.obj;
-        let mut out: Vec<DefinedSymbol> = (1..obj.symbol_count())
-            .filter_map(|i| {
-                let sym = obj.sym(i)?;
-                let shndx = u32::from(sym.shndx);
-                if sym.kind() != STT_FUNC || shndx == SHN_UNDEF || shndx == SHN_ABS {
-                    return None;
-                }
-                let name = obj.sym_name(&sym);
-                if name.is_empty() {
-                    return None;
-                }
-                Some(DefinedSymbol {
-                    name: name.to_string(),
-                    va: self.section_va(shndx as usize, sym.value)?,
-                    size: sym.size,
-                    kind: SymbolKind::Function,
-                    weak: sym.bind() == STB_WEAK,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.va.cmp(&b.va).then_with(|| a.name.cmp(&b.name)));
-        out
+        let mut exports = Vec::new();
+        let mut functions = Vec::new();
+        for (_, sym) in obj.syms().skip(1) {
+            let shndx = u32::from(sym.shndx);
+            let kind = sym.kind();
+            if shndx == SHN_UNDEF || matches!(kind, STT_SECTION | STT_FILE) {
+                continue;
+            }
+            let bind = sym.bind();
+            let vis = sym.visibility();
+            let exported = (bind == STB_GLOBAL || bind == STB_WEAK)
+                && (vis == STV_DEFAULT || vis == STV_PROTECTED);
+            let function = kind == STT_FUNC && shndx != SHN_ABS;
+            if !exported && !function {
+                continue;
+            }
+            let va = if shndx == SHN_ABS {
+                Some(sym.value)
+            } else {
+                self.section_va(shndx as usize, sym.value)
+            };
+            let name = obj.sym_name(&sym);
+            let Some(va) = va.filter(|_| !name.is_empty()) else {
+                continue;
+            };
+            let defined = DefinedSymbol {
+                name,
+                va,
+                size: sym.size,
+                kind: match kind {
+                    STT_FUNC => SymbolKind::Function,
+                    STT_OBJECT => SymbolKind::Object,
+                    _ => SymbolKind::Other,
+                },
+                weak: bind == STB_WEAK,
+            };
+            if function {
+                functions.push(defined.clone());
+            }
+            if exported {
+                exports.push(defined);
+            }
+        }
+        // Unstable sorts (no scratch buffer) on keys that tell every two entries apart but
+        // identical ones, so the order is still deterministic.
+        exports.sort_unstable_by(|a, b| (a.name, a.va, a.size).cmp(&(b.name, b.va, b.size)));
+        functions.sort_unstable_by(|a, b| (a.va, a.name, a.size).cmp(&(b.va, b.name, b.size)));
+        (exports, functions)
     }
 }

@@ -10,7 +10,7 @@ use goblin::elf::section_header::{
 };
 use goblin::elf::sym::{STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_GNU_IFUNC, STT_TLS};
 
-use crate::elf::{self, str_at, Rela, Shdr, Sym, EHDR_SIZE, RELA_SIZE, SHDR_SIZE, SYM_SIZE};
+use crate::elf::{self, Rela, Shdr, StrTable, Sym, EHDR_SIZE, RELA_SIZE, SHDR_SIZE, SYM_SIZE};
 use crate::error::LoadError;
 use crate::reloc;
 
@@ -29,11 +29,14 @@ pub struct Object<'a> {
     pub(crate) bytes: &'a [u8],
     shoff: usize,
     pub(crate) shnum: usize,
-    shstrtab: &'a [u8],
+    shstrtab: StrTable<'a>,
     /// Index of the `SHT_SYMTAB` section, or 0 if there is none.
     pub(crate) symtab_index: usize,
     symtab: &'a [u8],
-    strtab: &'a [u8],
+    strtab: StrTable<'a>,
+    /// How many `CALL26`/`JUMP26` relocations of loaded sections branch outside the module's
+    /// own text: an upper bound of the veneers the link may need.
+    pub(crate) veneer_candidates: usize,
 }
 
 /// An undefined global symbol the module needs from the kernel (or another module).
@@ -43,6 +46,20 @@ pub struct Import<'a> {
     pub name: &'a str,
     /// Whether the reference is weak: an unresolved weak symbol links as address 0.
     pub weak: bool,
+}
+
+/// Whether section flags (of a symbol's defining section, `None` if it has none) mark the
+/// module's own text: an executable, loaded section.
+pub(crate) fn is_text(flags: Option<u64>) -> bool {
+    let text = u64::from(SHF_ALLOC | SHF_EXECINSTR);
+    flags.is_some_and(|f| f & text == text)
+}
+
+/// The relocations in `data` (the contents of a relocation section), numbered.
+fn relas(data: &[u8]) -> impl Iterator<Item = (usize, Rela)> + '_ {
+    data.chunks_exact(RELA_SIZE)
+        .enumerate()
+        .filter_map(|(j, entry)| Some((j, Rela::read(entry, 0)?)))
 }
 
 fn bad_section(index: usize, name: &str, why: &'static str) -> LoadError {
@@ -154,10 +171,11 @@ impl<'a> Object<'a> {
             bytes,
             shoff,
             shnum,
-            shstrtab: &[],
+            shstrtab: StrTable::default(),
             symtab_index: 0,
             symtab: &[],
-            strtab: &[],
+            strtab: StrTable::default(),
+            veneer_candidates: 0,
         };
         // The section name table first, so later errors can name sections.
         let sh = obj.shdr(shstrndx).ok_or(LoadError::BadHeader {
@@ -165,13 +183,18 @@ impl<'a> Object<'a> {
             value: shstrndx as u64,
             why: "the section name table index is not a section",
         })?;
-        obj.shstrtab = obj.checked_strtab(shstrndx, &sh, "")?;
+        obj.shstrtab = StrTable::new(obj.checked_strtab(shstrndx, &sh, "")?);
 
         for i in 0..shnum {
             let sh = obj
                 .shdr(i)
                 .ok_or_else(|| bad_section(i, "", "header unreadable"))?;
-            let name = str_at(obj.shstrtab, sh.name).map_err(|why| bad_section(i, "", why))?;
+            obj.shstrtab
+                .check(sh.name)
+                .map_err(|why| bad_section(i, "", why))?;
+            // Names are looked up only for an error message.
+            let shstrtab = obj.shstrtab;
+            let name = || shstrtab.get(sh.name).unwrap_or("");
             if sh.sh_type != SHT_NOBITS {
                 obj.file_range(i, &sh)?;
             }
@@ -181,14 +204,14 @@ impl<'a> Object<'a> {
                 {
                     return Err(bad_section(
                         i,
-                        name,
+                        name(),
                         "alignment is not a power of two or exceeds 64 KiB",
                     ));
                 }
                 if sh.flags & u64::from(SHF_TLS) != 0 {
                     return Err(bad_section(
                         i,
-                        name,
+                        name(),
                         "thread-local storage is not supported in modules",
                     ));
                 }
@@ -197,37 +220,37 @@ impl<'a> Object<'a> {
                 SHT_REL => {
                     return Err(bad_section(
                         i,
-                        name,
+                        name(),
                         "SHT_REL relocations (implicit addends) are not supported; AArch64 objects use SHT_RELA",
                     ))
                 }
                 SHT_SYMTAB_SHNDX => {
-                    return Err(bad_section(i, name, "extended symbol section indices are not supported"))
+                    return Err(bad_section(i, name(), "extended symbol section indices are not supported"))
                 }
                 SHT_SYMTAB => {
                     if obj.symtab_index != 0 {
-                        return Err(bad_section(i, name, "a second symbol table"));
+                        return Err(bad_section(i, name(), "a second symbol table"));
                     }
                     if sh.entsize != SYM_SIZE as u64 || sh.size % SYM_SIZE as u64 != 0 {
-                        return Err(bad_section(i, name, "symbol table entry size is not 24 or its size is not a multiple of it"));
+                        return Err(bad_section(i, name(), "symbol table entry size is not 24 or its size is not a multiple of it"));
                     }
                     let link = sh.link as usize;
                     let strsh = obj
                         .shdr(link)
                         .filter(|_| link != 0)
-                        .ok_or_else(|| bad_section(i, name, "sh_link does not name a string table"))?;
+                        .ok_or_else(|| bad_section(i, name(), "sh_link does not name a string table"))?;
                     obj.symtab_index = i;
                     obj.symtab = obj.file_range(i, &sh)?;
-                    obj.strtab = obj.checked_strtab(link, &strsh, name)?;
+                    obj.strtab = StrTable::new(obj.checked_strtab(link, &strsh, name())?);
                 }
                 _ => {}
             }
         }
         obj.check_symbols()?;
-        obj.check_relocations()?;
+        obj.veneer_candidates = obj.check_relocations()?;
         // Fail now, not after the caller allocated, if the sizes overflow: the worst case
         // assumes one veneer per candidate branch.
-        obj.plan(obj.veneer_candidates().count(), |_, _, _| {})?;
+        obj.plan(obj.veneer_candidates, |_, _, _, _| {})?;
         Ok(obj)
     }
 
@@ -276,20 +299,17 @@ impl<'a> Object<'a> {
 
     /// Checks every symbol.
     fn check_symbols(&self) -> Result<(), LoadError> {
-        for index in 0..self.symbol_count() {
-            let sym = self.sym(index).ok_or_else(|| LoadError::BadSymbol {
-                index,
-                name: String::new(),
-                why: "entry unreadable",
-            })?;
-            let name = str_at(self.strtab, sym.name).map_err(|why| LoadError::BadSymbol {
-                index,
-                name: String::new(),
-                why,
-            })?;
+        for (index, sym) in self.syms() {
+            self.strtab
+                .check(sym.name)
+                .map_err(|why| LoadError::BadSymbol {
+                    index,
+                    name: String::new(),
+                    why,
+                })?;
             let bad = |why| LoadError::BadSymbol {
                 index,
-                name: name.to_string(),
+                name: self.sym_name(&sym).to_string(),
                 why,
             };
             if !matches!(sym.bind(), STB_LOCAL | STB_GLOBAL | STB_WEAK) {
@@ -330,13 +350,16 @@ impl<'a> Object<'a> {
         Ok(())
     }
 
-    /// Checks every relocation section and, for loaded targets, every relocation.
-    fn check_relocations(&self) -> Result<(), LoadError> {
+    /// Checks every relocation section and, for loaded targets, every relocation; returns how
+    /// many are veneer candidates (branches that may need a veneer).
+    fn check_relocations(&self) -> Result<usize, LoadError> {
+        let mut candidates = 0;
         for i in 0..self.shnum {
-            let Some(sh) = self.shdr(i) else { continue };
-            if sh.sh_type != SHT_RELA {
+            // The type alone first (the high half of the header's first word).
+            if self.section_type(i) != Some(SHT_RELA) {
                 continue;
             }
+            let Some(sh) = self.shdr(i) else { continue };
             // Names are looked up only for an error message: reading them costs more than the
             // checks.
             let name = || self.section_name(i);
@@ -363,11 +386,8 @@ impl<'a> Object<'a> {
                 })?;
             let tname = || self.section_name(target);
             let loaded = tsh.flags & u64::from(SHF_ALLOC) != 0;
-            let count = self.file_range(i, &sh)?.len() / RELA_SIZE;
-            for j in 0..count {
-                let rela = self
-                    .rela(&sh, j)
-                    .ok_or_else(|| bad_section(i, name(), "entry unreadable"))?;
+            let data = self.file_range(i, &sh)?;
+            for (j, rela) in relas(data) {
                 let bad = |why| LoadError::BadRelocation {
                     section: tname().to_string(),
                     index: j,
@@ -395,15 +415,16 @@ impl<'a> Object<'a> {
                         ))
                     }
                 }
-                if self
-                    .defining_section(&sym)
-                    .is_some_and(|s| s.flags & u64::from(SHF_ALLOC) == 0)
-                {
+                let flags = self.defining_flags(&sym);
+                if flags.is_some_and(|f| f & u64::from(SHF_ALLOC) == 0) {
                     return Err(bad("refers to a symbol in a section that is not loaded"));
+                }
+                if reloc::is_branch26(rela.r_type) && !is_text(flags) {
+                    candidates += 1;
                 }
             }
         }
-        Ok(())
+        Ok(candidates)
     }
 
     /// Section header `index`, if it is inside the (validated) table.
@@ -417,10 +438,42 @@ impl<'a> Object<'a> {
         )
     }
 
+    /// `sh_type` of section `index`, read alone (the high half of the header's first word).
+    fn section_type(&self, index: usize) -> Option<u32> {
+        if index >= self.shnum {
+            return None;
+        }
+        let at = self.shoff.checked_add(index.checked_mul(SHDR_SIZE)?)?;
+        Some((elf::u64_at(self.bytes, at)? >> 32) as u32)
+    }
+
+    /// `sh_flags` of section `index`, read alone.
+    fn section_flags(&self, index: usize) -> Option<u64> {
+        if index >= self.shnum {
+            return None;
+        }
+        elf::u64_at(
+            self.bytes,
+            self.shoff
+                .checked_add(index.checked_mul(SHDR_SIZE)?)?
+                .checked_add(8)?,
+        )
+    }
+
+    /// `sh_flags` of the section defining `sym`, or `None` for undefined, absolute and other
+    /// special symbols.
+    pub(crate) fn defining_flags(&self, sym: &Sym) -> Option<u64> {
+        let shndx = u32::from(sym.shndx);
+        if shndx == SHN_UNDEF || shndx >= SHN_LORESERVE {
+            return None;
+        }
+        self.section_flags(shndx as usize)
+    }
+
     /// Name of section `index` (empty if unreadable, which parse rules out).
     pub(crate) fn section_name(&self, index: usize) -> &'a str {
         self.shdr(index)
-            .and_then(|sh| str_at(self.shstrtab, sh.name).ok())
+            .and_then(|sh| self.shstrtab.get(sh.name).ok())
             .unwrap_or("")
     }
 
@@ -437,6 +490,14 @@ impl<'a> Object<'a> {
         self.symtab.len() / SYM_SIZE
     }
 
+    /// Every symbol, numbered, in table order (symbol 0 included).
+    pub(crate) fn syms(&self) -> impl Iterator<Item = (usize, Sym)> + 'a {
+        self.symtab
+            .chunks_exact(SYM_SIZE)
+            .enumerate()
+            .filter_map(|(index, entry)| Some((index, Sym::read(entry, 0)?)))
+    }
+
     /// Symbol `index`.
     pub(crate) fn sym(&self, index: usize) -> Option<Sym> {
         if index >= self.symbol_count() {
@@ -447,66 +508,51 @@ impl<'a> Object<'a> {
 
     /// A symbol's name (empty if unreadable, which parse rules out).
     pub(crate) fn sym_name(&self, sym: &Sym) -> &'a str {
-        str_at(self.strtab, sym.name).unwrap_or("")
+        self.strtab.get(sym.name).unwrap_or("")
     }
 
-    /// The header of the section defining `sym`, or `None` for undefined, absolute and
-    /// other special symbols.
-    pub(crate) fn defining_section(&self, sym: &Sym) -> Option<Shdr> {
-        let shndx = u32::from(sym.shndx);
-        if shndx == SHN_UNDEF || shndx >= SHN_LORESERVE {
-            return None;
-        }
-        self.shdr(shndx as usize)
-    }
-
-    /// Relocation `j` of relocation section `sh`.
-    pub(crate) fn rela(&self, sh: &Shdr, j: usize) -> Option<Rela> {
-        let off = usize::try_from(sh.offset)
-            .ok()?
-            .checked_add(j.checked_mul(RELA_SIZE)?)?;
-        if j >= usize::try_from(sh.size).ok()? / RELA_SIZE {
-            return None;
-        }
-        Rela::read(self.bytes, off)
+    /// The relocations of relocation section `index` (header `sh`), numbered.
+    pub(crate) fn relas(
+        &self,
+        index: usize,
+        sh: &Shdr,
+    ) -> impl Iterator<Item = (usize, Rela)> + 'a {
+        relas(self.section_data(index, sh))
     }
 
     /// The relocation sections that patch loaded sections, as
-    /// `(relocation section header, target index, target header)`.
-    pub(crate) fn loaded_rela_sections(&self) -> impl Iterator<Item = (Shdr, usize, Shdr)> + '_ {
+    /// `(relocation section index, its header, target index, target header)`.
+    pub(crate) fn loaded_rela_sections(
+        &self,
+    ) -> impl Iterator<Item = (usize, Shdr, usize, Shdr)> + '_ {
         (0..self.shnum).filter_map(move |i| {
-            let sh = self.shdr(i)?;
-            if sh.sh_type != SHT_RELA {
+            // The type alone first.
+            if self.section_type(i)? != SHT_RELA {
                 return None;
             }
+            let sh = self.shdr(i)?;
             let target = sh.info as usize;
             let tsh = self.shdr(target)?;
-            (tsh.flags & u64::from(SHF_ALLOC) != 0).then_some((sh, target, tsh))
+            (tsh.flags & u64::from(SHF_ALLOC) != 0).then_some((i, sh, target, tsh))
         })
     }
 
-    /// Whether `sym` is defined in the module's own text (an executable, loaded section).
-    pub(crate) fn in_own_text(&self, sym: &Sym) -> bool {
-        self.defining_section(sym).is_some_and(|sh| {
-            let flags = u64::from(SHF_ALLOC | SHF_EXECINSTR);
-            sh.flags & flags == flags
-        })
-    }
-
-    /// Every CALL26/JUMP26 relocation of a loaded section whose target is not in the
-    /// module's own text, as `(symbol index, addend)`: each may need a veneer.
-    pub(crate) fn veneer_candidates(&self) -> impl Iterator<Item = (u32, i64)> + '_ {
-        self.loaded_rela_sections().flat_map(move |(sh, _, _)| {
-            let count = usize::try_from(sh.size).unwrap_or(0) / RELA_SIZE;
-            (0..count).filter_map(move |j| {
-                let rela = self.rela(&sh, j)?;
+    /// Calls `f(symbol index, addend)` for every CALL26/JUMP26 relocation of a loaded section
+    /// whose target is not in the module's own text: each may need a veneer.
+    pub(crate) fn for_each_veneer_candidate(&self, mut f: impl FnMut(u32, i64)) {
+        for (i, sh, _, _) in self.loaded_rela_sections() {
+            for (_, rela) in self.relas(i, &sh) {
                 if !reloc::is_branch26(rela.r_type) {
-                    return None;
+                    continue;
                 }
-                let sym = self.sym(rela.sym as usize)?;
-                (!self.in_own_text(&sym)).then_some((rela.sym, rela.addend))
-            })
-        })
+                let Some(sym) = self.sym(rela.sym as usize) else {
+                    continue;
+                };
+                if !is_text(self.defining_flags(&sym)) {
+                    f(rela.sym, rela.addend);
+                }
+            }
+        }
     }
 
     /// The file contents of the first section called `name` (empty for `NOBITS`), or `None`
@@ -516,7 +562,9 @@ impl<'a> Object<'a> {
         (1..self.shnum).find_map(|i| {
             // Only the name field until the name matches (`sh_name` is the header's first word).
             let at = self.shoff.checked_add(i.checked_mul(SHDR_SIZE)?)?;
-            if !elf::str_is(self.shstrtab, elf::u32_at(self.bytes, at)?, name) {
+            // `sh_name` is the low half of the header's first word.
+            let sh_name = elf::u64_at(self.bytes, at)? as u32;
+            if !self.shstrtab.is(sh_name, name) {
                 return None;
             }
             let sh = self.shdr(i)?;
@@ -531,8 +579,7 @@ impl<'a> Object<'a> {
     /// meaning: code tests the address before use); a branch to it goes through a veneer to
     /// address 0.
     pub fn imports(&self) -> impl Iterator<Item = Import<'a>> + '_ {
-        (1..self.symbol_count()).filter_map(move |i| {
-            let sym = self.sym(i)?;
+        self.syms().skip(1).filter_map(move |(_, sym)| {
             let external = matches!(sym.bind(), STB_GLOBAL | STB_WEAK);
             if u32::from(sym.shndx) != SHN_UNDEF || !external {
                 return None;

@@ -80,13 +80,36 @@ impl fmt::Display for RelocName {
     }
 }
 
+/// [`SUPPORTED`] as a bit set of type numbers below 512 (all AArch64 static relocations are),
+/// built at compile time so that a relocation's type is looked up without a search.
+const SUPPORTED_SET: [u64; 8] = {
+    let mut set = [0u64; 8];
+    let mut i = 0;
+    while i < SUPPORTED.len() {
+        let t = SUPPORTED[i].0 as usize;
+        assert!(t < 512, "relocation type numbers fit the set");
+        set[t / 64] |= 1 << (t % 64);
+        i += 1;
+    }
+    set
+};
+
+/// Whether `r_type` is one of [`SUPPORTED`].
+fn is_supported(r_type: u32) -> bool {
+    let t = r_type as usize;
+    SUPPORTED_SET
+        .get(t / 64)
+        .is_some_and(|word| word >> (t % 64) & 1 == 1)
+}
+
 /// Returns how many bytes relocation type `r_type` patches, or `None` if unsupported.
+#[inline(always)]
 pub fn width(r_type: u32) -> Option<u64> {
     Some(match r_type {
         R_AARCH64_NONE => 0,
         R_AARCH64_ABS64 | R_AARCH64_PREL64 => 8,
         R_AARCH64_ABS16 | R_AARCH64_PREL16 => 2,
-        _ if SUPPORTED.iter().any(|(t, _)| *t == r_type) => 4,
+        _ if is_supported(r_type) => 4,
         _ => return None,
     })
 }
@@ -179,10 +202,7 @@ pub(crate) fn apply(
     let sa = i128::from(s) + i128::from(a);
     let prel = sa - i128::from(p);
     let page = |x: i128| x & !0xfff;
-    let mut insn = match <[u8; 4]>::try_from(&*place) {
-        Ok(b) => u32::from_le_bytes(b),
-        Err(_) => 0,
-    };
+    let mut insn = read_insn(place);
     match r_type {
         R_AARCH64_NONE => return Ok(true),
         R_AARCH64_ABS64 | R_AARCH64_PREL64 => {
@@ -299,14 +319,86 @@ pub(crate) fn apply(
         }
         _ => return Ok(false),
     }
-    Ok(write(place, &insn.to_le_bytes()))
+    Ok(write_insn(place, insn))
 }
 
 /// Copies `bytes` into `place` if the lengths agree.
+/// The 4-byte instruction at `place` (0 if `place` is not 4 bytes), read as one word where it
+/// is 4-byte aligned in memory, as code is: the kernel's target forbids unaligned loads, so a
+/// read from a `[u8]` would load each byte.
+#[inline(always)]
+fn read_insn(place: &[u8]) -> u32 {
+    if place.len() != 4 {
+        return 0;
+    }
+    match plain::from_bytes::<u32>(place) {
+        Ok(&word) => u32::from_le(word),
+        Err(_) => read_unaligned_insn(place),
+    }
+}
+
+/// [`read_insn`] for an unaligned place. Not inlined: inlined, the compiler merges both paths
+/// into the byte-at-a-time one.
+#[inline(never)]
+fn read_unaligned_insn(place: &[u8]) -> u32 {
+    <[u8; 4]>::try_from(place).map_or(0, u32::from_le_bytes)
+}
+
+/// Writes `insn` to the 4-byte `place` (see [`read_insn`]); `false` if it is not 4 bytes.
+#[inline(always)]
+fn write_insn(place: &mut [u8], insn: u32) -> bool {
+    if place.len() != 4 {
+        return false;
+    }
+    match plain::from_mut_bytes::<u32>(place) {
+        Ok(word) => {
+            *word = insn.to_le();
+            true
+        }
+        Err(_) => write_unaligned_insn(place, insn),
+    }
+}
+
+/// [`write_insn`] for an unaligned place (not inlined, as [`read_unaligned_insn`]).
+#[inline(never)]
+fn write_unaligned_insn(place: &mut [u8], insn: u32) -> bool {
+    write(place, &insn.to_le_bytes())
+}
+
 fn write(place: &mut [u8], bytes: &[u8]) -> bool {
     if place.len() != bytes.len() {
         return false;
     }
     place.copy_from_slice(bytes);
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_and_unaligned_places_patch_alike() {
+        let mut buf = [0u8; 16];
+        let aligned = (4 - buf.as_ptr() as usize % 4) % 4;
+        for at in [aligned, aligned + 1] {
+            buf.fill(0);
+            buf[at..at + 4].copy_from_slice(&0x9400_0000u32.to_le_bytes()); // bl .
+            assert!(apply(R_AARCH64_CALL26, &mut buf[at..at + 4], 0x1000, 0, 0).unwrap());
+            assert_eq!(buf[at..at + 4], 0x9400_0400u32.to_le_bytes());
+            assert_eq!(read_insn(&buf[at..at + 4]), 0x9400_0400);
+            assert_eq!(read_insn(&buf[at..at + 3]), 0);
+            assert!(!write_insn(&mut buf[at..at + 3], 1));
+        }
+    }
+
+    #[test]
+    fn the_supported_set_is_the_supported_list() {
+        for t in 0..2048u32 {
+            let listed = SUPPORTED.iter().any(|&(s, _)| s == t);
+            assert_eq!(is_supported(t), listed, "type {t}");
+            assert_eq!(width(t).is_some(), listed, "type {t}");
+        }
+        assert!(!is_supported(u32::MAX));
+    }
 }

@@ -194,6 +194,7 @@ fn exercise(rng: &mut Rng, bytes: &[u8]) -> Outcome {
         rodata_va,
         data: &mut data,
         data_va,
+        copy: <[u8]>::copy_from_slice,
     };
     let seed = rng.next();
     let result = obj.link(&mut image, &mut |name| {
@@ -210,7 +211,7 @@ fn exercise(rng: &mut Rng, bytes: &[u8]) -> Outcome {
     match result {
         Ok(linked) => {
             for s in linked.symbols() {
-                assert!(linked.symbol(&s.name).is_some());
+                assert!(linked.symbol(s.name).is_some());
             }
             Outcome::Linked
         }

@@ -76,7 +76,7 @@ fn link_copies_zeroes_and_relocates() {
     );
 
     // Exports: globals with default visibility, sorted; hidden and local ones stay private.
-    let names: Vec<_> = linked.symbols().iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<_> = linked.symbols().iter().map(|s| s.name).collect();
     assert_eq!(names, ["__keel_module", "init_module"]);
     let desc = linked.symbol("__keel_module").unwrap();
     assert_eq!(
@@ -154,4 +154,23 @@ fn empty_groups_are_zero_sized() {
     let mut bufs = Buffers::new(&layout, TEXT_VA, 0, 0);
     let linked = obj.link(&mut bufs.image(), &mut |_| None).unwrap();
     assert!(linked.symbols().is_empty());
+}
+
+#[test]
+fn link_with_takes_only_the_objects_own_layout() {
+    let elf = sample_object();
+    let obj = Object::parse(&elf).unwrap();
+    let layout = obj.layout();
+    let mut bufs = Buffers::new(&layout, TEXT_VA, RODATA_VA, DATA_VA);
+    let linked = obj
+        .link_with(&layout, &mut bufs.image(), &mut sample_resolver)
+        .unwrap();
+    assert_eq!(linked.layout(), &layout);
+    let mut other = layout;
+    other.rodata += 8;
+    let mut bufs = Buffers::new(&other, TEXT_VA, RODATA_VA, DATA_VA);
+    let err = obj
+        .link_with(&other, &mut bufs.image(), &mut sample_resolver)
+        .unwrap_err();
+    assert_eq!(err, LoadError::WrongLayout);
 }

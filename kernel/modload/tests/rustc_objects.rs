@@ -24,7 +24,10 @@ fn relocation_types(bytes: &[u8]) -> BTreeSet<u32> {
         .collect()
 }
 
-fn link(bytes: &[u8], resolve: &mut dyn FnMut(&str) -> Option<u64>) -> (Linked, Buffers) {
+fn link<'a>(
+    bytes: &'a [u8],
+    resolve: &mut dyn FnMut(&str) -> Option<u64>,
+) -> (Linked<'a>, Buffers) {
     let obj = Object::parse(bytes).unwrap();
     let layout = obj.layout();
     assert!(
@@ -226,7 +229,7 @@ fn rust_alloc_fixture_links() {
     );
     let init = linked.symbol("fixture_init").unwrap();
     let (found, offset) = linked.symbolize(init.va + 4).unwrap();
-    assert_eq!((found.name.as_str(), offset), ("fixture_init", 4));
+    assert_eq!((found.name, offset), ("fixture_init", 4));
     assert!(linked.symbolize(TEXT_VA - 4).is_none());
 
     // Every BL/B in the text lands in the text: on a function or on a veneer whose literal

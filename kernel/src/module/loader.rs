@@ -27,7 +27,7 @@ use keel_modload::{Object, SymbolKind};
 
 use super::exports::EXPORTS;
 use super::region::{ModuleMemory, RegionError};
-use super::{contain, Export, Function, Module, ModuleId, State};
+use super::{contain, Export, Functions, Module, ModuleId, State};
 
 /// Longest module name (`.modinfo`'s rule).
 const NAME_MAX: usize = 55;
@@ -364,15 +364,23 @@ struct Plan<'a> {
 /// The checks on the file's bytes, before any memory is allocated.
 fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
     let info = obj.section(MODINFO_SECTION).ok_or(LoadError::NoModinfo)?;
-    for entry in modinfo::parse(info) {
-        entry.map_err(LoadError::Modinfo)?;
-    }
-    let name = modinfo::get(info, modinfo::NAME).ok_or(LoadError::MissingKey("name"))?;
+    // Every entry checked and split once; the lookups below read this list.
+    let entries: Vec<(&str, &str)> = modinfo::parse(info)
+        .collect::<Result<_, _>>()
+        .map_err(LoadError::Modinfo)?;
+    let values = |key: &'static str| {
+        entries
+            .iter()
+            .filter(move |(k, _)| *k == key)
+            .map(|&(_, v)| v)
+    };
+    let get = |key| values(key).next();
+    let name = get(modinfo::NAME).ok_or(LoadError::MissingKey("name"))?;
     if !valid_name(name) {
         return Err(LoadError::BadName(name.to_string()));
     }
-    let abi = modinfo::get(info, modinfo::ABI);
-    let vermagic = modinfo::get(info, modinfo::VERMAGIC);
+    let abi = get(modinfo::ABI);
+    let vermagic = get(modinfo::VERMAGIC);
     if abi != Some(ABI_VERSION_TEXT) || vermagic != Some(VERMAGIC) {
         return Err(LoadError::WrongAbi {
             name: name.to_string(),
@@ -384,7 +392,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
         return Err(LoadError::AlreadyLoaded(name.to_string()));
     }
     let mut depends = Vec::new();
-    for dependency in modinfo::depends(modinfo::get(info, modinfo::DEPENDS).unwrap_or("")) {
+    for dependency in modinfo::depends(get(modinfo::DEPENDS).unwrap_or("")) {
         match super::find(dependency) {
             Some((id, State::Live)) => depends.push(id),
             other => {
@@ -430,7 +438,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
             provider_hash,
             provider,
         };
-        if let Some(kernel) = EXPORTS.entries().find(|e| e.name == symbol) {
+        if let Some(kernel) = EXPORTS.find(symbol) {
             if kernel.hash != hash {
                 return Err(mismatch(kernel.hash, "the kernel".to_string()));
             }
@@ -475,7 +483,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
     // Parameters against `.modinfo`'s declarations (the descriptor is checked again after linking).
     let params = split_params(params)?;
     for (parameter, value) in &params {
-        let declared = modinfo::values(info, modinfo::PARM)
+        let declared = values(modinfo::PARM)
             .filter_map(|v| Parm::parse(v).ok())
             .find(|p| p.name == parameter);
         let Some(declared) = declared else {
@@ -493,13 +501,11 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
             });
         }
     }
-    let compatible = modinfo::values(info, modinfo::COMPATIBLE)
-        .map(String::from)
-        .collect();
-    let pci = modinfo::values(info, modinfo::PCI)
+    let compatible = values(modinfo::COMPATIBLE).map(String::from).collect();
+    let pci = values(modinfo::PCI)
         .filter_map(|v| modinfo::parse_pci(v).ok())
         .collect();
-    let pci_classes = modinfo::values(info, modinfo::PCI_CLASS)
+    let pci_classes = values(modinfo::PCI_CLASS)
         .filter_map(|v| modinfo::parse_pci_class(v).ok())
         .collect();
     Ok(Plan {
@@ -691,8 +697,10 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
     let linked = {
         // SAFETY: the memory is not sealed yet and the image is dropped before `seal`.
         let mut image = unsafe { memory.image() };
-        obj.link(&mut image, &mut |symbol| plan.resolved.get(symbol).copied())
-            .map_err(LoadError::Elf)?
+        obj.link_with(&layout, &mut image, &mut |symbol| {
+            plan.resolved.get(symbol).copied()
+        })
+        .map_err(LoadError::Elf)?
     };
     let desc_va = linked
         .symbol(DESCRIPTOR_SYMBOL)
@@ -720,15 +728,7 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         name: name.to_string(),
         error,
     })?;
-    let functions = linked
-        .functions()
-        .iter()
-        .map(|f| Function {
-            start: f.va,
-            size: f.size,
-            name: f.name.clone(),
-        })
-        .collect();
+    let functions = Functions::new(linked.functions());
 
     let id = super::next_id();
     let size = memory.size();

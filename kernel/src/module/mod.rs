@@ -96,8 +96,61 @@ pub struct Export {
 struct Function {
     start: u64,
     size: u64,
-    /// As the object names it: demangled only when a report shows it.
-    name: String,
+    /// Where its name lies in [`Functions::names`].
+    name: core::ops::Range<usize>,
+}
+
+/// A module's functions, sorted by address, with their names (as the object names them:
+/// demangled only when a report shows them) packed into one string.
+#[derive(Debug, Default)]
+struct Functions {
+    list: Vec<Function>,
+    names: String,
+}
+
+impl Functions {
+    /// Copies the linked module's function list (sorted by address), in two allocations.
+    fn new(linked: &[keel_modload::DefinedSymbol<'_>]) -> Functions {
+        let total = linked.iter().map(|f| f.name.len()).sum();
+        let mut names: Vec<u8> = Vec::with_capacity(total);
+        let list = linked
+            .iter()
+            .map(|f| {
+                let start = names.len();
+                let len = f.name.len();
+                // SAFETY: `names` has room for every name (`total` bytes), `start + len` of which
+                // this and the earlier names take; the new bytes are initialised by the copy from
+                // the name, which lies in the object (normal memory), not in `names`.
+                unsafe {
+                    crate::mm::bulk::copy(names.as_mut_ptr().add(start), f.name.as_ptr(), len);
+                    names.set_len(start + len);
+                }
+                Function {
+                    start: f.va,
+                    size: f.size,
+                    name: start..start + len,
+                }
+            })
+            .collect();
+        // SAFETY: a concatenation of `str`s is UTF-8.
+        let names = unsafe { String::from_utf8_unchecked(names) };
+        Functions { list, names }
+    }
+
+    /// The function containing `addr` and the offset of `addr` within it: the function with
+    /// the highest start not above `addr`, if `addr` lies inside its size (or, for a function
+    /// of unknown size 0, anywhere before the next function).
+    fn at(&self, addr: u64) -> Option<(&str, u64)> {
+        let index = self.list.partition_point(|func| func.start <= addr);
+        let func = self.list.get(index.checked_sub(1)?)?;
+        let inside = if func.size == 0 {
+            self.list.get(index).is_none_or(|next| addr < next.start)
+        } else {
+            addr - func.start < func.size
+        };
+        let name = self.names.get(func.name.clone()).unwrap_or("");
+        inside.then_some((name, addr - func.start))
+    }
 }
 
 /// One entry of the module table.
@@ -109,7 +162,7 @@ pub struct Module {
     /// Its state.
     pub state: State,
     memory: ModuleMemory,
-    functions: Vec<Function>,
+    functions: Functions,
     exports: Vec<Export>,
     /// The modules it depends on (and pins).
     depends: Vec<ModuleId>,
@@ -215,22 +268,7 @@ impl fmt::Display for Place<'_> {
 pub fn with_module_at<R>(addr: u64, f: impl FnOnce(&str, Place<'_>) -> R) -> Option<R> {
     let table = TABLE.lock();
     let m = table.iter().find(|m| m.memory.in_text(addr))?;
-    let index = m.functions.partition_point(|func| func.start <= addr);
-    let function = index
-        .checked_sub(1)
-        .and_then(|i| {
-            m.functions
-                .get(i)
-                .map(|func| (func, m.functions.get(i + 1)))
-        })
-        .filter(|(func, next)| {
-            if func.size == 0 {
-                next.is_none_or(|n| addr < n.start)
-            } else {
-                addr - func.start < func.size
-            }
-        })
-        .map(|(func, _)| (func.name.as_str(), addr - func.start));
+    let function = m.functions.at(addr);
     let place = Place {
         module: &m.name,
         function,

@@ -133,7 +133,10 @@ pub struct ModuleMemory {
 }
 
 impl ModuleMemory {
-    /// Reserves a span for `layout`, allocates and zeroes its frames and maps them read-write.
+    /// Reserves a span for `layout`, allocates its frames and maps them read-write. The bytes of
+    /// the pages that no group covers are zeroed; the groups themselves are left for the link,
+    /// which zeroes them before it copies the module in, so the caller must link (or drop) the
+    /// memory before anything reads it.
     pub fn new(layout: &Layout) -> Result<ModuleMemory, RegionError> {
         let groups = Groups::of(layout);
         let align = (layout.max_align() as u64).max(PAGE_SIZE);
@@ -160,10 +163,23 @@ impl ModuleMemory {
                 continue;
             }
             let pa = mm::phys::alloc_pages(1).ok_or(RegionError::NoFrames { pages })?;
+            // Only the part of the page after the end of its group: the link zeroes the groups
+            // before it fills them (`keel_modload::Object::link`).
+            let at = page * PAGE_SIZE;
+            let covered = [groups.text, groups.rodata, groups.data]
+                .iter()
+                .filter(|g| g.0 <= at)
+                .map(|g| (g.0 + g.1).saturating_sub(at).min(PAGE_SIZE))
+                .max()
+                .unwrap_or(0);
             // SAFETY: the frame was just allocated for this module alone and is mapped in the
-            // direct map.
+            // direct map; `covered <= PAGE_SIZE`.
             unsafe {
-                core::ptr::write_bytes(mm::phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize)
+                core::ptr::write_bytes(
+                    (mm::phys_to_virt(pa) + covered) as *mut u8,
+                    0,
+                    (PAGE_SIZE - covered) as usize,
+                )
             };
             if let Err(e) = mm::map::map_kernel(va + page * PAGE_SIZE, pa, PAGE_SIZE, Perm::RW) {
                 mm::phys::free_pages(pa, 1);
@@ -229,6 +245,7 @@ impl ModuleMemory {
             rodata_va: ro,
             data: slice(data, dl),
             data_va: data,
+            copy: bulk_copy,
         }
     }
 
@@ -252,6 +269,15 @@ impl ModuleMemory {
         sync_icache(text, len);
         Ok(())
     }
+}
+
+/// `dst.copy_from_slice(src)` (for slices of the same length) through [`mm::bulk::copy`]: the
+/// link's copy of a module's sections into its memory.
+fn bulk_copy(dst: &mut [u8], src: &[u8]) {
+    let len = dst.len().min(src.len());
+    // SAFETY: both slices are valid for `len` bytes of normal memory (the module's pages and the
+    // kernel heap), and a mutable slice cannot overlap a shared one.
+    unsafe { mm::bulk::copy(dst.as_mut_ptr(), src.as_ptr(), len) };
 }
 
 /// Cleans the D-cache to the point of unification and invalidates the I-cache over

@@ -470,8 +470,18 @@ impl AddressSpace {
         if len as usize > max {
             return Err(Errno::ENAMETOOLONG);
         }
-        let mut v = alloc::vec![0u8; len as usize];
-        self.read(va, &mut v)?;
+        let len = len as usize;
+        // Copied straight into the new vector's memory, without zeroing it first.
+        let mut v: Vec<u8> = Vec::with_capacity(len);
+        let buf = v.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        self.for_each_piece(va, len, false, |at, src, n| {
+            // SAFETY: `src` is `n` bytes of a mapped user page, in the direct map (normal memory);
+            // `[at, at + n)` lies within `[0, len)`, the new vector's capacity.
+            unsafe { mm::bulk::copy(buf.add(at), src, n) };
+        })?;
+        // SAFETY: on success `for_each_piece` handed every byte of `[0, len)` to the closure,
+        // which initialised it.
+        unsafe { v.set_len(len) };
         Ok(v)
     }
 }

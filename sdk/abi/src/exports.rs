@@ -306,13 +306,27 @@ impl KernelExports {
                 address,
             })
     }
+
+    /// The export called `name`, if there is one (as `entries().find(|e| e.name == name)`, but
+    /// comparing the records' name bytes instead of decoding each).
+    pub fn find(&self, name: &str) -> Option<ExportEntry> {
+        SIGNATURES
+            .iter()
+            .zip(self.addresses())
+            .find(|(signature, _)| signature.is(name))
+            .map(|(signature, address)| ExportEntry {
+                name: signature.name().unwrap_or(""),
+                hash: signature.hash,
+                address,
+            })
+    }
 }
 
 /// The signature hash of kernel export `name`, or `None` if the kernel exports no such function.
 pub fn hash_of(name: &str) -> Option<u32> {
     SIGNATURES
         .iter()
-        .find(|signature| signature.name() == Some(name))
+        .find(|signature| signature.is(name))
         .map(|signature| signature.hash)
 }
 

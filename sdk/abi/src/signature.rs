@@ -117,6 +117,15 @@ impl SymbolSignature {
         let end = self.name.iter().position(|&b| b == 0)?;
         core::str::from_utf8(&self.name[..end]).ok()
     }
+
+    /// Whether [`SymbolSignature::name`] is `Some(name)`, found by comparing bytes (without
+    /// decoding the record's name).
+    pub fn is(&self, name: &str) -> bool {
+        let name = name.as_bytes();
+        self.name.get(..name.len()) == Some(name)
+            && self.name.get(name.len()) == Some(&0)
+            && !name.contains(&0)
+    }
 }
 
 impl fmt::Debug for SymbolSignature {
@@ -238,6 +247,20 @@ macro_rules! __signature_hash {
 mod tests {
     extern crate std;
     use super::*;
+
+    #[test]
+    fn is_compares_like_name() {
+        let record = SymbolSignature::new("kernel_print", 7);
+        for name in [
+            "kernel_print",
+            "kernel_prin",
+            "kernel_print_x",
+            "",
+            "kernel_print\0",
+        ] {
+            assert_eq!(record.is(name), record.name() == Some(name), "{name:?}");
+        }
+    }
     use std::vec::Vec;
 
     #[test]
