@@ -39,9 +39,6 @@ pub struct Image<'m> {
     pub data: &'m mut [u8],
     /// The address the data region runs at.
     pub data_va: u64,
-    /// Copies a section's contents into a buffer (both slices have the same length):
-    /// `<[u8]>::copy_from_slice`, or something faster the caller has.
-    pub copy: fn(&mut [u8], &[u8]),
 }
 
 /// What kind of thing a defined symbol names.
@@ -266,7 +263,6 @@ impl<'a> Object<'a> {
         // Each group is filled in offset order: the bytes before each section (alignment
         // padding) and `.bss` are zeroed, the others copied, each byte written once.
         let mut filled = [0usize; 3];
-        let copy = image.copy;
         let planned = self.plan(layout.veneer_slots, |i, sh, group, offset| {
             if let Some(slot) = placed.get_mut(i) {
                 *slot = Some(Placed { group, offset });
@@ -288,7 +284,7 @@ impl<'a> Object<'a> {
                 return;
             };
             match (buffer.get_mut(offset..end), src) {
-                (Some(dst), Some(src)) if dst.len() == src.len() => copy(dst, src),
+                (Some(dst), Some(src)) if dst.len() == src.len() => dst.copy_from_slice(src),
                 (Some(dst), None) => dst.fill(0),
                 _ => return,
             }

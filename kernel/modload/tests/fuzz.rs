@@ -194,7 +194,6 @@ fn exercise(rng: &mut Rng, bytes: &[u8]) -> Outcome {
         rodata_va,
         data: &mut data,
         data_va,
-        copy: <[u8]>::copy_from_slice,
     };
     let seed = rng.next();
     let result = obj.link(&mut image, &mut |name| {

@@ -4,7 +4,6 @@
 //! the kernel image into the direct map, hands the free frames to the buddy frame allocator and
 //! gives the heap its first chunk. Device registers are mapped on demand with [`map_device`].
 
-pub mod bulk;
 pub mod heap;
 pub mod map;
 pub mod phys;

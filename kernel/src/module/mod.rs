@@ -118,13 +118,7 @@ impl Functions {
             .map(|f| {
                 let start = names.len();
                 let len = f.name.len();
-                // SAFETY: `names` has room for every name (`total` bytes), `start + len` of which
-                // this and the earlier names take; the new bytes are initialised by the copy from
-                // the name, which lies in the object (normal memory), not in `names`.
-                unsafe {
-                    crate::mm::bulk::copy(names.as_mut_ptr().add(start), f.name.as_ptr(), len);
-                    names.set_len(start + len);
-                }
+                names.extend_from_slice(f.name.as_bytes());
                 Function {
                     start: f.va,
                     size: f.size,

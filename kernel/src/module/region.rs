@@ -245,7 +245,6 @@ impl ModuleMemory {
             rodata_va: ro,
             data: slice(data, dl),
             data_va: data,
-            copy: bulk_copy,
         }
     }
 
@@ -269,15 +268,6 @@ impl ModuleMemory {
         sync_icache(text, len);
         Ok(())
     }
-}
-
-/// `dst.copy_from_slice(src)` (for slices of the same length) through [`mm::bulk::copy`]: the
-/// link's copy of a module's sections into its memory.
-fn bulk_copy(dst: &mut [u8], src: &[u8]) {
-    let len = dst.len().min(src.len());
-    // SAFETY: both slices are valid for `len` bytes of normal memory (the module's pages and the
-    // kernel heap), and a mutable slice cannot overlap a shared one.
-    unsafe { mm::bulk::copy(dst.as_mut_ptr(), src.as_ptr(), len) };
 }
 
 /// Cleans the D-cache to the point of unification and invalidates the I-cache over

@@ -477,7 +477,7 @@ impl AddressSpace {
         self.for_each_piece(va, len, false, |at, src, n| {
             // SAFETY: `src` is `n` bytes of a mapped user page, in the direct map (normal memory);
             // `[at, at + n)` lies within `[0, len)`, the new vector's capacity.
-            unsafe { mm::bulk::copy(buf.add(at), src, n) };
+            unsafe { core::ptr::copy_nonoverlapping(src, buf.add(at), n) };
         })?;
         // SAFETY: on success `for_each_piece` handed every byte of `[0, len)` to the closure,
         // which initialised it.

@@ -413,7 +413,6 @@ impl Buffers {
             rodata_va: self.rodata_va,
             data: &mut self.data,
             data_va: self.data_va,
-            copy: <[u8]>::copy_from_slice,
         }
     }
 
