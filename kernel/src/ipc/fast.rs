@@ -99,8 +99,9 @@ fn call(frame: &mut TrapFrame) {
     };
     *receiver.ipc.reply_to.lock_masked() = Some(me.clone());
     let enter = hand_over(&receiver, frame, p);
-    // SAFETY: only this thread touches its own `fast` field, which holds `No` outside a fast
-    // wait (`ipc_resume` and `hand_over` empty it): nothing to drop.
+    // SAFETY: this thread runs, so nobody has claimed it: only it touches its `fast` field,
+    // which holds `No` outside a fast wait (`ipc_resume` and `hand_over` empty it): nothing to
+    // drop.
     unsafe { me.ipc.fast.get().write(Waiting::Reply) };
     sched::block_to(frame, ipc_resume_trampoline, receiver, enter, has_message)
 }
@@ -201,13 +202,14 @@ extern "C" fn ipc_resume(frame: &mut TrapFrame) {
     let Some((me, p)) = running() else {
         unreachable!("only user threads block in IPC")
     };
-    // SAFETY: only this thread touches its own `fast` field.
+    // SAFETY: this thread runs, so nobody has claimed it: only it touches its `fast` field.
     let waiting = core::mem::replace(unsafe { &mut *me.ipc.fast.get() }, Waiting::No);
     let mut regs = me.ipc.take_regs();
     if regs.is_none() {
         if let Waiting::Call(ep) = &waiting {
             // Woken without a call (killed): leave the queue, unless a caller took this thread
-            // off it just before; then its call is here.
+            // off it just before; a caller fills the slot before it lets go of the endpoint's
+            // lock (`Endpoint::call`), so its call is here then.
             ep.inner.lock().receivers.retain(|t| !Arc::ptr_eq(t, me));
             regs = me.ipc.take_regs();
         }

@@ -4,8 +4,9 @@
 //! stored in the receiving thread's [`ThreadIpc`] and land in the receiver's registers when it
 //! returns to user space, with nothing copied through user memory. A message may also carry up to
 //! [`MSG_MAX`] bytes, copied from the sender's address space into a kernel buffer and from there
-//! into the receiver's. A register-only message (the fast path) is delivered without touching
-//! either address space: the caller stores it in the waiting receiver's slot and wakes it.
+//! into the receiver's. A register-only message is delivered without touching either address
+//! space; when the other side already waits, [`fast`] does the whole call before the general
+//! system call dispatcher and switches straight to the partner.
 //!
 //! Objects are reached through per-process handles ([`keel_core::handles`]): a process can only
 //! use what it created or was given, with the rights it was given.
@@ -75,7 +76,7 @@ pub struct ThreadIpc {
     reply_to: IrqMutex<Option<Arc<Thread>>>,
     wait: WaitQueue,
     /// How the thread waits after blocking through [`fast`] (its kernel stack given up); only
-    /// the thread itself touches it.
+    /// the thread itself touches it, or whoever claimed it while it is blocked.
     fast: UnsafeCell<fast::Waiting>,
 }
 
@@ -234,23 +235,24 @@ impl Endpoint {
             return Err(Errno::EPEERDIED);
         }
         let me = sched::current();
+        // A waiting receiver gets the message (and then this core) at once, and the caller
+        // blocks for the reply. The message and the reply link are in place before the
+        // endpoint's lock drops: a receiver that was killed and leaves the queue under that lock
+        // either is still on it or finds the call in its slot, and its exit then fails the call.
         let receiver = {
             let mut inner = self.inner.lock();
             match inner.receivers.pop_front() {
-                Some(r) => Some((r, msg)),
+                Some(r) => {
+                    *r.ipc.reply_to.lock() = Some(me.clone());
+                    store(&r, msg);
+                    Some(r)
+                }
                 None => {
                     inner.senders.push_back((me.clone(), msg));
                     None
                 }
             }
         };
-        // The fast path: a receiver waits, so it gets the message and this core at once, and the
-        // caller blocks for the reply.
-        let receiver = receiver.map(|(r, msg)| {
-            *r.ipc.reply_to.lock() = Some(me.clone());
-            store(&r, msg);
-            r
-        });
         let reply = me.ipc.take(receiver.as_ref());
         if reply.is_err() {
             // Killed while waiting: leave the queue if the message was never picked up.
