@@ -21,7 +21,7 @@ use crate::cli::{Addition, BenchOptions, Board, KernelKind};
 use crate::error::{Error, Result};
 use crate::files::create_dir;
 use crate::initramfs;
-use crate::layout::{Layout, DTB_NAME, IMAGE_NAME};
+use crate::layout::{Layout, DTB_NAME, ELF_NAME, IMAGE_NAME};
 use crate::modules;
 use crate::prereq;
 use crate::userland::{self, Program};
@@ -32,6 +32,8 @@ const TAG: &str = "BENCH ";
 const END: &str = "BENCH-END";
 /// How many times a benchmark boots, to show that the figures repeat.
 const RUNS: usize = 2;
+/// Functions `--profile` lists.
+const PROFILE_TOP: usize = 40;
 /// Wall-clock limit of one benchmark boot.
 const TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -309,13 +311,21 @@ impl Report {
     }
 }
 
-/// The `/etc/inittab` of a benchmark boot: the shell on the console, then the bench.
-pub fn inittab(quick: bool) -> String {
+/// The groups of figures `/bin/bench --only GROUP` runs alone (`--profile GROUP`).
+pub const GROUPS: &[&str] = &[
+    "syscalls", "switches", "ipc", "notify", "pipe", "mapping", "writes", "sdcard", "modules",
+    "timer",
+];
+
+/// The `/etc/inittab` of a benchmark boot: the shell on the console, then the bench (only the
+/// group `only`, if given).
+pub fn inittab(quick: bool, only: Option<&str>) -> String {
     format!(
         "# /etc/inittab of `cargo xtask bench`: the shell, then the benchmark, which powers off.\n\
          once:power,modules,kill,klog:/bin/sh\n\
-         wait:power,modules,kill,klog:/bin/bench{} --poweroff\n",
-        if quick { " --quick" } else { "" }
+         wait:power,modules,kill,klog:/bin/bench{}{} --poweroff\n",
+        if quick { " --quick" } else { "" },
+        only.map(|g| format!(" --only {g}")).unwrap_or_default()
     )
 }
 
@@ -348,11 +358,17 @@ fn bench_dir(layout: &Layout) -> PathBuf {
 
 /// Writes the benchmark's inittab and initramfs under `target/bench/<board>/` (the normal
 /// initramfs stays as it is); returns the initramfs.
-fn prepare(layout: &Layout, board: Board, programs: &[Program], quick: bool) -> Result<PathBuf> {
+fn prepare(
+    layout: &Layout,
+    board: Board,
+    programs: &[Program],
+    quick: bool,
+    only: Option<&str>,
+) -> Result<PathBuf> {
     let dir = bench_dir(layout).join(board.dist_name());
     create_dir(&dir)?;
     let tab = dir.join("inittab");
-    fs::write(&tab, inittab(quick)).map_err(|e| Error::io("write", &tab, e))?;
+    fs::write(&tab, inittab(quick, only)).map_err(|e| Error::io("write", &tab, e))?;
     // A new blank card each time, so every run reads and writes the same bytes.
     let sd = dir.join(SD_IMAGE);
     fs::File::create(&sd)
@@ -403,6 +419,53 @@ fn sizes(layout: &Layout, board: Board) -> Result<Vec<Metric>> {
     Ok(out)
 }
 
+fn machine(board: Board) -> Machine {
+    match board {
+        Board::Virt => Machine::Virt,
+        Board::Rpi4 => Machine::Raspi4b,
+    }
+}
+
+/// The benchmark's QEMU machine for `board`, booting `initrd`.
+fn machine_for(layout: &Layout, board: Board, initrd: &Path) -> Qemu {
+    let image = layout
+        .kernel_dist(board, KernelKind::Normal)
+        .join(IMAGE_NAME);
+    let qemu = Qemu::new(machine(board), layout.show(&image))
+        .initrd(layout.show(initrd))
+        .cpus(cores(board))
+        .deterministic(true)
+        .sd_image(layout.show(&initrd.with_file_name(SD_IMAGE)))
+        .timeout(TIMEOUT);
+    if board == Board::Rpi4 {
+        qemu.dtb(layout.show(&layout.board_dist(Board::Rpi4).join(DTB_NAME)))
+    } else {
+        qemu
+    }
+}
+
+/// Boots `qemu` once; its outcome, if the benchmark ran to its power-off.
+fn boot(layout: &Layout, qemu: &Qemu) -> Result<keel_tests::Outcome> {
+    let mut command = std::process::Command::new(keel_tests::qemu::QEMU);
+    command.args(qemu.args()).current_dir(layout.root());
+    let outcome = keel_tests::qemu::run_captured(command, TIMEOUT, qemu.command_line());
+    if outcome.timed_out || outcome.status != Some(0) {
+        return Err(failure(
+            &outcome,
+            "QEMU did not power off cleanly after the benchmark".to_string(),
+        ));
+    }
+    Ok(outcome)
+}
+
+/// A benchmark boot that went wrong, with what QEMU printed.
+fn failure(outcome: &keel_tests::Outcome, reason: String) -> Error {
+    Error::Bench {
+        reason,
+        report: outcome.report(),
+    }
+}
+
 /// Boots the benchmark `runs` times; returns the report (figures of the first run, sizes added).
 fn measure(
     layout: &Layout,
@@ -411,23 +474,8 @@ fn measure(
     quick: bool,
     runs: usize,
 ) -> Result<Report> {
-    let machine = match board {
-        Board::Virt => Machine::Virt,
-        Board::Rpi4 => Machine::Raspi4b,
-    };
-    let image = layout
-        .kernel_dist(board, KernelKind::Normal)
-        .join(IMAGE_NAME);
     let cores = cores(board);
-    let mut qemu = Qemu::new(machine, layout.show(&image))
-        .initrd(layout.show(initrd))
-        .cpus(cores)
-        .deterministic(true)
-        .sd_image(layout.show(&initrd.with_file_name(SD_IMAGE)))
-        .timeout(TIMEOUT);
-    if board == Board::Rpi4 {
-        qemu = qemu.dtb(layout.show(&layout.board_dist(Board::Rpi4).join(DTB_NAME)));
-    }
+    let qemu = machine_for(layout, board, initrd);
     say!("{}", qemu.command_line());
     let mut all: Vec<Vec<Metric>> = Vec::new();
     for run in 1..=runs {
@@ -436,18 +484,8 @@ fn measure(
             machine_name(board),
             if quick { " (quick)" } else { "" }
         );
-        let mut command = std::process::Command::new(keel_tests::qemu::QEMU);
-        command.args(qemu.args()).current_dir(layout.root());
-        let outcome = keel_tests::qemu::run_captured(command, TIMEOUT, qemu.command_line());
-        let failed = |reason: String| Error::Bench {
-            reason,
-            report: outcome.report(),
-        };
-        if outcome.timed_out || outcome.status != Some(0) {
-            return Err(failed(
-                "QEMU did not power off cleanly after the benchmark".to_string(),
-            ));
-        }
+        let outcome = boot(layout, &qemu)?;
+        let failed = |reason: String| failure(&outcome, reason);
         let metrics = parse(&outcome.output).map_err(failed)?;
         let lacking = missing(&metrics, GUEST_METRICS);
         if !lacking.is_empty() {
@@ -519,16 +557,51 @@ pub fn bench(layout: &Layout, options: &BenchOptions) -> Result<()> {
         build::rpi4_boot_files(layout, options.firmware.as_deref())?;
     }
     let programs = userland::build(layout)?;
-    let initrd = prepare(layout, board, &programs, options.quick)?;
+    if let Some(group) = &options.profile {
+        let initrd = prepare(layout, board, &programs, true, Some(group))?;
+        return profile_group(layout, board, &initrd, &programs);
+    }
+    let initrd = prepare(layout, board, &programs, options.quick, None)?;
     let report = measure(layout, board, &initrd, options.quick, RUNS)?;
     publish(layout, &report)?;
+    Ok(())
+}
+
+/// `--profile`: one quick boot running one group with QEMU logging every block, then the
+/// instructions per function of the kernel and `/bin/bench` over that group.
+fn profile_group(layout: &Layout, board: Board, initrd: &Path, programs: &[Program]) -> Result<()> {
+    let log = initrd.with_file_name("trace.log");
+    let qemu = machine_for(layout, board, initrd).extra([
+        "-d".to_string(),
+        "in_asm,exec,nochain".to_string(),
+        "-D".to_string(),
+        layout.show(&log).display().to_string(),
+    ]);
+    say!("{}", qemu.command_line());
+    let outcome = boot(layout, &qemu)?;
+    let failed = |reason: String| failure(&outcome, reason);
+    let metrics = parse(&outcome.output).map_err(failed)?;
+    println!("{}", table(&metrics));
+    let bench = programs
+        .iter()
+        .find(|p| p.name == "bench")
+        .ok_or_else(|| failed("no /bin/bench was built".to_string()))?;
+    let kernel = layout.kernel_dist(board, KernelKind::Normal).join(ELF_NAME);
+    let profile = crate::profile::from_files(&log, &[&kernel, &bench.host])?;
+    println!("{}", crate::profile::table(&profile, PROFILE_TOP));
+    say!(
+        "instructions from {}'s first call to its second (the whole group, warm-up included; \
+         divide by the operations above); QEMU's log is {}",
+        crate::profile::MARK,
+        layout.show(&log).display()
+    );
     Ok(())
 }
 
 /// For `cargo xtask test`: the quick benchmark on `virt` with what stage 2 built, once, to show
 /// that it runs and that its JSON file names every figure. Speed is never checked.
 pub fn smoke(layout: &Layout, programs: &[Program]) -> Result<()> {
-    let initrd = prepare(layout, Board::Virt, programs, true)?;
+    let initrd = prepare(layout, Board::Virt, programs, true, None)?;
     let report = measure(layout, Board::Virt, &initrd, true, 1)?;
     let path = publish(layout, &report)?;
     let json = fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
@@ -675,10 +748,28 @@ mod tests {
     }
 
     #[test]
+    fn the_groups_are_those_of_the_bench_program() {
+        let source = include_str!("../../modules/services/bench/src/main.rs");
+        for group in GROUPS {
+            assert!(
+                source.contains(&format!("(\"{group}\", ")),
+                "/bin/bench has no group {group}"
+            );
+        }
+        let table = source
+            .split("const GROUPS: &[(&str, Group)] = &[")
+            .nth(1)
+            .and_then(|rest| rest.split("];").next())
+            .expect("/bin/bench lists its groups in GROUPS");
+        assert_eq!(table.matches("(\"").count(), GROUPS.len());
+    }
+
+    #[test]
     fn the_inittab_starts_the_shell_then_the_bench() {
-        let quick = inittab(true);
+        let quick = inittab(true, None);
         assert!(quick.contains("\nonce:power,modules,kill,klog:/bin/sh\n"));
         assert!(quick.ends_with("\nwait:power,modules,kill,klog:/bin/bench --quick --poweroff\n"));
-        assert!(inittab(false).ends_with("/bin/bench --poweroff\n"));
+        assert!(inittab(false, None).ends_with("/bin/bench --poweroff\n"));
+        assert!(inittab(true, Some("ipc")).ends_with("/bin/bench --quick --only ipc --poweroff\n"));
     }
 }

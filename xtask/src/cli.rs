@@ -22,11 +22,13 @@ commands:
         write a bootable SD card image for a Raspberry Pi 4 (default target/dist/rpi4/keel-rpi4.img)
   test [--firmware DIR]
         host unit tests, all kernel builds and the SD image, then the QEMU integration tests
-  bench [--board virt|raspi4b] [--quick] [--firmware DIR]
+  bench [--board virt|raspi4b] [--quick] [--profile GROUP] [--firmware DIR]
         boot the normal kernel twice with QEMU counting instructions (one instruction is one
         nanosecond of virtual time; one core on virt, raspi4b always has four), run /bin/bench,
         print its figures, say whether the two runs agree, and write target/bench/<board>.json;
-        --quick runs fewer iterations
+        --quick runs fewer iterations; --profile GROUP boots once, runs only that group of
+        figures (syscalls, switches, ipc, notify, pipe, mapping, writes, sdcard, modules, timer)
+        quickly with QEMU logging every block it runs, and prints the instructions per function
   module --path DIR [--out DIR]
         build the out-of-tree module crate in DIR (which depends on sdk/module by path) into
         NAME.ko, with its own target directory DIR/target; the .ko goes into --out or
@@ -171,6 +173,8 @@ pub struct BenchOptions {
     pub board: Board,
     /// Fewer iterations.
     pub quick: bool,
+    /// Profile this group of figures instead of measuring them all.
+    pub profile: Option<String>,
     /// Where to take the Raspberry Pi firmware from instead of Debian's packages.
     pub firmware: Option<PathBuf>,
 }
@@ -245,6 +249,7 @@ struct Accepts {
     qemu_args: bool,
     add: bool,
     quick: bool,
+    profile: bool,
 }
 
 const NOTHING: Accepts = Accepts {
@@ -257,6 +262,7 @@ const NOTHING: Accepts = Accepts {
     qemu_args: false,
     add: false,
     quick: false,
+    profile: false,
 };
 
 /// Everything any subcommand can be given.
@@ -271,6 +277,7 @@ struct Parsed {
     qemu_args: Vec<String>,
     add: Vec<Addition>,
     quick: bool,
+    profile: Option<String>,
 }
 
 impl Parsed {
@@ -311,6 +318,17 @@ fn parse_options(command: &'static str, args: &[String], accepts: Accepts) -> Re
             }
             "--test-kernel" if accepts.test_kernel && inline.is_none() => parsed.test_kernel = true,
             "--quick" if accepts.quick && inline.is_none() => parsed.quick = true,
+            "--profile" if accepts.profile => {
+                let group = args.value(name, inline)?;
+                if !crate::bench::GROUPS.contains(&group.as_str()) {
+                    return Err(Error::Usage(format!(
+                        "unknown group `{group}` for `cargo xtask bench --profile`; the groups \
+                         are {}",
+                        crate::bench::GROUPS.join(", ")
+                    )));
+                }
+                parsed.profile = Some(group);
+            }
             "--firmware" if accepts.firmware => {
                 parsed.firmware = Some(PathBuf::from(args.value(name, inline)?))
             }
@@ -395,6 +413,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
             let accepts = Accepts {
                 board: true,
                 quick: true,
+                profile: true,
                 firmware: true,
                 ..NOTHING
             };
@@ -402,6 +421,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
             Ok(Command::Bench(BenchOptions {
                 board: parsed.board.unwrap_or(Board::Virt),
                 quick: parsed.quick,
+                profile: parsed.profile,
                 firmware: parsed.firmware,
             }))
         }
@@ -553,6 +573,7 @@ mod tests {
             Command::Bench(BenchOptions {
                 board: Board::Virt,
                 quick: false,
+                profile: None,
                 firmware: None,
             })
         );
@@ -561,9 +582,22 @@ mod tests {
             Command::Bench(BenchOptions {
                 board: Board::Rpi4,
                 quick: true,
+                profile: None,
                 firmware: None,
             })
         );
+        assert_eq!(
+            parse_str("bench --profile ipc").unwrap(),
+            Command::Bench(BenchOptions {
+                board: Board::Virt,
+                quick: false,
+                profile: Some("ipc".to_string()),
+                firmware: None,
+            })
+        );
+        assert!(parse_str("bench --profile").is_err());
+        assert!(parse_str("bench --profile everything").is_err());
+        assert!(parse_str("build --profile ipc").is_err());
         assert!(parse_str("bench --quick=yes").is_err());
         assert!(parse_str("bench --test-kernel").is_err());
         assert!(parse_str("build --quick").is_err());

@@ -20,6 +20,7 @@ mod layout;
 mod modules;
 mod prereq;
 mod process;
+mod profile;
 mod qemu;
 mod setup;
 mod sources;

@@ -1,9 +1,11 @@
-//! `bench [--quick] [--poweroff]`: Keel's benchmarks. Times system calls, scheduling, IPC,
+//! `bench [--quick] [--only GROUP] [--poweroff]`: Keel's benchmarks. Times system calls, scheduling, IPC,
 //! notifications, pipes, memory mapping, writes, module loading and the timer interrupt with the
 //! generic counter (read at EL0), over batches after a warm-up, and prints one
 //! `BENCH NAME VALUE UNIT ITERATIONS MIN MEDIAN` line per figure, then `BENCH-END`
-//! (see the library). `--quick` runs fewer iterations; `--poweroff` powers off at the end, also
-//! after a failure, so an unattended boot always ends.
+//! (see the library). `--quick` runs fewer iterations; `--only GROUP` runs one group of figures
+//! (`cargo xtask bench --profile GROUP` profiles it: the group runs between two calls of
+//! `bench_profile_mark`); `--poweroff` powers off at the end, also after a failure, so an
+//! unattended boot always ends.
 //!
 //! `cargo xtask bench` starts it from `/etc/inittab` after the shell, on one core, and waits until
 //! the shell sits at its prompt before measuring, so nothing else is runnable. The partner
@@ -46,8 +48,32 @@ const SD_DEVICE: &str = "/dev/mmcblk0";
 const SD_BYTES: u64 = 1 << 20;
 const SD_CHUNK: usize = 64 * 1024;
 
+/// A group of figures: the plan and the path to start partner processes from.
+type Group = fn(&Plan, &str);
+
+/// The groups of figures `--only` takes, in the order a full run measures them.
+const GROUPS: &[(&str, Group)] = &[
+    ("syscalls", |plan, _| syscalls(plan)),
+    ("switches", switches),
+    ("ipc", ipc),
+    ("notify", notify),
+    ("pipe", pipe),
+    ("mapping", |plan, _| mapping(plan)),
+    ("writes", |plan, _| writes(plan)),
+    ("sdcard", |plan, _| sdcard(plan)),
+    ("modules", |plan, _| modules(plan)),
+    ("timer", |plan, _| timer(plan)),
+];
+
+const USAGE: &str = "usage: bench [--quick] [--only GROUP] [--poweroff]";
+
 fn main(args: keel_user::Args) -> i32 {
+    // First, so that a usage error also powers off an unattended boot.
+    if (1..).map_while(|i| args.arg(i)).any(|a| a == "--poweroff") {
+        POWEROFF.store(true, Ordering::Relaxed);
+    }
     let mut quick = false;
+    let mut only = None;
     let mut i = 1;
     while let Some(arg) = args.arg(i) {
         match arg {
@@ -56,10 +82,23 @@ fn main(args: keel_user::Args) -> i32 {
             "notify-peer" => return notify_peer(),
             "pipe-echo" => return pipe_echo(),
             "--quick" => quick = true,
-            "--poweroff" => POWEROFF.store(true, Ordering::Relaxed),
+            "--only" => {
+                i += 1;
+                match GROUPS.iter().find(|(name, _)| Some(*name) == args.arg(i)) {
+                    Some(&(_, group)) => only = Some(group),
+                    None => {
+                        eprintln!("bench: --only takes one of the groups:");
+                        for (name, _) in GROUPS {
+                            eprintln!("  {name}");
+                        }
+                        finish(2)
+                    }
+                }
+            }
+            "--poweroff" => {}
             _ => {
-                eprintln!("usage: bench [--quick] [--poweroff]");
-                return 2;
+                eprintln!("{USAGE}");
+                finish(2)
             }
         }
         i += 1;
@@ -68,8 +107,27 @@ fn main(args: keel_user::Args) -> i32 {
         Some(p) if p.contains('/') => p,
         _ => "/bin/bench",
     };
-    run(&Plan::new(quick), me);
+    let plan = Plan::new(quick);
+    match only {
+        Some(group) => {
+            boot(&plan);
+            bench_profile_mark();
+            group(&plan, me);
+            bench_profile_mark();
+            println!("{END}");
+        }
+        None => run(&plan, me),
+    }
     finish(0)
+}
+
+/// Called right before and right after the group `--only` runs: `cargo xtask bench --profile`
+/// counts the instructions between its two calls.
+#[no_mangle]
+#[inline(never)]
+extern "C" fn bench_profile_mark() {
+    // Something the compiler cannot fold away, so the function keeps its own address.
+    core::hint::black_box(());
 }
 
 /// How many batches and operations each figure takes.
@@ -164,16 +222,9 @@ fn stop(pid: Pid) {
 fn run(plan: &Plan, me: &str) {
     boot(plan);
     memory();
-    syscalls(plan);
-    switches(plan, me);
-    ipc(plan, me);
-    notify(plan, me);
-    pipe(plan, me);
-    mapping(plan);
-    writes(plan);
-    sdcard(plan);
-    modules(plan);
-    timer(plan);
+    for (_, group) in GROUPS {
+        group(plan, me);
+    }
     println!("{END}");
 }
 
