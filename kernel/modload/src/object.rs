@@ -2,6 +2,7 @@
 //! everything the later steps rely on.
 
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use goblin::elf::header::{EM_AARCH64, ET_REL};
 use goblin::elf::section_header::{
@@ -22,9 +23,10 @@ pub const MAX_SECTION_ALIGN: u64 = 64 * 1024;
 ///
 /// Creating one with [`Object::parse`] checks every header, table, name, symbol and
 /// relocation that [`Object::layout`] and [`Object::link`] later use, so those never index
-/// out of bounds. Parsing allocates nothing unless it fails (the error copies the names it
-/// mentions).
-#[derive(Clone, Copy, Debug)]
+/// out of bounds. Parsing reads every relocation of a loaded section once, into a table of
+/// what the layout and the link need of it: its only allocation, bounded by the object's size
+/// (24 file bytes make one 32-byte entry), and freed with the object or on error.
+#[derive(Clone, Debug)]
 pub struct Object<'a> {
     pub(crate) bytes: &'a [u8],
     shoff: usize,
@@ -37,6 +39,29 @@ pub struct Object<'a> {
     /// How many `CALL26`/`JUMP26` relocations of loaded sections branch outside the module's
     /// own text: an upper bound of the veneers the link may need.
     pub(crate) veneer_candidates: usize,
+    /// The relocations of loaded sections, in section-table and then file order.
+    pub(crate) relocs: Vec<Reloc>,
+}
+
+/// One relocation of a loaded section as [`Object::parse`] checked it: what the layout and the
+/// link need of it, read from the file once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reloc {
+    /// Offset of the place within the target section.
+    pub offset: u64,
+    /// The addend.
+    pub addend: i64,
+    /// The symbol's index (within the symbol table).
+    pub sym: u32,
+    /// The relocation type (supported: parse refuses the others).
+    pub r_type: u32,
+    /// Index of the section it patches.
+    pub target: u32,
+    /// How many bytes it patches (`reloc::width`; the place lies within the target section).
+    pub width: u8,
+    /// Whether it is a `CALL26`/`JUMP26` branch to a symbol outside the module's own text,
+    /// which may need a veneer.
+    pub veneer_candidate: bool,
 }
 
 /// An undefined global symbol the module needs from the kernel (or another module).
@@ -176,6 +201,7 @@ impl<'a> Object<'a> {
             symtab: &[],
             strtab: StrTable::default(),
             veneer_candidates: 0,
+            relocs: Vec::new(),
         };
         // The section name table first, so later errors can name sections.
         let sh = obj.shdr(shstrndx).ok_or(LoadError::BadHeader {
@@ -247,7 +273,8 @@ impl<'a> Object<'a> {
             }
         }
         obj.check_symbols()?;
-        obj.veneer_candidates = obj.check_relocations()?;
+        obj.relocs = obj.check_relocations()?;
+        obj.veneer_candidates = obj.relocs.iter().filter(|r| r.veneer_candidate).count();
         // Fail now, not after the caller allocated, if the sizes overflow: the worst case
         // assumes one veneer per candidate branch.
         obj.plan(obj.veneer_candidates, |_, _, _, _| {})?;
@@ -350,10 +377,21 @@ impl<'a> Object<'a> {
         Ok(())
     }
 
-    /// Checks every relocation section and, for loaded targets, every relocation; returns how
-    /// many are veneer candidates (branches that may need a veneer).
-    fn check_relocations(&self) -> Result<usize, LoadError> {
-        let mut candidates = 0;
+    /// Checks every relocation section and, for loaded targets, every relocation; returns the
+    /// relocations of loaded sections.
+    fn check_relocations(&self) -> Result<Vec<Reloc>, LoadError> {
+        // One allocation: room for every relocation of a loaded section (bounded by the file,
+        // as parse checked each section lies in it).
+        let capacity = (0..self.shnum)
+            .filter(|&i| self.section_type(i) == Some(SHT_RELA))
+            .filter_map(|i| {
+                let sh = self.shdr(i)?;
+                let loaded = self.section_flags(sh.info as usize)? & u64::from(SHF_ALLOC) != 0;
+                loaded.then_some(usize::try_from(sh.size).ok()? / RELA_SIZE)
+            })
+            .fold(0, usize::saturating_add)
+            .min(self.bytes.len() / RELA_SIZE);
+        let mut relocs = Vec::with_capacity(capacity);
         for i in 0..self.shnum {
             // The type alone first (the high half of the header's first word).
             if self.section_type(i) != Some(SHT_RELA) {
@@ -419,12 +457,19 @@ impl<'a> Object<'a> {
                 if flags.is_some_and(|f| f & u64::from(SHF_ALLOC) == 0) {
                     return Err(bad("refers to a symbol in a section that is not loaded"));
                 }
-                if reloc::is_branch26(rela.r_type) && !is_text(flags) {
-                    candidates += 1;
-                }
+                relocs.push(Reloc {
+                    offset: rela.offset,
+                    addend: rela.addend,
+                    sym: rela.sym,
+                    r_type: rela.r_type,
+                    target: sh.info,
+                    // At most 8.
+                    width: width as u8,
+                    veneer_candidate: reloc::is_branch26(rela.r_type) && !is_text(flags),
+                });
             }
         }
-        Ok(candidates)
+        Ok(relocs)
     }
 
     /// Section header `index`, if it is inside the (validated) table.
@@ -509,50 +554,6 @@ impl<'a> Object<'a> {
     /// A symbol's name (empty if unreadable, which parse rules out).
     pub(crate) fn sym_name(&self, sym: &Sym) -> &'a str {
         self.strtab.get(sym.name).unwrap_or("")
-    }
-
-    /// The relocations of relocation section `index` (header `sh`), numbered.
-    pub(crate) fn relas(
-        &self,
-        index: usize,
-        sh: &Shdr,
-    ) -> impl Iterator<Item = (usize, Rela)> + 'a {
-        relas(self.section_data(index, sh))
-    }
-
-    /// The relocation sections that patch loaded sections, as
-    /// `(relocation section index, its header, target index, target header)`.
-    pub(crate) fn loaded_rela_sections(
-        &self,
-    ) -> impl Iterator<Item = (usize, Shdr, usize, Shdr)> + '_ {
-        (0..self.shnum).filter_map(move |i| {
-            // The type alone first.
-            if self.section_type(i)? != SHT_RELA {
-                return None;
-            }
-            let sh = self.shdr(i)?;
-            let target = sh.info as usize;
-            let tsh = self.shdr(target)?;
-            (tsh.flags & u64::from(SHF_ALLOC) != 0).then_some((i, sh, target, tsh))
-        })
-    }
-
-    /// Calls `f(symbol index, addend)` for every CALL26/JUMP26 relocation of a loaded section
-    /// whose target is not in the module's own text: each may need a veneer.
-    pub(crate) fn for_each_veneer_candidate(&self, mut f: impl FnMut(u32, i64)) {
-        for (i, sh, _, _) in self.loaded_rela_sections() {
-            for (_, rela) in self.relas(i, &sh) {
-                if !reloc::is_branch26(rela.r_type) {
-                    continue;
-                }
-                let Some(sym) = self.sym(rela.sym as usize) else {
-                    continue;
-                };
-                if !is_text(self.defining_flags(&sym)) {
-                    f(rela.sym, rela.addend);
-                }
-            }
-        }
     }
 
     /// The file contents of the first section called `name` (empty for `NOBITS`), or `None`
