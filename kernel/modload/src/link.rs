@@ -13,7 +13,7 @@ use goblin::elf::sym::{STV_DEFAULT, STV_PROTECTED};
 use crate::elf::Sym;
 use crate::error::{LoadError, RelocProblem};
 use crate::layout::{Group, Layout, VENEER_SIZE};
-use crate::object::Object;
+use crate::object::{Object, Reloc};
 use crate::reloc;
 
 /// `ldr x16, #8`: loads the veneer's target from the literal after the next instruction.
@@ -146,6 +146,22 @@ struct Placed {
 /// building and dropping one per relocation is measurable.
 fn text_too_large() -> LoadError {
     LoadError::TooLarge { group: "text" }
+}
+
+/// [`LoadError::Relocation`]: relocation `rel` cannot be applied.
+#[cold]
+#[inline(never)]
+fn relocation_error(obj: &Object<'_>, rel: &Reloc, problem: RelocProblem) -> LoadError {
+    LoadError::Relocation {
+        r_type: rel.r_type,
+        section: obj.section_name(rel.target as usize).to_string(),
+        offset: rel.offset,
+        symbol: obj
+            .sym(rel.sym as usize)
+            .map_or("", |sym| obj.sym_name(&sym))
+            .to_string(),
+        problem,
+    }
 }
 
 fn group_name(group: Group) -> &'static str {
@@ -408,7 +424,6 @@ impl<'a> Linker<'_, 'a, '_, '_> {
         let obj = self.obj;
         for rel in &obj.relocs {
             let target = rel.target as usize;
-            let tname = || obj.section_name(target);
             let symbol = rel.sym as usize;
             let cached = self.addresses.get(symbol).copied().flatten();
             let mut s = match cached {
@@ -424,16 +439,8 @@ impl<'a> Linker<'_, 'a, '_, '_> {
                     s
                 }
             };
-            let fail = |problem| LoadError::Relocation {
-                r_type: rel.r_type,
-                section: tname().to_string(),
-                offset: rel.offset,
-                symbol: obj
-                    .sym(symbol)
-                    .map_or("", |sym| obj.sym_name(&sym))
-                    .to_string(),
-                problem,
-            };
+            // Errors are built out of line: applying is the common case.
+            let fail = |problem| relocation_error(obj, rel, problem);
             let mut a = rel.addend;
             let placed = self.placed.get(target).copied().flatten();
             let p = placed
@@ -459,11 +466,7 @@ impl<'a> Linker<'_, 'a, '_, '_> {
             };
             if !applied {
                 // Parse refuses unsupported types and out-of-bounds offsets.
-                return Err(LoadError::UnsupportedRelocation {
-                    section: tname().to_string(),
-                    offset: rel.offset,
-                    r_type: rel.r_type,
-                });
+                return Err(obj.unsupported_relocation(target, rel.offset, rel.r_type));
             }
         }
         Ok(())

@@ -73,11 +73,17 @@ pub struct Import<'a> {
     pub weak: bool,
 }
 
-/// Whether section flags (of a symbol's defining section, `None` if it has none) mark the
-/// module's own text: an executable, loaded section.
-pub(crate) fn is_text(flags: Option<u64>) -> bool {
-    let text = u64::from(SHF_ALLOC | SHF_EXECINSTR);
-    flags.is_some_and(|f| f & text == text)
+/// Where a symbol is defined, as far as its relocations care.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Defined {
+    /// In no section: undefined (resolved at link time) or absolute.
+    Elsewhere,
+    /// In a section that is not loaded.
+    Unloaded,
+    /// In a loaded section that is not code.
+    Loaded,
+    /// In the module's own text: an executable, loaded section.
+    Text,
 }
 
 /// The relocations in `data` (the contents of a relocation section), numbered.
@@ -272,8 +278,8 @@ impl<'a> Object<'a> {
                 _ => {}
             }
         }
-        obj.check_symbols()?;
-        obj.relocs = obj.check_relocations()?;
+        let defined = obj.check_symbols()?;
+        obj.relocs = obj.check_relocations(&defined)?;
         obj.veneer_candidates = obj.relocs.iter().filter(|r| r.veneer_candidate).count();
         // Fail now, not after the caller allocated, if the sizes overflow: the worst case
         // assumes one veneer per candidate branch.
@@ -324,8 +330,9 @@ impl<'a> Object<'a> {
         Ok(table)
     }
 
-    /// Checks every symbol.
-    fn check_symbols(&self) -> Result<(), LoadError> {
+    /// Checks every symbol; returns where each is defined, by symbol index.
+    fn check_symbols(&self) -> Result<Vec<Defined>, LoadError> {
+        let mut defined = Vec::with_capacity(self.symbol_count());
         for (index, sym) in self.syms() {
             self.strtab
                 .check(sym.name)
@@ -371,15 +378,25 @@ impl<'a> Object<'a> {
                     if sym.value > sh.size {
                         return Err(bad("value lies past the end of its section"));
                     }
+                    let text = u64::from(SHF_ALLOC | SHF_EXECINSTR);
+                    defined.push(if sh.flags & text == text {
+                        Defined::Text
+                    } else if sh.flags & u64::from(SHF_ALLOC) != 0 {
+                        Defined::Loaded
+                    } else {
+                        Defined::Unloaded
+                    });
+                    continue;
                 }
             }
+            defined.push(Defined::Elsewhere);
         }
-        Ok(())
+        Ok(defined)
     }
 
-    /// Checks every relocation section and, for loaded targets, every relocation; returns the
-    /// relocations of loaded sections.
-    fn check_relocations(&self) -> Result<Vec<Reloc>, LoadError> {
+    /// Checks every relocation section and, for loaded targets, every relocation (`defined`
+    /// tells where each symbol is defined); returns the relocations of loaded sections.
+    fn check_relocations(&self, defined: &[Defined]) -> Result<Vec<Reloc>, LoadError> {
         // One allocation: room for every relocation of a loaded section (bounded by the file,
         // as parse checked each section lies in it).
         let capacity = (0..self.shnum)
@@ -422,40 +439,35 @@ impl<'a> Object<'a> {
                 .ok_or_else(|| {
                     bad_section(i, name(), "sh_info does not name a section to relocate")
                 })?;
-            let tname = || self.section_name(target);
             let loaded = tsh.flags & u64::from(SHF_ALLOC) != 0;
             let data = self.file_range(i, &sh)?;
             for (j, rela) in relas(data) {
-                let bad = |why| LoadError::BadRelocation {
-                    section: tname().to_string(),
-                    index: j,
-                    offset: rela.offset,
-                    r_type: rela.r_type,
-                    why,
+                // Errors are built out of line: the checks are the common case.
+                let Some(&defined) = defined.get(rela.sym as usize) else {
+                    return Err(self.bad_relocation(
+                        target,
+                        j,
+                        &rela,
+                        "symbol index is out of range",
+                    ));
                 };
-                let sym = self
-                    .sym(rela.sym as usize)
-                    .ok_or_else(|| bad("symbol index is out of range"))?;
                 if !loaded {
                     continue;
                 }
-                let width =
-                    reloc::width(rela.r_type).ok_or_else(|| LoadError::UnsupportedRelocation {
-                        section: tname().to_string(),
-                        offset: rela.offset,
-                        r_type: rela.r_type,
-                    })?;
-                match rela.offset.checked_add(width) {
-                    Some(end) if end <= tsh.size => {}
-                    _ => {
-                        return Err(bad(
-                            "offset plus the patched width lies outside the section",
-                        ))
-                    }
+                let Some(width) = reloc::width(rela.r_type) else {
+                    return Err(self.unsupported_relocation(target, rela.offset, rela.r_type));
+                };
+                if rela
+                    .offset
+                    .checked_add(width)
+                    .is_none_or(|end| end > tsh.size)
+                {
+                    let why = "offset plus the patched width lies outside the section";
+                    return Err(self.bad_relocation(target, j, &rela, why));
                 }
-                let flags = self.defining_flags(&sym);
-                if flags.is_some_and(|f| f & u64::from(SHF_ALLOC) == 0) {
-                    return Err(bad("refers to a symbol in a section that is not loaded"));
+                if defined == Defined::Unloaded {
+                    let why = "refers to a symbol in a section that is not loaded";
+                    return Err(self.bad_relocation(target, j, &rela, why));
                 }
                 relocs.push(Reloc {
                     offset: rela.offset,
@@ -465,11 +477,46 @@ impl<'a> Object<'a> {
                     target: sh.info,
                     // At most 8.
                     width: width as u8,
-                    veneer_candidate: reloc::is_branch26(rela.r_type) && !is_text(flags),
+                    veneer_candidate: reloc::is_branch26(rela.r_type) && defined != Defined::Text,
                 });
             }
         }
         Ok(relocs)
+    }
+
+    /// [`LoadError::BadRelocation`] for relocation `index` of the section patching `target`.
+    #[cold]
+    #[inline(never)]
+    fn bad_relocation(
+        &self,
+        target: usize,
+        index: usize,
+        rela: &Rela,
+        why: &'static str,
+    ) -> LoadError {
+        LoadError::BadRelocation {
+            section: self.section_name(target).to_string(),
+            index,
+            offset: rela.offset,
+            r_type: rela.r_type,
+            why,
+        }
+    }
+
+    /// [`LoadError::UnsupportedRelocation`] for a relocation of section `target`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn unsupported_relocation(
+        &self,
+        target: usize,
+        offset: u64,
+        r_type: u32,
+    ) -> LoadError {
+        LoadError::UnsupportedRelocation {
+            section: self.section_name(target).to_string(),
+            offset,
+            r_type,
+        }
     }
 
     /// Section header `index`, if it is inside the (validated) table.
@@ -503,16 +550,6 @@ impl<'a> Object<'a> {
                 .checked_add(index.checked_mul(SHDR_SIZE)?)?
                 .checked_add(8)?,
         )
-    }
-
-    /// `sh_flags` of the section defining `sym`, or `None` for undefined, absolute and other
-    /// special symbols.
-    pub(crate) fn defining_flags(&self, sym: &Sym) -> Option<u64> {
-        let shndx = u32::from(sym.shndx);
-        if shndx == SHN_UNDEF || shndx >= SHN_LORESERVE {
-            return None;
-        }
-        self.section_flags(shndx as usize)
     }
 
     /// Name of section `index` (empty if unreadable, which parse rules out).
