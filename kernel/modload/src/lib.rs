@@ -20,8 +20,9 @@
 //! 1. [`Object::parse`] checks the whole object (headers, tables, names, symbols, every
 //!    relocation's type, symbol and bounds) before the module's memory is allocated, so a bad
 //!    module is refused before the kernel spends memory on it. It reads each relocation of a
-//!    loaded section once, into a table the layout and the link work from (its only
-//!    allocation, bounded by the object's size). [`Object::imports`] lists what it needs.
+//!    loaded section once, into a table the layout and the link work from, and lists the
+//!    imports (allocations bounded by the object's size). [`Object::imports`] lists what it
+//!    needs.
 //! 2. [`Object::layout`] groups the loaded (`SHF_ALLOC`) sections by permission: text (RX,
 //!    `SHF_EXECINSTR`) with a veneer area at its end, rodata (R) and data (RW, `.bss` last),
 //!    each honouring its sections' alignment.

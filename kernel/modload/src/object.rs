@@ -24,8 +24,9 @@ pub const MAX_SECTION_ALIGN: u64 = 64 * 1024;
 /// Creating one with [`Object::parse`] checks every header, table, name, symbol and
 /// relocation that [`Object::layout`] and [`Object::link`] later use, so those never index
 /// out of bounds. Parsing reads every relocation of a loaded section once, into a table of
-/// what the layout and the link need of it: its only allocation, bounded by the object's size
-/// (24 file bytes make one 32-byte entry), and freed with the object or on error.
+/// what the layout and the link need of it (24 file bytes make one 32-byte entry), and lists
+/// the imports; these, and a byte per symbol while it checks them, are its only allocations:
+/// bounded by the object's size, and freed with the object or on error.
 #[derive(Clone, Debug)]
 pub struct Object<'a> {
     pub(crate) bytes: &'a [u8],
@@ -41,6 +42,8 @@ pub struct Object<'a> {
     pub(crate) veneer_candidates: usize,
     /// The relocations of loaded sections, in section-table and then file order.
     pub(crate) relocs: Vec<Reloc>,
+    /// The indices of the undefined global and weak symbols that have a name, in table order.
+    imports: Vec<usize>,
 }
 
 /// One relocation of a loaded section as [`Object::parse`] checked it: what the layout and the
@@ -208,6 +211,7 @@ impl<'a> Object<'a> {
             strtab: StrTable::default(),
             veneer_candidates: 0,
             relocs: Vec::new(),
+            imports: Vec::new(),
         };
         // The section name table first, so later errors can name sections.
         let sh = obj.shdr(shstrndx).ok_or(LoadError::BadHeader {
@@ -278,7 +282,8 @@ impl<'a> Object<'a> {
                 _ => {}
             }
         }
-        let defined = obj.check_symbols()?;
+        let (defined, imports) = obj.check_symbols()?;
+        obj.imports = imports;
         obj.relocs = obj.check_relocations(&defined)?;
         obj.veneer_candidates = obj.relocs.iter().filter(|r| r.veneer_candidate).count();
         // Fail now, not after the caller allocated, if the sizes overflow: the worst case
@@ -330,9 +335,11 @@ impl<'a> Object<'a> {
         Ok(table)
     }
 
-    /// Checks every symbol; returns where each is defined, by symbol index.
-    fn check_symbols(&self) -> Result<Vec<Defined>, LoadError> {
+    /// Checks every symbol; returns where each is defined, by symbol index, and the imports
+    /// (see [`Object::imports`]).
+    fn check_symbols(&self) -> Result<(Vec<Defined>, Vec<usize>), LoadError> {
         let mut defined = Vec::with_capacity(self.symbol_count());
+        let mut imports = Vec::new();
         for (index, sym) in self.syms() {
             self.strtab
                 .check(sym.name)
@@ -358,11 +365,15 @@ impl<'a> Object<'a> {
             }
             let shndx = u32::from(sym.shndx);
             match shndx {
-                SHN_UNDEF => {
-                    if index != 0 && sym.bind() == STB_LOCAL {
+                SHN_UNDEF if index != 0 => {
+                    if sym.bind() == STB_LOCAL {
                         return Err(bad("local symbol is undefined"));
                     }
+                    if !self.sym_name(&sym).is_empty() {
+                        imports.push(index);
+                    }
                 }
+                SHN_UNDEF => {}
                 SHN_ABS => {}
                 SHN_COMMON => {
                     return Err(bad(
@@ -391,7 +402,7 @@ impl<'a> Object<'a> {
             }
             defined.push(Defined::Elsewhere);
         }
-        Ok(defined)
+        Ok((defined, imports))
     }
 
     /// Checks every relocation section and, for loaded targets, every relocation (`defined`
@@ -617,14 +628,11 @@ impl<'a> Object<'a> {
     /// meaning: code tests the address before use); a branch to it goes through a veneer to
     /// address 0.
     pub fn imports(&self) -> impl Iterator<Item = Import<'a>> + '_ {
-        self.syms().skip(1).filter_map(move |(_, sym)| {
-            let external = matches!(sym.bind(), STB_GLOBAL | STB_WEAK);
-            if u32::from(sym.shndx) != SHN_UNDEF || !external {
-                return None;
-            }
-            let name = self.sym_name(&sym);
-            (!name.is_empty()).then_some(Import {
-                name,
+        // Parse listed them: undefined symbols other than symbol 0 are global or weak.
+        self.imports.iter().filter_map(move |&index| {
+            let sym = self.sym(index)?;
+            Some(Import {
+                name: self.sym_name(&sym),
                 weak: sym.bind() == STB_WEAK,
             })
         })
