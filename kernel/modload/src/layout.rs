@@ -108,8 +108,12 @@ impl Object<'_> {
     /// Sections are placed in section-table order within their group, each at its own
     /// alignment. Allocates a small temporary list to count distinct branch targets.
     pub fn layout(&self) -> Layout {
-        let mut targets: Vec<(u32, i64)> = Vec::with_capacity(self.veneer_candidates);
-        self.for_each_veneer_candidate(|sym, addend| targets.push((sym, addend)));
+        let mut targets: Vec<(u32, i64)> = self
+            .relocs
+            .iter()
+            .filter(|r| r.veneer_candidate)
+            .map(|r| (r.sym, r.addend))
+            .collect();
         targets.sort_unstable();
         targets.dedup();
         // `parse` already planned with one veneer per candidate branch, an upper bound of

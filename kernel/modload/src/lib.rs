@@ -8,9 +8,9 @@
 //!
 //! ```text
 //!  .ko bytes ──► Object::parse ──► Object::layout ──► (caller) allocate text/rodata/data
-//!                 validate all        sizes, aligns,       pages at chosen VAs, writable
-//!                 before any          veneer room
-//!                 allocation
+//!                 validate all,       sizes, aligns,       pages at chosen VAs, writable
+//!                 relocation table    veneer room
+//!                 (before the module's memory)
 //!                                                      │
 //!  run init ◄── (caller) cache maintenance, ◄── Object::link(&mut Image, resolve)
 //!               page permissions W^X              copy, zero .bss, resolve imports,
@@ -18,8 +18,11 @@
 //! ```
 //!
 //! 1. [`Object::parse`] checks the whole object (headers, tables, names, symbols, every
-//!    relocation's type, symbol and bounds) without allocating, so a bad module is refused
-//!    before the kernel spends memory on it. [`Object::imports`] lists what it needs.
+//!    relocation's type, symbol and bounds) before the module's memory is allocated, so a bad
+//!    module is refused before the kernel spends memory on it. It reads each relocation of a
+//!    loaded section once, into a table the layout and the link work from, and lists the
+//!    imports (allocations bounded by the object's size). [`Object::imports`] lists what it
+//!    needs.
 //! 2. [`Object::layout`] groups the loaded (`SHF_ALLOC`) sections by permission: text (RX,
 //!    `SHF_EXECINSTR`) with a veneer area at its end, rodata (R) and data (RW, `.bss` last),
 //!    each honouring its sections' alignment.

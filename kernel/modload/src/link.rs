@@ -13,7 +13,7 @@ use goblin::elf::sym::{STV_DEFAULT, STV_PROTECTED};
 use crate::elf::Sym;
 use crate::error::{LoadError, RelocProblem};
 use crate::layout::{Group, Layout, VENEER_SIZE};
-use crate::object::{is_text, Object};
+use crate::object::{Object, Reloc};
 use crate::reloc;
 
 /// `ldr x16, #8`: loads the veneer's target from the literal after the next instruction.
@@ -148,6 +148,22 @@ fn text_too_large() -> LoadError {
     LoadError::TooLarge { group: "text" }
 }
 
+/// [`LoadError::Relocation`]: relocation `rel` cannot be applied.
+#[cold]
+#[inline(never)]
+fn relocation_error(obj: &Object<'_>, rel: &Reloc, problem: RelocProblem) -> LoadError {
+    LoadError::Relocation {
+        r_type: rel.r_type,
+        section: obj.section_name(rel.target as usize).to_string(),
+        offset: rel.offset,
+        symbol: obj
+            .sym(rel.sym as usize)
+            .map_or("", |sym| obj.sym_name(&sym))
+            .to_string(),
+        problem,
+    }
+}
+
 fn group_name(group: Group) -> &'static str {
     match group {
         Group::Text => "text",
@@ -217,8 +233,9 @@ struct Linker<'o, 'a, 'm, 'r> {
     image: &'o mut Image<'m>,
     resolve: &'r mut dyn FnMut(&str) -> Option<u64>,
     placed: Vec<Option<Placed>>,
-    /// Resolved addresses of undefined symbols, by symbol index.
-    resolved: Vec<Option<u64>>,
+    /// Addresses of the symbols relocations used so far (undefined ones resolved), by symbol
+    /// index.
+    addresses: Vec<Option<u64>>,
     /// Targets that have a veneer, with their slot.
     veneers: BTreeMap<u64, usize>,
     layout: Layout,
@@ -307,7 +324,7 @@ impl<'a> Object<'a> {
             image,
             resolve,
             placed,
-            resolved: vec![None; self.symbol_count()],
+            addresses: vec![None; self.symbol_count()],
             veneers: BTreeMap::new(),
             layout,
         };
@@ -352,9 +369,6 @@ impl<'a> Linker<'_, 'a, '_, '_> {
         if index == 0 {
             return Ok(0);
         }
-        if let Some(Some(addr)) = self.resolved.get(index) {
-            return Ok(*addr);
-        }
         let name = self.obj.sym_name(sym);
         let addr = match (self.resolve)(name) {
             Some(addr) => addr,
@@ -366,9 +380,6 @@ impl<'a> Linker<'_, 'a, '_, '_> {
                 })
             }
         };
-        if let Some(slot) = self.resolved.get_mut(index) {
-            *slot = Some(addr);
-        }
         Ok(addr)
     }
 
@@ -408,57 +419,54 @@ impl<'a> Linker<'_, 'a, '_, '_> {
             .ok_or(RelocProblem::NoVeneerRoom { target })
     }
 
-    /// Applies every relocation of every loaded section.
+    /// Applies every relocation of every loaded section, from the table parse made.
     fn relocate(&mut self) -> Result<(), LoadError> {
         let obj = self.obj;
-        for (i, sh, target, _) in obj.loaded_rela_sections() {
-            let tname = || obj.section_name(target);
-            // Where the target section landed, once per relocation section.
-            let placed = self.placed.get(target).copied().flatten();
-            let target_va =
-                placed.and_then(|pl| self.image.va(pl.group).checked_add(pl.offset as u64));
-            for (_, rela) in obj.relas(i, &sh) {
-                let Some(sym) = obj.sym(rela.sym as usize) else {
-                    continue;
-                };
-                let fail = |problem| LoadError::Relocation {
-                    r_type: rela.r_type,
-                    section: tname().to_string(),
-                    offset: rela.offset,
-                    symbol: obj.sym_name(&sym).to_string(),
-                    problem,
-                };
-                let mut s = self.symbol_address(rela.sym as usize, &sym, target)?;
-                let mut a = rela.addend;
-                let p = target_va
-                    .and_then(|va| va.checked_add(rela.offset))
-                    .ok_or_else(text_too_large)?;
-                if reloc::is_branch26(rela.r_type) && !is_text(obj.defining_flags(&sym)) {
-                    let dest = i128::from(s) + i128::from(a);
-                    if !reloc::branch26_in_range(dest - i128::from(p)) {
-                        // The veneer holds the 64-bit address, modulo 2^64 like ABS64.
-                        s = self.veneer(dest as u64).map_err(fail)?;
-                        a = 0;
+        for rel in &obj.relocs {
+            let target = rel.target as usize;
+            let symbol = rel.sym as usize;
+            let cached = self.addresses.get(symbol).copied().flatten();
+            let mut s = match cached {
+                Some(s) => s,
+                None => {
+                    let Some(sym) = obj.sym(symbol) else {
+                        continue;
+                    };
+                    let s = self.symbol_address(symbol, &sym, target)?;
+                    if let Some(slot) = self.addresses.get_mut(symbol) {
+                        *slot = Some(s);
                     }
+                    s
                 }
-                let width = reloc::width(rela.r_type).unwrap_or(0);
-                let place = placed.and_then(|pl| {
-                    let start = pl.offset.checked_add(usize::try_from(rela.offset).ok()?)?;
-                    let end = start.checked_add(usize::try_from(width).ok()?)?;
-                    self.image.buffer(pl.group).get_mut(start..end)
-                });
-                let applied = match place {
-                    Some(place) => reloc::apply(rela.r_type, place, s, a, p).map_err(fail)?,
-                    None => false,
-                };
-                if !applied {
-                    // Parse refuses unsupported types and out-of-bounds offsets.
-                    return Err(LoadError::UnsupportedRelocation {
-                        section: tname().to_string(),
-                        offset: rela.offset,
-                        r_type: rela.r_type,
-                    });
+            };
+            // Errors are built out of line: applying is the common case.
+            let fail = |problem| relocation_error(obj, rel, problem);
+            let mut a = rel.addend;
+            let placed = self.placed.get(target).copied().flatten();
+            let p = placed
+                .and_then(|pl| self.image.va(pl.group).checked_add(pl.offset as u64))
+                .and_then(|va| va.checked_add(rel.offset))
+                .ok_or_else(text_too_large)?;
+            if rel.veneer_candidate {
+                let dest = i128::from(s) + i128::from(a);
+                if !reloc::branch26_in_range(dest - i128::from(p)) {
+                    // The veneer holds the 64-bit address, modulo 2^64 like ABS64.
+                    s = self.veneer(dest as u64).map_err(fail)?;
+                    a = 0;
                 }
+            }
+            let place = placed.and_then(|pl| {
+                let start = pl.offset.checked_add(usize::try_from(rel.offset).ok()?)?;
+                let end = start.checked_add(usize::from(rel.width))?;
+                self.image.buffer(pl.group).get_mut(start..end)
+            });
+            let applied = match place {
+                Some(place) => reloc::apply(rel.r_type, place, s, a, p).map_err(fail)?,
+                None => false,
+            };
+            if !applied {
+                // Parse refuses unsupported types and out-of-bounds offsets.
+                return Err(obj.unsupported_relocation(target, rel.offset, rel.r_type));
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 //! everything the later steps rely on.
 
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use goblin::elf::header::{EM_AARCH64, ET_REL};
 use goblin::elf::section_header::{
@@ -22,9 +23,11 @@ pub const MAX_SECTION_ALIGN: u64 = 64 * 1024;
 ///
 /// Creating one with [`Object::parse`] checks every header, table, name, symbol and
 /// relocation that [`Object::layout`] and [`Object::link`] later use, so those never index
-/// out of bounds. Parsing allocates nothing unless it fails (the error copies the names it
-/// mentions).
-#[derive(Clone, Copy, Debug)]
+/// out of bounds. Parsing reads every relocation of a loaded section once, into a table of
+/// what the layout and the link need of it (24 file bytes make one 32-byte entry), and lists
+/// the imports; these, and a byte per symbol while it checks them, are its only allocations:
+/// bounded by the object's size, and freed with the object or on error.
+#[derive(Clone, Debug)]
 pub struct Object<'a> {
     pub(crate) bytes: &'a [u8],
     shoff: usize,
@@ -37,6 +40,31 @@ pub struct Object<'a> {
     /// How many `CALL26`/`JUMP26` relocations of loaded sections branch outside the module's
     /// own text: an upper bound of the veneers the link may need.
     pub(crate) veneer_candidates: usize,
+    /// The relocations of loaded sections, in section-table and then file order.
+    pub(crate) relocs: Vec<Reloc>,
+    /// The indices of the undefined global and weak symbols that have a name, in table order.
+    imports: Vec<usize>,
+}
+
+/// One relocation of a loaded section as [`Object::parse`] checked it: what the layout and the
+/// link need of it, read from the file once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reloc {
+    /// Offset of the place within the target section.
+    pub offset: u64,
+    /// The addend.
+    pub addend: i64,
+    /// The symbol's index (within the symbol table).
+    pub sym: u32,
+    /// The relocation type (supported: parse refuses the others).
+    pub r_type: u32,
+    /// Index of the section it patches.
+    pub target: u32,
+    /// How many bytes it patches (`reloc::width`; the place lies within the target section).
+    pub width: u8,
+    /// Whether it is a `CALL26`/`JUMP26` branch to a symbol outside the module's own text,
+    /// which may need a veneer.
+    pub veneer_candidate: bool,
 }
 
 /// An undefined global symbol the module needs from the kernel (or another module).
@@ -48,11 +76,17 @@ pub struct Import<'a> {
     pub weak: bool,
 }
 
-/// Whether section flags (of a symbol's defining section, `None` if it has none) mark the
-/// module's own text: an executable, loaded section.
-pub(crate) fn is_text(flags: Option<u64>) -> bool {
-    let text = u64::from(SHF_ALLOC | SHF_EXECINSTR);
-    flags.is_some_and(|f| f & text == text)
+/// Where a symbol is defined, as far as its relocations care.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Defined {
+    /// In no section: undefined (resolved at link time) or absolute.
+    Elsewhere,
+    /// In a section that is not loaded.
+    Unloaded,
+    /// In a loaded section that is not code.
+    Loaded,
+    /// In the module's own text: an executable, loaded section.
+    Text,
 }
 
 /// The relocations in `data` (the contents of a relocation section), numbered.
@@ -176,6 +210,8 @@ impl<'a> Object<'a> {
             symtab: &[],
             strtab: StrTable::default(),
             veneer_candidates: 0,
+            relocs: Vec::new(),
+            imports: Vec::new(),
         };
         // The section name table first, so later errors can name sections.
         let sh = obj.shdr(shstrndx).ok_or(LoadError::BadHeader {
@@ -246,8 +282,10 @@ impl<'a> Object<'a> {
                 _ => {}
             }
         }
-        obj.check_symbols()?;
-        obj.veneer_candidates = obj.check_relocations()?;
+        let (defined, imports) = obj.check_symbols()?;
+        obj.imports = imports;
+        obj.relocs = obj.check_relocations(&defined)?;
+        obj.veneer_candidates = obj.relocs.iter().filter(|r| r.veneer_candidate).count();
         // Fail now, not after the caller allocated, if the sizes overflow: the worst case
         // assumes one veneer per candidate branch.
         obj.plan(obj.veneer_candidates, |_, _, _, _| {})?;
@@ -297,8 +335,11 @@ impl<'a> Object<'a> {
         Ok(table)
     }
 
-    /// Checks every symbol.
-    fn check_symbols(&self) -> Result<(), LoadError> {
+    /// Checks every symbol; returns where each is defined, by symbol index, and the imports
+    /// (see [`Object::imports`]).
+    fn check_symbols(&self) -> Result<(Vec<Defined>, Vec<usize>), LoadError> {
+        let mut defined = Vec::with_capacity(self.symbol_count());
+        let mut imports = Vec::new();
         for (index, sym) in self.syms() {
             self.strtab
                 .check(sym.name)
@@ -324,11 +365,15 @@ impl<'a> Object<'a> {
             }
             let shndx = u32::from(sym.shndx);
             match shndx {
-                SHN_UNDEF => {
-                    if index != 0 && sym.bind() == STB_LOCAL {
+                SHN_UNDEF if index != 0 => {
+                    if sym.bind() == STB_LOCAL {
                         return Err(bad("local symbol is undefined"));
                     }
+                    if !self.sym_name(&sym).is_empty() {
+                        imports.push(index);
+                    }
                 }
+                SHN_UNDEF => {}
                 SHN_ABS => {}
                 SHN_COMMON => {
                     return Err(bad(
@@ -344,16 +389,37 @@ impl<'a> Object<'a> {
                     if sym.value > sh.size {
                         return Err(bad("value lies past the end of its section"));
                     }
+                    let text = u64::from(SHF_ALLOC | SHF_EXECINSTR);
+                    defined.push(if sh.flags & text == text {
+                        Defined::Text
+                    } else if sh.flags & u64::from(SHF_ALLOC) != 0 {
+                        Defined::Loaded
+                    } else {
+                        Defined::Unloaded
+                    });
+                    continue;
                 }
             }
+            defined.push(Defined::Elsewhere);
         }
-        Ok(())
+        Ok((defined, imports))
     }
 
-    /// Checks every relocation section and, for loaded targets, every relocation; returns how
-    /// many are veneer candidates (branches that may need a veneer).
-    fn check_relocations(&self) -> Result<usize, LoadError> {
-        let mut candidates = 0;
+    /// Checks every relocation section and, for loaded targets, every relocation (`defined`
+    /// tells where each symbol is defined); returns the relocations of loaded sections.
+    fn check_relocations(&self, defined: &[Defined]) -> Result<Vec<Reloc>, LoadError> {
+        // One allocation: room for every relocation of a loaded section (bounded by the file,
+        // as parse checked each section lies in it).
+        let capacity = (0..self.shnum)
+            .filter(|&i| self.section_type(i) == Some(SHT_RELA))
+            .filter_map(|i| {
+                let sh = self.shdr(i)?;
+                let loaded = self.section_flags(sh.info as usize)? & u64::from(SHF_ALLOC) != 0;
+                loaded.then_some(usize::try_from(sh.size).ok()? / RELA_SIZE)
+            })
+            .fold(0, usize::saturating_add)
+            .min(self.bytes.len() / RELA_SIZE);
+        let mut relocs = Vec::with_capacity(capacity);
         for i in 0..self.shnum {
             // The type alone first (the high half of the header's first word).
             if self.section_type(i) != Some(SHT_RELA) {
@@ -384,47 +450,84 @@ impl<'a> Object<'a> {
                 .ok_or_else(|| {
                     bad_section(i, name(), "sh_info does not name a section to relocate")
                 })?;
-            let tname = || self.section_name(target);
             let loaded = tsh.flags & u64::from(SHF_ALLOC) != 0;
             let data = self.file_range(i, &sh)?;
             for (j, rela) in relas(data) {
-                let bad = |why| LoadError::BadRelocation {
-                    section: tname().to_string(),
-                    index: j,
-                    offset: rela.offset,
-                    r_type: rela.r_type,
-                    why,
+                // Errors are built out of line: the checks are the common case.
+                let Some(&defined) = defined.get(rela.sym as usize) else {
+                    return Err(self.bad_relocation(
+                        target,
+                        j,
+                        &rela,
+                        "symbol index is out of range",
+                    ));
                 };
-                let sym = self
-                    .sym(rela.sym as usize)
-                    .ok_or_else(|| bad("symbol index is out of range"))?;
                 if !loaded {
                     continue;
                 }
-                let width =
-                    reloc::width(rela.r_type).ok_or_else(|| LoadError::UnsupportedRelocation {
-                        section: tname().to_string(),
-                        offset: rela.offset,
-                        r_type: rela.r_type,
-                    })?;
-                match rela.offset.checked_add(width) {
-                    Some(end) if end <= tsh.size => {}
-                    _ => {
-                        return Err(bad(
-                            "offset plus the patched width lies outside the section",
-                        ))
-                    }
+                let Some(width) = reloc::width(rela.r_type) else {
+                    return Err(self.unsupported_relocation(target, rela.offset, rela.r_type));
+                };
+                if rela
+                    .offset
+                    .checked_add(width)
+                    .is_none_or(|end| end > tsh.size)
+                {
+                    let why = "offset plus the patched width lies outside the section";
+                    return Err(self.bad_relocation(target, j, &rela, why));
                 }
-                let flags = self.defining_flags(&sym);
-                if flags.is_some_and(|f| f & u64::from(SHF_ALLOC) == 0) {
-                    return Err(bad("refers to a symbol in a section that is not loaded"));
+                if defined == Defined::Unloaded {
+                    let why = "refers to a symbol in a section that is not loaded";
+                    return Err(self.bad_relocation(target, j, &rela, why));
                 }
-                if reloc::is_branch26(rela.r_type) && !is_text(flags) {
-                    candidates += 1;
-                }
+                relocs.push(Reloc {
+                    offset: rela.offset,
+                    addend: rela.addend,
+                    sym: rela.sym,
+                    r_type: rela.r_type,
+                    target: sh.info,
+                    // At most 8.
+                    width: width as u8,
+                    veneer_candidate: reloc::is_branch26(rela.r_type) && defined != Defined::Text,
+                });
             }
         }
-        Ok(candidates)
+        Ok(relocs)
+    }
+
+    /// [`LoadError::BadRelocation`] for relocation `index` of the section patching `target`.
+    #[cold]
+    #[inline(never)]
+    fn bad_relocation(
+        &self,
+        target: usize,
+        index: usize,
+        rela: &Rela,
+        why: &'static str,
+    ) -> LoadError {
+        LoadError::BadRelocation {
+            section: self.section_name(target).to_string(),
+            index,
+            offset: rela.offset,
+            r_type: rela.r_type,
+            why,
+        }
+    }
+
+    /// [`LoadError::UnsupportedRelocation`] for a relocation of section `target`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn unsupported_relocation(
+        &self,
+        target: usize,
+        offset: u64,
+        r_type: u32,
+    ) -> LoadError {
+        LoadError::UnsupportedRelocation {
+            section: self.section_name(target).to_string(),
+            offset,
+            r_type,
+        }
     }
 
     /// Section header `index`, if it is inside the (validated) table.
@@ -458,16 +561,6 @@ impl<'a> Object<'a> {
                 .checked_add(index.checked_mul(SHDR_SIZE)?)?
                 .checked_add(8)?,
         )
-    }
-
-    /// `sh_flags` of the section defining `sym`, or `None` for undefined, absolute and other
-    /// special symbols.
-    pub(crate) fn defining_flags(&self, sym: &Sym) -> Option<u64> {
-        let shndx = u32::from(sym.shndx);
-        if shndx == SHN_UNDEF || shndx >= SHN_LORESERVE {
-            return None;
-        }
-        self.section_flags(shndx as usize)
     }
 
     /// Name of section `index` (empty if unreadable, which parse rules out).
@@ -511,50 +604,6 @@ impl<'a> Object<'a> {
         self.strtab.get(sym.name).unwrap_or("")
     }
 
-    /// The relocations of relocation section `index` (header `sh`), numbered.
-    pub(crate) fn relas(
-        &self,
-        index: usize,
-        sh: &Shdr,
-    ) -> impl Iterator<Item = (usize, Rela)> + 'a {
-        relas(self.section_data(index, sh))
-    }
-
-    /// The relocation sections that patch loaded sections, as
-    /// `(relocation section index, its header, target index, target header)`.
-    pub(crate) fn loaded_rela_sections(
-        &self,
-    ) -> impl Iterator<Item = (usize, Shdr, usize, Shdr)> + '_ {
-        (0..self.shnum).filter_map(move |i| {
-            // The type alone first.
-            if self.section_type(i)? != SHT_RELA {
-                return None;
-            }
-            let sh = self.shdr(i)?;
-            let target = sh.info as usize;
-            let tsh = self.shdr(target)?;
-            (tsh.flags & u64::from(SHF_ALLOC) != 0).then_some((i, sh, target, tsh))
-        })
-    }
-
-    /// Calls `f(symbol index, addend)` for every CALL26/JUMP26 relocation of a loaded section
-    /// whose target is not in the module's own text: each may need a veneer.
-    pub(crate) fn for_each_veneer_candidate(&self, mut f: impl FnMut(u32, i64)) {
-        for (i, sh, _, _) in self.loaded_rela_sections() {
-            for (_, rela) in self.relas(i, &sh) {
-                if !reloc::is_branch26(rela.r_type) {
-                    continue;
-                }
-                let Some(sym) = self.sym(rela.sym as usize) else {
-                    continue;
-                };
-                if !is_text(self.defining_flags(&sym)) {
-                    f(rela.sym, rela.addend);
-                }
-            }
-        }
-    }
-
     /// The file contents of the first section called `name` (empty for `NOBITS`), or `None`
     /// if the object has no such section. The loader reads `.modinfo`, `.keel.imports` and
     /// `.keel.exports` this way before it allocates anything.
@@ -579,14 +628,11 @@ impl<'a> Object<'a> {
     /// meaning: code tests the address before use); a branch to it goes through a veneer to
     /// address 0.
     pub fn imports(&self) -> impl Iterator<Item = Import<'a>> + '_ {
-        self.syms().skip(1).filter_map(move |(_, sym)| {
-            let external = matches!(sym.bind(), STB_GLOBAL | STB_WEAK);
-            if u32::from(sym.shndx) != SHN_UNDEF || !external {
-                return None;
-            }
-            let name = self.sym_name(&sym);
-            (!name.is_empty()).then_some(Import {
-                name,
+        // Parse listed them: undefined symbols other than symbol 0 are global or weak.
+        self.imports.iter().filter_map(move |&index| {
+            let sym = self.sym(index)?;
+            Some(Import {
+                name: self.sym_name(&sym),
                 weak: sym.bind() == STB_WEAK,
             })
         })
