@@ -69,17 +69,6 @@ fn running<'a>() -> Option<(&'a Arc<Thread>, &'a Arc<Process>)> {
     Some((me, p))
 }
 
-/// The registers of the outgoing message in `frame` (label x1, words x2..x5).
-fn outgoing(frame: &TrapFrame, p: &Process) -> Regs {
-    Regs {
-        status: 0,
-        label: frame.x[1],
-        words: [frame.x[2], frame.x[3], frame.x[4], frame.x[5]],
-        len: 0,
-        badge: u64::from(p.pid),
-    }
-}
-
 #[inline(never)]
 fn call(frame: &mut TrapFrame) {
     let Some((me, p)) = running() else { return };
@@ -165,7 +154,7 @@ fn hand_over(to: &Thread, frame: &TrapFrame, p: &Process) -> sched::Enter {
     // its `fast` field and its trap frame are this thread's to use, as the slot is.
     let waiting = unsafe { &mut *to.ipc.fast.get() };
     if matches!(waiting, Waiting::No) {
-        to.ipc.put(outgoing(frame, p), Vec::new());
+        to.ipc.put(Regs::outgoing(frame, p.pid), Vec::new());
         return sched::Enter::Context;
     }
     *waiting = Waiting::No;
@@ -174,14 +163,7 @@ fn hand_over(to: &Thread, frame: &TrapFrame, p: &Process) -> sched::Enter {
     // SAFETY: as above: the trap frame at the top of `to`'s stack is where it entered the kernel
     // and where it leaves it; nothing else touches it while `to` is claimed.
     let theirs = unsafe { &mut *(at as *mut TrapFrame) };
-    theirs.x[0] = 0;
-    theirs.x[1] = frame.x[1];
-    theirs.x[2] = frame.x[2];
-    theirs.x[3] = frame.x[3];
-    theirs.x[4] = frame.x[4];
-    theirs.x[5] = frame.x[5];
-    theirs.x[6] = 0;
-    theirs.x[7] = u64::from(p.pid);
+    Regs::outgoing(frame, p.pid).write_into(theirs);
     sched::Enter::Call(ipc_enter_at_frame, at)
 }
 

@@ -22,6 +22,7 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use keel_abi::ipc::{MSG_MAX, MSG_WORDS};
 use keel_abi::Errno;
 
+use crate::arch::exceptions::TrapFrame;
 use crate::sched::{self, Thread, WaitQueue};
 use crate::sync::IrqMutex;
 
@@ -42,6 +43,33 @@ pub struct Regs {
 }
 
 impl Regs {
+    /// The register part of the message a sender's system call passes in `frame` (label `x1`,
+    /// words `x2`..`x5`), with the sender's pid as badge and no bytes.
+    #[inline(always)]
+    pub fn outgoing(frame: &TrapFrame, pid: u32) -> Regs {
+        Regs {
+            status: 0,
+            label: frame.x[1],
+            words: [frame.x[2], frame.x[3], frame.x[4], frame.x[5]],
+            len: 0,
+            badge: u64::from(pid),
+        }
+    }
+
+    /// Puts the message into the receiver's `x0`..`x7` (`x0` 0: the call succeeded), word by
+    /// word.
+    #[inline(always)]
+    pub fn write_into(&self, frame: &mut TrapFrame) {
+        frame.x[0] = 0;
+        frame.x[1] = self.label;
+        frame.x[2] = self.words[0];
+        frame.x[3] = self.words[1];
+        frame.x[4] = self.words[2];
+        frame.x[5] = self.words[3];
+        frame.x[6] = self.len;
+        frame.x[7] = self.badge;
+    }
+
     /// Only a status (an error for the receiver).
     fn status(e: Errno) -> Regs {
         Regs {

@@ -322,13 +322,7 @@ fn dup_handle(p: &Process, h: u64, mask: u64) -> SysResult {
 /// The outgoing message in `frame` (label x1, words x2..x5, buffers at x6).
 fn message_from(p: &Process, frame: &TrapFrame) -> Result<Message, Errno> {
     let mut msg = Message {
-        regs: ipc::Regs {
-            status: 0,
-            label: frame.x[1],
-            words: [frame.x[2], frame.x[3], frame.x[4], frame.x[5]],
-            len: 0,
-            badge: u64::from(p.pid),
-        },
+        regs: ipc::Regs::outgoing(frame, p.pid),
         bytes: Vec::new(),
     };
     if frame.x[6] != 0 {
@@ -353,11 +347,7 @@ pub(crate) fn deliver_into(
         let n = (bufs.recv_cap as usize).min(bytes.len());
         p.aspace.write(bufs.recv, &bytes[..n])?;
     }
-    frame.x[0] = 0;
-    frame.x[1] = regs.label;
-    frame.x[2..6].copy_from_slice(&regs.words);
-    frame.x[6] = regs.len;
-    frame.x[7] = regs.badge;
+    regs.write_into(frame);
     Ok(())
 }
 
