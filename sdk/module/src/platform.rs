@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! fn init() -> keel_module::Result {
-//!     let node = keel_module::platform::devices().next().ok_or(keel_module::Error::NoDevice)?;
+//!     let node = keel_module::platform::first()?;
 //!     let (phys, size) = node.reg(0).ok_or(keel_module::Error::NoDevice)?;
 //!     let registers = keel_module::Mmio::<Registers>::map(phys, size as usize)?;
 //!     let line = node.irq(0).ok_or(keel_module::Error::NoDevice)?;
@@ -82,6 +82,12 @@ fn text(bytes: &[u8], len: u32) -> &str {
 /// Every enabled node matching the module's `compatible` strings, in tree order.
 pub fn devices() -> impl Iterator<Item = PlatformDevice> {
     (0..).map_while(|index| PlatformDevice::get(index).ok())
+}
+
+/// The first of [`devices`], for a driver of a single device; [`Error::NoDevice`] if the tree
+/// has none.
+pub fn first() -> Result<PlatformDevice> {
+    devices().next().ok_or(Error::NoDevice)
 }
 
 /// One PCI function this module drives (its `pci` ids or `pci_class` classes in `module!`

@@ -307,11 +307,7 @@ fn probe(node: &PlatformDevice) -> Result<Driver> {
 }
 
 fn init() -> Result {
-    let node = keel_module::platform::devices()
-        .next()
-        .ok_or(Error::NoDevice)?;
-    let driver = probe(&node)?;
-    *DRIVER.lock() = Some(driver);
+    *DRIVER.lock() = Some(probe(&keel_module::platform::first()?)?);
     Ok(())
 }
 
