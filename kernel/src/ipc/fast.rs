@@ -11,20 +11,20 @@
 //! scheduler pass, no message structure and no wait queue.
 //!
 //! It applies when:
-//! - `CALL` passes no buffers (`x6` = 0), the handle names an endpoint with the send right, some
-//!   receiver is still open, no caller queues on it and a receiver waits;
-//! - `REPLY_RECV` sends no bytes (`x6` = 0, or its `IpcBuffers` say `send_len` 0), the thread
-//!   holds a caller that waits for the reply, the handle names an endpoint with the receive
-//!   right, and no caller queues on it (so the server will wait);
+//! - `CALL` sends no bytes (`x7` = 0; a receive buffer for the reply's bytes is fine), the
+//!   handle names an endpoint with the send right, some receiver is still open, no caller queues
+//!   on it and a receiver waits;
+//! - `REPLY_RECV` sends no bytes (`x7` = 0), the thread holds a caller that waits for the reply,
+//!   the handle names an endpoint with the receive right, and no caller queues on it (so the
+//!   server will wait);
 //! - and nothing more urgent than the partner waits for this core, and the partner is still
 //!   blocked (not woken or killed meanwhile).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::mem::offset_of;
 use core::sync::atomic::Ordering;
 
-use keel_abi::ipc::{IpcBuffers, RIGHT_RECV, RIGHT_SEND};
+use keel_abi::ipc::{RIGHT_RECV, RIGHT_SEND};
 use keel_abi::syscall as nr;
 use keel_abi::Errno;
 
@@ -51,8 +51,11 @@ extern "C" {
 /// Tries the fast path for the system call in `frame` (before the general handler); returns only
 /// if it did not apply, and nothing changed then.
 pub fn try_call(frame: &mut TrapFrame) {
+    if frame.x[7] != 0 {
+        return; // bytes go out: the general path copies them
+    }
     match frame.x[8] {
-        nr::CALL if frame.x[6] == 0 => call(frame),
+        nr::CALL => call(frame),
         nr::REPLY_RECV => reply_recv(frame),
         _ => {}
     }
@@ -98,14 +101,6 @@ fn call(frame: &mut TrapFrame) {
 #[inline(never)]
 fn reply_recv(frame: &mut TrapFrame) {
     let Some((me, p)) = running() else { return };
-    if frame.x[6] != 0 {
-        // Buffers: fine as long as no bytes go out (they may come in with the next call).
-        let send_len = offset_of!(IpcBuffers, send_len) as u64;
-        match frame.x[6].checked_add(send_len) {
-            Some(at) if p.aspace.read_word(at) == Ok(0) => {}
-            _ => return,
-        }
-    }
     let Some((caller, ep)) = endpoint_then(p, frame.x[0], RIGHT_RECV, |ep| {
         let mut inner = ep.inner.lock_masked();
         if !inner.senders.is_empty() {

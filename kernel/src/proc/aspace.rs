@@ -359,19 +359,6 @@ impl AddressSpace {
         self.for_each_piece(va, len as usize, true, |_, _, _| {})
     }
 
-    /// Reads the aligned 64-bit word at `va` (one page lookup, usually the cached one).
-    pub fn read_word(&self, va: u64) -> Result<u64, Errno> {
-        if !va.is_multiple_of(8) || !(USER_START..USER_END).contains(&va) {
-            return Err(Errno::EFAULT);
-        }
-        let page = va & !(PAGE_SIZE - 1);
-        let mut inner = self.inner.lock();
-        let (kva, _) = inner.page(page).ok_or(Errno::EFAULT)?;
-        // SAFETY: an aligned word of a page mapped in this address space (it stays mapped while
-        // the lock is held), through the direct map.
-        Ok(unsafe { ((kva + (va - page)) as *const u64).read() })
-    }
-
     /// Checks that `[va, va + len)` is mapped user memory, without touching it.
     pub fn check_readable(&self, va: u64, len: u64) -> Result<(), Errno> {
         self.for_each_piece(va, len as usize, false, |_, _, _| {})

@@ -319,15 +319,18 @@ fn dup_handle(p: &Process, h: u64, mask: u64) -> SysResult {
     Ok(u64::from(new))
 }
 
-/// The outgoing message in `frame` (label x1, words x2..x5, buffers at x6).
+/// The outgoing message in `frame` (label x1, words x2..x5, buffers at x6, x7 bytes to send).
 fn message_from(p: &Process, frame: &TrapFrame) -> Result<Message, Errno> {
     let mut msg = Message {
         regs: ipc::Regs::outgoing(frame, p.pid),
         bytes: Vec::new(),
     };
-    if frame.x[6] != 0 {
+    let len = ipc::check_len(frame.x[7])?;
+    if len != 0 {
+        if frame.x[6] == 0 {
+            return Err(Errno::EFAULT);
+        }
         let bufs: IpcBuffers = p.aspace.read_val(frame.x[6])?;
-        let len = ipc::check_len(bufs.send_len)?;
         msg.bytes = p.aspace.read_bytes(bufs.send, len as u64, MSG_MAX)?;
         msg.regs.len = len as u64;
     }

@@ -9,12 +9,14 @@
 //!
 //! | call | in | out |
 //! |---|---|---|
-//! | `CALL` | `x0` handle, `x1` label, `x2`..`x5` words, `x6` `*const IpcBuffers` or 0 | `x0` status, `x1` reply label, `x2`..`x5` reply words, `x6` reply bytes |
+//! | `CALL` | `x0` handle, `x1` label, `x2`..`x5` words, `x6` `*const IpcBuffers` or 0, `x7` bytes to send | `x0` status, `x1` reply label, `x2`..`x5` reply words, `x6` reply bytes |
 //! | `RECV` | `x0` handle, `x6` `*const IpcBuffers` or 0 | `x0` status, `x1` label, `x2`..`x5` words, `x6` bytes, `x7` badge (the caller's pid) |
-//! | `REPLY` | `x1` label, `x2`..`x5` words, `x6` `*const IpcBuffers` or 0 | `x0` status |
+//! | `REPLY` | `x1` label, `x2`..`x5` words, `x6` `*const IpcBuffers` or 0, `x7` bytes to send | `x0` status |
 //! | `REPLY_RECV` | `x0` handle, then as `REPLY` | as `RECV` |
 //!
-//! Bytes beyond the receiver's buffer are dropped; the byte count returned is the full length sent,
+//! The number of bytes to send is a register (`x7`, at most [`MSG_MAX`], taken from
+//! [`IpcBuffers::send`]; with `x6` 0 it must be 0), so the kernel knows whether a message is
+//! register-only without reading user memory. Bytes beyond the receiver's buffer are dropped; the byte count returned is the full length sent,
 //! so a receiver can tell. A server that dies while a client waits for its reply makes the call
 //! fail with `EPEERDIED`.
 //!
@@ -34,10 +36,8 @@ pub const MSG_MAX: usize = 4096;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IpcBuffers {
-    /// Bytes to send (address).
+    /// Bytes to send (address; how many is the call's `x7`).
     pub send: u64,
-    /// Number of bytes to send (at most [`MSG_MAX`]).
-    pub send_len: u64,
     /// Where received bytes go (address).
     pub recv: u64,
     /// Room at `recv`.

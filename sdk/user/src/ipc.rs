@@ -37,7 +37,8 @@ pub struct Received {
     pub badge: u64,
 }
 
-fn regs(handle: u64, msg: &Message, bufs: Option<&IpcBuffers>) -> IpcRegs {
+/// The registers of a call: `bufs` with the number of bytes to send from them.
+fn regs(handle: u64, msg: &Message, bufs: Option<(&IpcBuffers, usize)>) -> IpcRegs {
     let w = msg.words;
     IpcRegs {
         x: [
@@ -47,8 +48,8 @@ fn regs(handle: u64, msg: &Message, bufs: Option<&IpcBuffers>) -> IpcRegs {
             w[1],
             w[2],
             w[3],
-            bufs.map_or(0, |b| b as *const IpcBuffers as u64),
-            0,
+            bufs.map_or(0, |(b, _)| b as *const IpcBuffers as u64),
+            bufs.map_or(0, |(_, n)| n as u64),
         ],
     }
 }
@@ -68,7 +69,6 @@ fn decode(r: &IpcRegs) -> crate::Result<Received> {
 fn buffers(send: &[u8], recv: &mut [u8]) -> IpcBuffers {
     IpcBuffers {
         send: send.as_ptr() as u64,
-        send_len: send.len() as u64,
         recv: recv.as_mut_ptr() as u64,
         recv_cap: recv.len() as u64,
     }
@@ -129,7 +129,7 @@ impl Endpoint {
         recv: &mut [u8],
     ) -> crate::Result<(Message, usize)> {
         let b = buffers(send, recv);
-        let mut r = regs(self.handle as u64, &msg, Some(&b));
+        let mut r = regs(self.handle as u64, &msg, Some((&b, send.len())));
         ipc(syscall::CALL, &mut r);
         decode(&r).map(|m| (m.msg, m.len))
     }
@@ -144,7 +144,7 @@ impl Endpoint {
     /// Waits for a message; its bytes go to `buf`.
     pub fn recv_with(&self, buf: &mut [u8]) -> crate::Result<Received> {
         let b = buffers(&[], buf);
-        let mut r = regs(self.handle as u64, &Message::default(), Some(&b));
+        let mut r = regs(self.handle as u64, &Message::default(), Some((&b, 0)));
         ipc(syscall::RECV, &mut r);
         decode(&r)
     }
@@ -159,7 +159,7 @@ impl Endpoint {
     /// Replies to the message last received, with bytes.
     pub fn reply_with(msg: Message, send: &[u8]) -> crate::Result<()> {
         let b = buffers(send, &mut []);
-        let mut r = regs(0, &msg, Some(&b));
+        let mut r = regs(0, &msg, Some((&b, send.len())));
         ipc(syscall::REPLY, &mut r);
         raw::check(r.x[0] as i64).map(drop)
     }
@@ -179,7 +179,7 @@ impl Endpoint {
         recv: &mut [u8],
     ) -> crate::Result<Received> {
         let b = buffers(send, recv);
-        let mut r = regs(self.handle as u64, &msg, Some(&b));
+        let mut r = regs(self.handle as u64, &msg, Some((&b, send.len())));
         ipc(syscall::REPLY_RECV, &mut r);
         decode(&r)
     }

@@ -6,7 +6,7 @@
 #![no_std]
 #![no_main]
 
-use keel_user::abi::ipc::{RIGHT_DUP, RIGHT_SEND};
+use keel_user::abi::ipc::{MSG_MAX, RIGHT_DUP, RIGHT_SEND};
 use keel_user::ipc::{Endpoint, Message};
 use keel_user::process::{self, Command};
 use keel_user::time::Instant;
@@ -171,6 +171,36 @@ fn edge_cases(path: &str) -> Result<(), alloc::string::String> {
         Ok(_) => Err(alloc::format!("{what}: wrong reply")),
         Err(e) => Err(alloc::format!("{what}: {e}")),
     };
+
+    // A byte count (`x7`) the kernel must refuse before anything is sent.
+    let own = Endpoint::create().map_err(|e| alloc::format!("endpoint_create: {e}"))?;
+    let raw_call = |x6: u64, x7: u64| {
+        let mut r = keel_user::raw::IpcRegs {
+            x: [u64::from(own.handle()), WORDS, 0, 0, 0, 0, x6, x7],
+        };
+        // SAFETY: `x6` is 0 or points to a valid `IpcBuffers` (its buffers are empty slices
+        // of this stack frame), which the kernel reads only.
+        unsafe { keel_user::raw::ipc(keel_user::abi::syscall::CALL, &mut r) };
+        r.x[0] as i64
+    };
+    let bufs = keel_user::abi::ipc::IpcBuffers::default();
+    let at = &bufs as *const _ as u64;
+    for (x6, x7, want, what) in [
+        (
+            at,
+            MSG_MAX as u64 + 1,
+            Error::E2BIG,
+            "more than MSG_MAX bytes",
+        ),
+        (0, 16, Error::EFAULT, "bytes without buffers"),
+        (at, u64::MAX, Error::E2BIG, "a byte count of 2^64 - 1"),
+    ] {
+        let r = raw_call(x6, x7);
+        if r != want.to_ret() {
+            return Err(alloc::format!("call with {what}: {r} instead of {want}"));
+        }
+    }
+    drop(own);
 
     // The server exits while it holds this caller's reply.
     let (ep, server) = serve(path)?;
