@@ -106,6 +106,7 @@ fn banner() {
 /// The kernel's Rust entry, called by `boot/src/entry.s` on the boot stack with the MMU on.
 #[no_mangle]
 pub extern "C" fn kernel_main(dtb_pa: u64, image_pa: u64) -> ! {
+    sched::enter_cpu(0);
     klog::init(log::LevelFilter::Info);
     let early = board::by_load_address(image_pa);
     attach_console(

@@ -149,6 +149,7 @@ extern "C" fn secondary_main(aff0: u64) -> ! {
             sched::cpu(i).is_some_and(|c| c.mpidr.load(Ordering::Acquire) == (mpidr & 0xff_ffff))
         })
         .unwrap_or(aff0 as usize);
+    sched::enter_cpu(index);
     let stack = STACKS.lock()[index].take();
     crate::proc::aspace::activate_kernel_only();
     sched::init_cpu(index, stack);

@@ -169,11 +169,21 @@ static ONLINE: AtomicUsize = AtomicUsize::new(0);
 #[inline]
 pub fn this_cpu() -> &'static PerCpu {
     let p: u64;
-    // SAFETY: reading TPIDR_EL1, which `init_cpu` set to this core's PerCpu.
+    // SAFETY: reading TPIDR_EL1, which `enter_cpu` set to this core's PerCpu.
     unsafe { core::arch::asm!("mrs {}, tpidr_el1", out(reg) p, options(nomem, nostack)) };
-    // SAFETY: TPIDR_EL1 points at an element of the static CPUS array once `init_cpu` ran; before
-    // that, index 0 stands in (only the boot core runs then).
-    unsafe { (p as *const PerCpu).as_ref() }.unwrap_or(&CPUS[0])
+    // SAFETY: every core calls `enter_cpu` first thing in its Rust entry (TPIDR_EL1's reset value
+    // is unknown), so TPIDR_EL1 points at an element of the static CPUS array.
+    unsafe { &*(p as *const PerCpu) }
+}
+
+/// Points TPIDR_EL1, which [`this_cpu`] reads, at the per-CPU data of logical core `index`: the
+/// first thing each core's Rust entry does.
+pub fn enter_cpu(index: usize) {
+    let cpu = &CPUS[index];
+    // SAFETY: TPIDR_EL1 is the kernel's per-CPU pointer; nothing else uses it.
+    unsafe {
+        core::arch::asm!("msr tpidr_el1, {}", in(reg) cpu as *const PerCpu as u64, options(nostack))
+    };
 }
 
 /// Every core's data, for statistics.
@@ -217,11 +227,8 @@ pub fn current() -> Arc<Thread> {
 ///
 /// `stack` is the kernel stack it runs on (`None` for the boot stack in the image).
 pub fn init_cpu(index: usize, stack: Option<thread::KernelStack>) {
+    enter_cpu(index);
     let cpu = &CPUS[index];
-    // SAFETY: TPIDR_EL1 is the kernel's per-CPU pointer; nothing else uses it.
-    unsafe {
-        core::arch::asm!("msr tpidr_el1, {}", in(reg) cpu as *const PerCpu as u64, options(nostack))
-    };
     // FP/SIMD for EL1 never traps (the kernel, built soft-float, touches these registers only to
     // save and load user state); EL0 traps until a thread's state is loaded (see `fp_trap`).
     // SAFETY: changes trapping only.
