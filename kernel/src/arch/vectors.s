@@ -15,6 +15,24 @@
 .equ STACK_BIT, 16
 .equ OVERFLOW_STACK_SHIFT, 14    // 16 KiB per core
 
+// x2..x29 into the frame at sp (x0/x1 are saved by the vector itself).
+.macro save_x2_to_x29
+    stp     x2, x3,   [sp, #16 * 1]
+    stp     x4, x5,   [sp, #16 * 2]
+    stp     x6, x7,   [sp, #16 * 3]
+    stp     x8, x9,   [sp, #16 * 4]
+    stp     x10, x11, [sp, #16 * 5]
+    stp     x12, x13, [sp, #16 * 6]
+    stp     x14, x15, [sp, #16 * 7]
+    stp     x16, x17, [sp, #16 * 8]
+    stp     x18, x19, [sp, #16 * 9]
+    stp     x20, x21, [sp, #16 * 10]
+    stp     x22, x23, [sp, #16 * 11]
+    stp     x24, x25, [sp, #16 * 12]
+    stp     x26, x27, [sp, #16 * 13]
+    stp     x28, x29, [sp, #16 * 14]
+.endm
+
 .macro save_and_call kind
     stp     x0, x1, [sp, #16 * 0]
     mov     x1, #\kind
@@ -26,6 +44,14 @@
 .balign 0x80
     sub     sp, sp, #FRAME_SIZE
     save_and_call \kind
+.endm
+
+// Lower EL, AArch64, synchronous: system calls and user faults, with their own save (el0_sync).
+.macro vector_el0_sync
+.balign 0x80
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #16 * 0]
+    b       el0_sync
 .endm
 
 // Current EL, SP_ELx: check for a kernel stack overflow first (x0 is borrowed through sp).
@@ -55,7 +81,7 @@ exception_vectors:
     vector_checked 5
     vector_checked 6
     vector_checked 7
-    vector_plain 8
+    vector_el0_sync
     vector_plain 9
     vector_plain 10
     vector_plain 11
@@ -87,22 +113,39 @@ overflow_entry 5
 overflow_entry 6
 overflow_entry 7
 
+// A synchronous exception from EL0 (x0/x1 saved): the same frame as save_rest builds, without
+// asking where it came from. A system call goes to syscall_early first: the calls it completes
+// (the cheap ones and the IPC fast path) return to user space from here without the general
+// handler; everything else goes to trap_entry as kind 8.
+el0_sync:
+    save_x2_to_x29
+    mrs     x2, sp_el0
+    stp     x30, x2,  [sp, #16 * 15]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3,   [sp, #16 * 16]
+    mrs     x4, esr_el1
+    mrs     x5, far_el1
+    stp     x4, x5,   [sp, #16 * 17]
+    mov     x0, sp                      // &mut TrapFrame
+    stp     x29, x2, [sp, #-16]!        // frame record (interrupted x29, elr), as in save_rest
+    mov     x29, sp
+    lsr     x4, x4, #26
+    cmp     x4, #0x15                   // SVC from AArch64
+    b.ne    1f
+    bl      syscall_early
+    add     sp, sp, #16
+    cbnz    w0, el0_return
+    mov     x0, sp
+    sub     sp, sp, #16
+1:  mov     x1, #8
+    bl      trap_entry
+    add     sp, sp, #16
+    b       trap_return
+
 // x1 = kind; x0/x1 of the interrupted context already saved.
 save_rest:
-    stp     x2, x3,   [sp, #16 * 1]
-    stp     x4, x5,   [sp, #16 * 2]
-    stp     x6, x7,   [sp, #16 * 3]
-    stp     x8, x9,   [sp, #16 * 4]
-    stp     x10, x11, [sp, #16 * 5]
-    stp     x12, x13, [sp, #16 * 6]
-    stp     x14, x15, [sp, #16 * 7]
-    stp     x16, x17, [sp, #16 * 8]
-    stp     x18, x19, [sp, #16 * 9]
-    stp     x20, x21, [sp, #16 * 10]
-    stp     x22, x23, [sp, #16 * 11]
-    stp     x24, x25, [sp, #16 * 12]
-    stp     x26, x27, [sp, #16 * 13]
-    stp     x28, x29, [sp, #16 * 14]
+    save_x2_to_x29
     // x30 and the interrupted stack pointer: SP_EL0 for lower-EL and SP_EL0-mode entries, else
     // the kernel stack as it was before this frame.
     mrs     x2, sp_el0
@@ -127,35 +170,31 @@ save_rest:
     ldr     x2, [sp, #16 * 16]          // elr
     stp     x29, x2, [sp, #-16]!
     mov     x29, sp
-    // A system call from EL0 goes to syscall_early first: the calls it completes (the cheap
-    // ones and the IPC fast path) return to user space from here without the general handler.
-    cmp     x1, #8
-    b.ne    4f
-    ldr     x2, [x0, #16 * 17]          // esr
-    lsr     x2, x2, #26
-    cmp     x2, #0x15                   // SVC from AArch64
-    b.ne    4f
-    bl      syscall_early
-    cbz     w0, 5f
-    add     sp, sp, #16
-    b       trap_return
-5:  add     x0, sp, #16
-    mov     x1, #8
-4:  bl      trap_entry
+    bl      trap_entry
     add     sp, sp, #16
 
 // sp = &TrapFrame: restore it and return from the exception. New user threads start here too.
 .global trap_return
 trap_return:
-    // Restore (the handler may have changed elr/spsr/sp_el0 in the frame).
+    // The handler may have changed elr/spsr/sp_el0 in the frame.
     ldp     x2, x3, [sp, #16 * 16]
+    and     x4, x3, #0xf                // SPSR.M[3:0]: 0 = EL0t
+    cbz     x4, el0_return
     msr     elr_el1, x2
     msr     spsr_el1, x3
-    ldr     x2, [sp, #16 * 15 + 8]
-    and     x4, x3, #0xf                // SPSR.M[3:0]: 0 = EL0t
-    cbnz    x4, 3f
-    msr     sp_el0, x2
-3:  ldp     x0, x1,   [sp, #16 * 0]
+    b       restore_registers
+
+// sp = &TrapFrame of a frame that returns to EL0: trap_return without the check, for the system
+// call paths that never went through trap_entry.
+.global el0_return
+el0_return:
+    ldp     x2, x3, [sp, #16 * 16]
+    ldr     x4, [sp, #16 * 15 + 8]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    msr     sp_el0, x4
+restore_registers:
+    ldp     x0, x1,   [sp, #16 * 0]
     ldp     x2, x3,   [sp, #16 * 1]
     ldp     x4, x5,   [sp, #16 * 2]
     ldp     x6, x7,   [sp, #16 * 3]

@@ -41,7 +41,7 @@ ipc_resume_trampoline:
     mov     x0, x19
     bl      ipc_resume
     mov     sp, x19
-    b       trap_return
+    b       el0_return
 
 // ipc_enter_at_frame(frame) -> !: the IPC fast path enters a thread that blocked in it, whose
 // trap frame (at the top of its stack) already holds the message: on that stack, the switch is
@@ -53,7 +53,7 @@ ipc_enter_at_frame:
     mov     x29, xzr
     bl      ipc_entered
     mov     sp, x19
-    b       trap_return
+    b       el0_return
 
 // A new thread's first return lands here: x19 = entry function, x20 = its argument.
 .global thread_trampoline
