@@ -25,7 +25,6 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use keel_abi::ipc::{RIGHT_RECV, RIGHT_SEND};
-use keel_abi::syscall as nr;
 use keel_abi::Errno;
 
 use super::{Endpoint, Object, Regs};
@@ -34,13 +33,14 @@ use crate::proc::Process;
 use crate::sched::{self, Thread};
 
 /// What a thread that blocked through the fast path waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Waiting {
     /// Not blocked through the fast path.
     No,
     /// The reply to its call.
     Reply,
-    /// A call on this endpoint (it is on the endpoint's receiver queue).
-    Call(Arc<Endpoint>),
+    /// A call on the endpoint in its `fast_endpoint` (it is on that endpoint's receiver queue).
+    Call,
 }
 
 extern "C" {
@@ -48,32 +48,25 @@ extern "C" {
     fn ipc_enter_at_frame(frame: u64) -> !;
 }
 
-/// Tries the fast path for the system call in `frame` (before the general handler); returns only
-/// if it did not apply, and nothing changed then.
-pub fn try_call(frame: &mut TrapFrame) {
-    if frame.x[7] != 0 {
-        return; // bytes go out: the general path copies them
-    }
-    match frame.x[8] {
-        nr::CALL => call(frame),
-        nr::REPLY_RECV => reply_recv(frame),
-        _ => {}
-    }
-}
-
 /// The running thread and its process, borrowed (system calls run with interrupts masked, so the
 /// running thread cannot change under the borrow).
+#[inline(always)]
 fn running<'a>() -> Option<(&'a Arc<Thread>, &'a Arc<Process>)> {
-    // SAFETY: `with_current` keeps the reference only while interrupts are masked, and they stay
-    // masked for the whole system call: the thread is this core's current thread until it blocks,
-    // which ends every use of the borrow (`block_to` never returns).
-    let me: &'a Arc<Thread> = sched::with_current(|t| unsafe { &*(t as *const Arc<Thread>) });
+    // SAFETY: interrupts stay masked for the whole system call, and the thread is this core's
+    // current thread until it blocks, which ends every use of the borrow (`block_to` never
+    // returns).
+    let me = unsafe { sched::current_masked() };
     let p = me.process.get()?;
     Some((me, p))
 }
 
+/// `CALL` : does it through the fast path, or returns having
+/// changed nothing.
 #[inline(never)]
-fn call(frame: &mut TrapFrame) {
+pub fn call(frame: &mut TrapFrame) {
+    if frame.x[7] != 0 {
+        return; // bytes go out: the general path copies them
+    }
     let Some((me, p)) = running() else { return };
     let Some(receiver) = endpoint_then(p, frame.x[0], RIGHT_SEND, |ep| {
         if ep.receivers_alive.load(Ordering::Acquire) == 0 {
@@ -89,7 +82,7 @@ fn call(frame: &mut TrapFrame) {
     }) else {
         return;
     };
-    *receiver.ipc.reply_to.lock_masked() = Some(me.clone());
+    receiver.ipc.set_reply_to(me.clone());
     let enter = hand_over(&receiver, frame, p);
     // SAFETY: this thread runs, so nobody has claimed it: only it touches its `fast` field,
     // which holds `No` outside a fast wait (`ipc_resume` and `hand_over` empty it): nothing to
@@ -98,29 +91,36 @@ fn call(frame: &mut TrapFrame) {
     sched::block_to(frame, ipc_resume_trampoline, receiver, enter, has_message)
 }
 
+/// `REPLY_RECV` : does it through the fast path, or
+/// returns having changed nothing.
 #[inline(never)]
-fn reply_recv(frame: &mut TrapFrame) {
+pub fn reply_recv(frame: &mut TrapFrame) {
+    if frame.x[7] != 0 {
+        return; // bytes go out: the general path copies them
+    }
     let Some((me, p)) = running() else { return };
-    let Some((caller, ep)) = endpoint_then(p, frame.x[0], RIGHT_RECV, |ep| {
+    let Some(caller) = endpoint_then(p, frame.x[0], RIGHT_RECV, |ep| {
         let mut inner = ep.inner.lock_masked();
         if !inner.senders.is_empty() {
             return None;
         }
-        let caller = {
-            let mut reply_to = me.ipc.reply_to.lock_masked();
-            match reply_to.as_ref() {
-                Some(c) if sched::may_hand_to(c) && sched::claim(c) => reply_to.take(),
-                _ => None,
-            }
+        let caller = match me.ipc.reply_to() {
+            Some(c) if sched::may_hand_to(c) && sched::claim(c) => me.ipc.take_reply_to(),
+            _ => None,
         }?;
         inner.receivers.push_back(me.clone());
-        Some((caller, ep.clone()))
+        // SAFETY: this thread runs, so only it touches its `fast_endpoint`.
+        let kept = unsafe { &mut *me.ipc.fast_endpoint.get() };
+        if !kept.as_ref().is_some_and(|k| Arc::ptr_eq(k, ep)) {
+            *kept = Some(ep.clone());
+        }
+        Some(caller)
     }) else {
         return;
     };
     let enter = hand_over(&caller, frame, p);
     // SAFETY: as in `call`.
-    unsafe { me.ipc.fast.get().write(Waiting::Call(ep)) };
+    unsafe { me.ipc.fast.get().write(Waiting::Call) };
     sched::block_to(frame, ipc_resume_trampoline, caller, enter, has_message)
 }
 
@@ -148,7 +148,7 @@ fn hand_over(to: &Thread, frame: &TrapFrame, p: &Process) -> sched::Enter {
     // SAFETY: `to` is claimed: it cannot run (or be woken) until this core switches to it, so
     // its `fast` field and its trap frame are this thread's to use, as the slot is.
     let waiting = unsafe { &mut *to.ipc.fast.get() };
-    if matches!(waiting, Waiting::No) {
+    if *waiting == Waiting::No {
         to.ipc.put(Regs::outgoing(frame, p.pid), Vec::new());
         return sched::Enter::Context;
     }
@@ -182,8 +182,9 @@ extern "C" fn ipc_resume(frame: &mut TrapFrame) {
     // SAFETY: this thread runs, so nobody has claimed it: only it touches its `fast` field.
     let waiting = core::mem::replace(unsafe { &mut *me.ipc.fast.get() }, Waiting::No);
     let mut regs = me.ipc.take_regs();
-    if regs.is_none() {
-        if let Waiting::Call(ep) = &waiting {
+    if regs.is_none() && waiting == Waiting::Call {
+        // SAFETY: this thread runs, so only it touches its `fast_endpoint`.
+        if let Some(ep) = unsafe { &*me.ipc.fast_endpoint.get() } {
             // Woken without a call (killed): leave the queue, unless a caller took this thread
             // off it just before; a caller fills the slot before it lets go of the endpoint's
             // lock (`Endpoint::call`), so its call is here then.
@@ -191,11 +192,10 @@ extern "C" fn ipc_resume(frame: &mut TrapFrame) {
             regs = me.ipc.take_regs();
         }
     }
-    if regs.is_none() && matches!(waiting, Waiting::Reply) && !me.killed() {
+    if regs.is_none() && waiting == Waiting::Reply && !me.killed() {
         // Not a wake-up this wait expects: wait on for the reply, the ordinary way.
         regs = me.ipc.wait.wait_until(|| me.ipc.take_regs()).ok();
     }
-    drop(waiting);
     match regs {
         Some(regs) if regs.status < 0 => frame.x[0] = regs.status as u64,
         Some(regs) => {

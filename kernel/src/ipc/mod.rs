@@ -93,19 +93,27 @@ pub struct Message {
 /// A thread waits for at most one message at a time, and each wait has exactly one deliverer:
 /// the caller that took it off an endpoint's receiver queue, the receiver that took its call
 /// (through `reply_to`), or whoever failed its call (the receive side closing, the server dying).
-/// Each of those found the thread under a lock it left with, so deliveries never overlap. The
-/// deliverer writes the slot and then sets `full` (release); only the thread itself reads the
-/// slot, after seeing `full` (acquire), and clears it before it waits again.
+/// Each of those found the thread under a lock it left with (or claimed it), so deliveries never
+/// overlap. The deliverer writes the slot and then sets `full` (release); only the thread itself
+/// reads the slot, after seeing `full` (acquire), and clears it before it waits again.
+///
+/// `reply_to` follows the same rule: a caller that takes a receiver off an endpoint's queue
+/// writes the receiver's `reply_to` before it delivers the call (under the endpoint's lock, or
+/// with the receiver claimed); every other use is the thread's own, while it runs.
 pub struct ThreadIpc {
     full: AtomicBool,
     regs: UnsafeCell<Regs>,
     bytes: UnsafeCell<Vec<u8>>,
     /// The thread that called this one and waits for its reply.
-    reply_to: IrqMutex<Option<Arc<Thread>>>,
+    reply_to: UnsafeCell<Option<Arc<Thread>>>,
     wait: WaitQueue,
     /// How the thread waits after blocking through [`fast`] (its kernel stack given up); only
     /// the thread itself touches it, or whoever claimed it while it is blocked.
     fast: UnsafeCell<fast::Waiting>,
+    /// The endpoint the thread last received on through [`fast`], kept between receives so that
+    /// a server's every `REPLY_RECV` does not take and drop a reference count; only the thread
+    /// itself touches it.
+    fast_endpoint: UnsafeCell<Option<Arc<Endpoint>>>,
 }
 
 impl Default for ThreadIpc {
@@ -127,10 +135,32 @@ impl ThreadIpc {
                 badge: 0,
             }),
             bytes: UnsafeCell::new(Vec::new()),
-            reply_to: IrqMutex::new(None),
+            reply_to: UnsafeCell::new(None),
             wait: WaitQueue::new(),
             fast: UnsafeCell::new(fast::Waiting::No),
+            fast_endpoint: UnsafeCell::new(None),
         }
+    }
+
+    /// Makes `caller` the one this thread's next reply answers: by the deliverer of a call, or
+    /// by the thread itself (see the type's documentation).
+    fn set_reply_to(&self, caller: Arc<Thread>) {
+        // SAFETY: the caller is this wait's only deliverer (before it delivers) or the thread
+        // itself; nobody else touches `reply_to` then.
+        unsafe { *self.reply_to.get() = Some(caller) };
+    }
+
+    /// The caller waiting for this thread's reply (the thread itself, while it runs).
+    fn reply_to(&self) -> Option<&Arc<Thread>> {
+        // SAFETY: only the running thread calls this, and no deliverer writes `reply_to` while
+        // the thread runs outside a wait.
+        unsafe { (*self.reply_to.get()).as_ref() }
+    }
+
+    /// Takes the caller waiting for this thread's reply (the thread itself, while it runs).
+    fn take_reply_to(&self) -> Option<Arc<Thread>> {
+        // SAFETY: as in `reply_to`.
+        unsafe { (*self.reply_to.get()).take() }
     }
 
     /// Fills the slot (see the type's documentation for why nobody else touches it now).
@@ -188,7 +218,7 @@ impl ThreadIpc {
 
     /// Fails a pending caller (the server is going away).
     pub fn abandon(&self) {
-        if let Some(caller) = self.reply_to.lock().take() {
+        if let Some(caller) = self.take_reply_to() {
             deliver(&caller, Message::status(Errno::EPEERDIED));
         }
     }
@@ -271,7 +301,7 @@ impl Endpoint {
             let mut inner = self.inner.lock();
             match inner.receivers.pop_front() {
                 Some(r) => {
-                    *r.ipc.reply_to.lock() = Some(me.clone());
+                    r.ipc.set_reply_to(me.clone());
                     store(&r, msg);
                     Some(r)
                 }
@@ -313,7 +343,7 @@ impl Endpoint {
             }
         };
         if let Some((caller, msg)) = ready {
-            *me.ipc.reply_to.lock() = Some(caller);
+            me.ipc.set_reply_to(caller);
             if let Some(r) = replied {
                 sched::wake(&r);
             }
@@ -332,7 +362,7 @@ impl Endpoint {
 /// With `wake` false the caller is returned instead of woken: [`Endpoint::receive`] must follow
 /// and wake it (or switch to it).
 pub fn reply(msg: Message, wake: bool) -> Result<Option<Arc<Thread>>, Errno> {
-    let caller = sched::with_current(|me| me.ipc.reply_to.lock().take()).ok_or(Errno::EINVAL)?;
+    let caller = sched::with_current(|me| me.ipc.take_reply_to()).ok_or(Errno::EINVAL)?;
     if wake {
         deliver(&caller, msg);
         Ok(None)

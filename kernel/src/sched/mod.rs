@@ -214,6 +214,20 @@ pub fn with_current<R>(f: impl FnOnce(&Arc<Thread>) -> R) -> R {
     r
 }
 
+/// The running thread, borrowed without a reference count and without masking interrupts: for
+/// the system call path, which runs with them masked.
+///
+/// # Safety
+/// Interrupts must be masked while the reference is used, and the caller must stop using it
+/// before the thread blocks or switches.
+#[inline]
+pub unsafe fn current_masked<'a>() -> &'a Arc<Thread> {
+    // SAFETY: only this core touches its `current`, and with interrupts masked (the caller's
+    // promise) it stays in place until the thread switches, which ends the borrow.
+    unsafe { (*this_cpu().current.get()).as_ref() }
+        .expect("the scheduler is initialised before anything asks for the current thread")
+}
+
 /// The running thread.
 pub fn current() -> Arc<Thread> {
     let daif = irq_save();

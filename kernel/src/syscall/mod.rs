@@ -53,8 +53,12 @@ extern "C" fn syscall_early(frame: &mut TrapFrame) -> bool {
             proc::return_to_user();
             true
         }
-        nr::CALL | nr::REPLY_RECV => {
-            ipc::fast::try_call(frame);
+        nr::CALL => {
+            ipc::fast::call(frame);
+            false
+        }
+        nr::REPLY_RECV => {
+            ipc::fast::reply_recv(frame);
             false
         }
         _ => false,

@@ -38,6 +38,7 @@ pub struct Received {
 }
 
 /// The registers of a call: `bufs` with the number of bytes to send from them.
+#[inline]
 fn regs(handle: u64, msg: &Message, bufs: Option<(&IpcBuffers, usize)>) -> IpcRegs {
     let w = msg.words;
     IpcRegs {
@@ -54,6 +55,7 @@ fn regs(handle: u64, msg: &Message, bufs: Option<(&IpcBuffers, usize)>) -> IpcRe
     }
 }
 
+#[inline]
 fn decode(r: &IpcRegs) -> crate::Result<Received> {
     raw::check(r.x[0] as i64)?;
     Ok(Received {
@@ -66,6 +68,7 @@ fn decode(r: &IpcRegs) -> crate::Result<Received> {
     })
 }
 
+#[inline]
 fn buffers(send: &[u8], recv: &mut [u8]) -> IpcBuffers {
     IpcBuffers {
         send: send.as_ptr() as u64,
@@ -74,6 +77,7 @@ fn buffers(send: &[u8], recv: &mut [u8]) -> IpcBuffers {
     }
 }
 
+#[inline]
 fn ipc(nr: u64, r: &mut IpcRegs) {
     // SAFETY: `x6` is 0 or points to an `IpcBuffers` built from slices that the caller of this
     // module's functions borrows for the duration of the call (send read-only, recv mutably).
@@ -114,6 +118,7 @@ impl Endpoint {
     }
 
     /// Sends `msg` and waits for the reply.
+    #[inline]
     pub fn call(&self, msg: Message) -> crate::Result<Message> {
         let mut r = regs(self.handle as u64, &msg, None);
         ipc(syscall::CALL, &mut r);
@@ -122,6 +127,7 @@ impl Endpoint {
 
     /// Sends `msg` with the bytes `send` and waits for the reply, whose bytes go to `recv`:
     /// the reply and the number of bytes the server sent.
+    #[inline]
     pub fn call_with(
         &self,
         msg: Message,
@@ -135,6 +141,7 @@ impl Endpoint {
     }
 
     /// Waits for a message (without bytes).
+    #[inline]
     pub fn recv(&self) -> crate::Result<Received> {
         let mut r = regs(self.handle as u64, &Message::default(), None);
         ipc(syscall::RECV, &mut r);
@@ -142,6 +149,7 @@ impl Endpoint {
     }
 
     /// Waits for a message; its bytes go to `buf`.
+    #[inline]
     pub fn recv_with(&self, buf: &mut [u8]) -> crate::Result<Received> {
         let b = buffers(&[], buf);
         let mut r = regs(self.handle as u64, &Message::default(), Some((&b, 0)));
@@ -150,6 +158,7 @@ impl Endpoint {
     }
 
     /// Replies to the message last received.
+    #[inline]
     pub fn reply(msg: Message) -> crate::Result<()> {
         let mut r = regs(0, &msg, None);
         ipc(syscall::REPLY, &mut r);
@@ -157,6 +166,7 @@ impl Endpoint {
     }
 
     /// Replies to the message last received, with bytes.
+    #[inline]
     pub fn reply_with(msg: Message, send: &[u8]) -> crate::Result<()> {
         let b = buffers(send, &mut []);
         let mut r = regs(0, &msg, Some((&b, send.len())));
@@ -165,6 +175,7 @@ impl Endpoint {
     }
 
     /// Replies to the message last received, then waits for the next one.
+    #[inline]
     pub fn reply_recv(&self, msg: Message) -> crate::Result<Received> {
         let mut r = regs(self.handle as u64, &msg, None);
         ipc(syscall::REPLY_RECV, &mut r);
@@ -172,6 +183,7 @@ impl Endpoint {
     }
 
     /// Replies with the bytes `send`, then waits for the next message, whose bytes go to `recv`.
+    #[inline]
     pub fn reply_recv_with(
         &self,
         msg: Message,

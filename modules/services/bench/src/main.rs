@@ -9,8 +9,8 @@
 //!
 //! `cargo xtask bench` starts it from `/etc/inittab` after the shell, on one core, and waits until
 //! the shell sits at its prompt before measuring, so nothing else is runnable. The partner
-//! processes are this program again, started with a role: `bench yielder`, `bench ipc-server`,
-//! `bench notify-peer` or `bench pipe-echo`.
+//! processes are this program again, started with a role: `bench yielder`, `bench ipc-server`
+//! (register-only), `bench ipc-bytes-server`, `bench notify-peer` or `bench pipe-echo`.
 #![no_std]
 #![no_main]
 
@@ -79,6 +79,7 @@ fn main(args: keel_user::Args) -> i32 {
         match arg {
             "yielder" => yielder(),
             "ipc-server" => return ipc_server(),
+            "ipc-bytes-server" => return ipc_bytes_server(),
             "notify-peer" => return notify_peer(),
             "pipe-echo" => return pipe_echo(),
             "--quick" => quick = true,
@@ -293,20 +294,36 @@ fn switches(plan: &Plan, me: &str) {
     plan.report("context_switch", &ticks, 2 * ops);
 }
 
-/// Answers every call with its own label and words, and bytes with the bytes received.
+/// Answers every call with its own label and words: a register-only server, as the fast path's
+/// figure wants on both sides.
 fn ipc_server() -> i32 {
+    let ep = Endpoint::from_raw(0);
+    let mut r = match ep.recv() {
+        Ok(r) => r,
+        Err(e) => fail("ipc-server: recv", e),
+    };
+    loop {
+        r = match ep.reply_recv(r.msg) {
+            Ok(r) => r,
+            Err(e) => fail("ipc-server: reply_recv", e),
+        };
+    }
+}
+
+/// Answers every call with its own label and words, and bytes with the bytes received.
+fn ipc_bytes_server() -> i32 {
     let ep = Endpoint::from_raw(0);
     let mut a = vec![0u8; IPC_BYTES];
     let mut b = vec![0u8; IPC_BYTES];
     let mut r = match ep.recv_with(&mut a) {
         Ok(r) => r,
-        Err(e) => fail("ipc-server: recv", e),
+        Err(e) => fail("ipc-bytes-server: recv", e),
     };
     loop {
         let n = r.len.min(IPC_BYTES);
         r = match ep.reply_recv_with(r.msg, &a[..n], &mut b) {
             Ok(r) => r,
-            Err(e) => fail("ipc-server: reply_recv", e),
+            Err(e) => fail("ipc-bytes-server: reply_recv", e),
         };
         core::mem::swap(&mut a, &mut b);
     }
@@ -321,6 +338,8 @@ fn ipc(plan: &Plan, me: &str) {
         must(ep.call(msg), "call");
     });
     plan.report("ipc_call_reply", &ticks, ops);
+    stop(pid);
+    let pid = partner(me, "ipc-bytes-server", &[ep.handle()]);
     let send = [0x5au8; IPC_BYTES];
     let mut recv = [0u8; IPC_BYTES];
     let ticks = plan.time(ops, || {
