@@ -26,6 +26,11 @@ pub fn irq_save() -> u64 {
     daif
 }
 
+/// Whether IRQs are masked on this core.
+pub fn irqs_masked() -> bool {
+    DAIF.is_set(DAIF::I)
+}
+
 /// Restores a DAIF value from [`irq_save`].
 pub fn irq_restore(daif: u64) {
     DAIF.set(daif);

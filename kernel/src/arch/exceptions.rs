@@ -7,7 +7,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use keel_core::esr::{Esr, ExceptionClass};
 
-core::arch::global_asm!(include_str!("vectors.s"));
+core::arch::global_asm!(
+    include_str!("vectors.s"),
+    SYS_CALL = const keel_abi::syscall::CALL,
+    SYS_REPLY_RECV = const keel_abi::syscall::REPLY_RECV,
+);
 
 /// The registers of the interrupted context, as `vectors.s` saves them.
 #[repr(C)]

@@ -114,9 +114,10 @@ overflow_entry 6
 overflow_entry 7
 
 // A synchronous exception from EL0 (x0/x1 saved): the same frame as save_rest builds, without
-// asking where it came from. A system call goes to syscall_early first: the calls it completes
-// (the cheap ones and the IPC fast path) return to user space from here without the general
-// handler; everything else goes to trap_entry as kind 8.
+// asking where it came from. A system call tries the early paths first: CALL and REPLY_RECV the
+// IPC fast path (which returns only when it does not apply), the others syscall_early, which
+// completes the cheap calls (then true: back to user space from here). Everything else goes to
+// trap_entry as kind 8. x8, the system call number, is still the caller's here.
 el0_sync:
     save_x2_to_x29
     mrs     x2, sp_el0
@@ -133,11 +134,18 @@ el0_sync:
     lsr     x4, x4, #26
     cmp     x4, #0x15                   // SVC from AArch64
     b.ne    1f
+    cmp     x8, #{SYS_CALL}
+    b.eq    2f
+    cmp     x8, #{SYS_REPLY_RECV}
+    b.eq    3f
     bl      syscall_early
+    cbz     w0, 4f
     add     sp, sp, #16
-    cbnz    w0, el0_return
-    mov     x0, sp
-    sub     sp, sp, #16
+    b       el0_return
+2:  bl      ipc_fast_call
+    b       4f
+3:  bl      ipc_fast_reply_recv
+4:  add     x0, sp, #16
 1:  mov     x1, #8
     bl      trap_entry
     add     sp, sp, #16

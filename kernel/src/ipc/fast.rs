@@ -60,10 +60,10 @@ fn running<'a>() -> Option<(&'a Arc<Thread>, &'a Arc<Process>)> {
     Some((me, p))
 }
 
-/// `CALL` : does it through the fast path, or returns having
-/// changed nothing.
-#[inline(never)]
-pub fn call(frame: &mut TrapFrame) {
+/// `CALL`, from the exception entry (`vectors.s`): does it through the fast path, or returns
+/// having changed nothing, and the general handler takes the call.
+#[no_mangle]
+extern "C" fn ipc_fast_call(frame: &mut TrapFrame) {
     if frame.x[7] != 0 {
         return; // bytes go out: the general path copies them
     }
@@ -91,10 +91,10 @@ pub fn call(frame: &mut TrapFrame) {
     sched::block_to(frame, ipc_resume_trampoline, receiver, enter, has_message)
 }
 
-/// `REPLY_RECV` : does it through the fast path, or
-/// returns having changed nothing.
-#[inline(never)]
-pub fn reply_recv(frame: &mut TrapFrame) {
+/// `REPLY_RECV`, from the exception entry (`vectors.s`): does it through the fast path, or
+/// returns having changed nothing, and the general handler takes the call.
+#[no_mangle]
+extern "C" fn ipc_fast_reply_recv(frame: &mut TrapFrame) {
     if frame.x[7] != 0 {
         return; // bytes go out: the general path copies them
     }
@@ -119,7 +119,7 @@ pub fn reply_recv(frame: &mut TrapFrame) {
         return;
     };
     let enter = hand_over(&caller, frame, p);
-    // SAFETY: as in `call`.
+    // SAFETY: as in `ipc_fast_call`.
     unsafe { me.ipc.fast.get().write(Waiting::Call) };
     sched::block_to(frame, ipc_resume_trampoline, caller, enter, has_message)
 }

@@ -425,10 +425,16 @@ pub fn fault_current(frame: &TrapFrame, what: &str) -> ! {
     exit_current(STATUS_FAULT)
 }
 
-/// Called on every return to user space: leave if killed, switch if the slice ended.
+/// Called on every return to user space, with interrupts masked (the exception entry masks them,
+/// and every window a handler opens closes again): leave if killed, switch if the slice ended.
 pub fn return_to_user() {
+    debug_assert!(
+        crate::sync::irqs_masked(),
+        "return to user space with interrupts unmasked"
+    );
     loop {
-        if sched::with_current(|t| t.killed()) {
+        // SAFETY: interrupts are masked (above), and the borrow ends with this line.
+        if unsafe { sched::current_masked() }.killed() {
             exit_current(STATUS_KILLED);
         }
         if !sched::need_resched() {

@@ -455,7 +455,7 @@ fn prepare_switch(cpu: &PerCpu, prev: &Thread, next: &Arc<Thread>) {
     next.cpu.store(cpu.index, Ordering::Relaxed);
     // A thread's CPU time and a core's switch count each have one writer at a time (the core
     // running the thread, the core itself): plain loads and stores, no atomic read-modify-write.
-    let now = arch::counter();
+    let now = arch::counter_unordered();
     let ran = now.saturating_sub(prev.switched_in.load(Ordering::Relaxed));
     prev.cpu_ticks.store(
         prev.cpu_ticks.load(Ordering::Relaxed) + ran,

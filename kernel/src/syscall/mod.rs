@@ -28,10 +28,10 @@ use crate::sched::Thread;
 
 type SysResult = Result<u64, Errno>;
 
-/// Called by the exception entry for every system call before the general handler: completes
-/// the calls that need neither the process's reference count nor anything that may block (then
-/// true: the entry returns to user space at once), and tries the IPC fast path. False leaves the
-/// call, unchanged, to [`dispatch`].
+/// Called by the exception entry for system calls before the general handler (`CALL` and
+/// `REPLY_RECV` go to the IPC fast path instead, [`ipc::fast`]): completes the calls that need
+/// neither the process's reference count nor anything that may block (then true: the entry
+/// returns to user space at once). False leaves the call, unchanged, to [`dispatch`].
 #[no_mangle]
 extern "C" fn syscall_early(frame: &mut TrapFrame) -> bool {
     match frame.x[8] {
@@ -52,14 +52,6 @@ extern "C" fn syscall_early(frame: &mut TrapFrame) -> bool {
             frame.x[0] = 0;
             proc::return_to_user();
             true
-        }
-        nr::CALL => {
-            ipc::fast::call(frame);
-            false
-        }
-        nr::REPLY_RECV => {
-            ipc::fast::reply_recv(frame);
-            false
         }
         _ => false,
     }
