@@ -504,7 +504,7 @@ fn threads_switch_block_and_wake() -> TestResult {
     let mut threads = alloc::vec::Vec::new();
     for i in 0..THREADS {
         let name = alloc::format!("ktest/{i}");
-        let t = Thread::new(&name, sched::thread::PRIO_KERNEL, worker, ROUNDS, false)
+        let t = Thread::new(&name, sched::thread::PRIO_KERNEL, worker, ROUNDS, None)
             .ok_or("cannot create a kernel thread")?;
         check(t.name == name, "thread keeps its name")?;
         sched::start(&t);

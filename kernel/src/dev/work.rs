@@ -45,7 +45,7 @@ static THREAD: Once<alloc::sync::Arc<Thread>> = Once::new();
 /// Starts the work thread.
 pub fn init() -> Result<(), &'static str> {
     QUEUE.lock().items.reserve(QUEUE_MAX);
-    let thread = Thread::new("kworker", PRIO_KERNEL, worker, 0, false)
+    let thread = Thread::new("kworker", PRIO_KERNEL, worker, 0, None)
         .ok_or("no memory for the work thread")?;
     THREAD.call_once(|| thread.clone());
     sched::start(&thread);

@@ -56,7 +56,7 @@ fn running<'a>() -> Option<(&'a Arc<Thread>, &'a Arc<Process>)> {
     // current thread until it blocks, which ends every use of the borrow (`block_to` never
     // returns).
     let me = unsafe { sched::current_masked() };
-    let p = me.process.get()?;
+    let p = me.process.as_ref()?;
     Some((me, p))
 }
 

@@ -77,7 +77,7 @@ pub fn get(pid: u32) -> Option<Arc<Process>> {
 
 /// The calling thread's process; `None` for kernel threads.
 pub fn current() -> Option<Arc<Process>> {
-    sched::with_current(|t| t.process.get().cloned())
+    sched::with_current(|t| t.process.as_ref().cloned())
 }
 
 impl Process {
@@ -229,11 +229,17 @@ pub fn spawn(req: SpawnRequest<'_>) -> Result<u32, Errno> {
         handles: IrqMutex::new(handles),
         child_exited: WaitQueue::new(),
     });
-    let thread = Thread::new(req.name, PRIO_USER, user_thread_start, 0, true).ok_or_else(|| {
+    let thread = Thread::new(
+        req.name,
+        PRIO_USER,
+        user_thread_start,
+        0,
+        Some(process.clone()),
+    )
+    .ok_or_else(|| {
         release_resources(&process);
         Errno::ENOMEM
     })?;
-    thread.process.call_once(|| process.clone());
     process.life.lock().thread = Some(thread.clone());
     PROCS.lock().insert(pid, process.clone());
     if let Some(parent) = get(req.parent) {
@@ -251,7 +257,7 @@ extern "C" fn user_thread_start(_: usize) {
     let t = sched::current();
     let p = t
         .process
-        .get()
+        .as_ref()
         .expect("a user thread has a process")
         .clone();
     let regs = p.start.lock().take().unwrap_or_default();
@@ -296,7 +302,7 @@ fn release_resources(p: &Process) {
 /// Ends the calling process with `status`.
 pub fn exit_current(status: i32) -> ! {
     let t = sched::current();
-    if let Some(p) = t.process.get().cloned() {
+    if let Some(p) = t.process.as_ref().cloned() {
         t.ipc.abandon();
         crate::proc::aspace::activate_kernel_only();
         finish(&p, status);

@@ -578,7 +578,7 @@ fn switch_user_state(cpu: &PerCpu, prev: &Thread, next: &Thread) {
         }
     }
     set_fp_live(cpu, false);
-    match next.process.get() {
+    match next.process.as_ref() {
         Some(p) => p.aspace.activate(),
         None => crate::proc::aspace::activate_kernel_only(),
     }

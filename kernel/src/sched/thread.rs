@@ -151,8 +151,8 @@ pub struct Thread {
     pub(super) tpidr_el0: UnsafeCell<u64>,
     /// Its kernel stack; `None` for the boot thread, which runs on the image's boot stack.
     pub stack: Option<KernelStack>,
-    /// The user process it belongs to, if any.
-    pub process: spin::Once<Arc<crate::proc::Process>>,
+    /// The user process it belongs to, if any (fixed when the thread is made).
+    pub process: Option<Arc<crate::proc::Process>>,
     /// IPC state (message registers while blocked in an IPC call).
     pub ipc: crate::ipc::ThreadIpc,
 }
@@ -164,7 +164,12 @@ unsafe impl Sync for Thread {}
 unsafe impl Send for Thread {}
 
 impl Thread {
-    fn new_inner(name: &str, priority: u8, stack: Option<KernelStack>, user: bool) -> Thread {
+    fn new_inner(
+        name: &str,
+        priority: u8,
+        stack: Option<KernelStack>,
+        process: Option<Arc<crate::proc::Process>>,
+    ) -> Thread {
         Thread {
             tid: NEXT_TID.fetch_add(1, Ordering::Relaxed),
             name: String::from(name),
@@ -176,7 +181,7 @@ impl Thread {
             cpu_ticks: AtomicU64::new(0),
             switched_in: AtomicU64::new(0),
             context: UnsafeCell::new(Context::default()),
-            fp: user.then(|| {
+            fp: process.is_some().then(|| {
                 Box::new(UnsafeCell::new(FpState {
                     q: [0; 32],
                     fpcr: 0,
@@ -186,30 +191,31 @@ impl Thread {
             fp_cpu: AtomicUsize::new(usize::MAX),
             tpidr_el0: UnsafeCell::new(0),
             stack,
-            process: spin::Once::new(),
+            process,
             ipc: crate::ipc::ThreadIpc::new(),
         }
     }
 
     /// The thread that is already running this code (boot or a secondary core's first thread).
     pub(super) fn adopt_current(name: &str, stack: Option<KernelStack>) -> Thread {
-        let t = Thread::new_inner(name, PRIO_IDLE, stack, false);
+        let t = Thread::new_inner(name, PRIO_IDLE, stack, None);
         t.state.store(State::Running as u8, Ordering::Relaxed);
         t.on_cpu.store(true, Ordering::Relaxed);
         t
     }
 
-    /// A new thread that will start by calling `entry(arg)`; `user` threads get FP/SIMD state.
+    /// A new thread that will start by calling `entry(arg)`; the threads of a user `process` get
+    /// FP/SIMD state.
     pub fn new(
         name: &str,
         priority: u8,
         entry: extern "C" fn(usize),
         arg: usize,
-        user: bool,
+        process: Option<Arc<crate::proc::Process>>,
     ) -> Option<Arc<Thread>> {
         let stack = KernelStack::new()?;
         let top = stack.top();
-        let t = Thread::new_inner(name, priority, Some(stack), user);
+        let t = Thread::new_inner(name, priority, Some(stack), process);
         extern "C" {
             fn thread_trampoline();
         }
@@ -220,7 +226,7 @@ impl Thread {
         ctx.lr = thread_trampoline as *const () as u64;
         // A user thread's trap frame lives at the very top of its kernel stack (where the
         // exception entry from EL0 puts it); the thread's kernel code runs below it.
-        ctx.sp = if user {
+        ctx.sp = if t.process.is_some() {
             top - core::mem::size_of::<crate::arch::exceptions::TrapFrame>() as u64
         } else {
             top

@@ -40,7 +40,7 @@ extern "C" fn syscall_early(frame: &mut TrapFrame) -> bool {
             let getpid = frame.x[8] == nr::GETPID;
             let r = crate::sched::with_current(|t| {
                 t.process
-                    .get()
+                    .as_ref()
                     .map(|p| if getpid { p.pid } else { p.parent() })
             });
             frame.x[0] = r.map_or(Errno::ENOSYS.to_ret() as u64, u64::from);
