@@ -153,8 +153,9 @@ fn hand_over(to: &Thread, frame: &TrapFrame, p: &Process) -> sched::Enter {
         return sched::Enter::Context;
     }
     *waiting = Waiting::No;
-    let top = to.stack_top().expect("a user thread has a kernel stack");
-    let at = top - core::mem::size_of::<TrapFrame>() as u64;
+    let at = to
+        .user_frame()
+        .expect("a thread blocked in IPC is a user thread");
     // SAFETY: as above: the trap frame at the top of `to`'s stack is where it entered the kernel
     // and where it leaves it; nothing else touches it while `to` is claimed.
     let theirs = unsafe { &mut *(at as *mut TrapFrame) };

@@ -261,8 +261,7 @@ extern "C" fn user_thread_start(_: usize) {
         .expect("a user thread has a process")
         .clone();
     let regs = p.start.lock().take().unwrap_or_default();
-    let top = t.stack_top().expect("a user thread has a kernel stack");
-    let frame_addr = top - core::mem::size_of::<TrapFrame>() as u64;
+    let frame_addr = t.user_frame().expect("a user thread has a trap frame");
     let mut frame = TrapFrame {
         x: [0; 31],
         sp: regs.sp,

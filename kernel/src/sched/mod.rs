@@ -462,12 +462,7 @@ fn prepare_switch(cpu: &PerCpu, prev: &Thread, next: &Arc<Thread>) {
         Ordering::Relaxed,
     );
     next.switched_in.store(now, Ordering::Relaxed);
-    // SAFETY: this core's own field, interrupts masked; only compared.
-    let idle = unsafe { (*cpu.idle.get()).as_ref() };
-    cpu.idle_now.store(
-        idle.is_some_and(|i| Arc::ptr_eq(next, i)),
-        Ordering::Relaxed,
-    );
+    cpu.idle_now.store(next.idle, Ordering::Relaxed);
     cpu.slice_left.store(SLICE_TICKS, Ordering::Relaxed);
     cpu.switches
         .store(cpu.switches.load(Ordering::Relaxed) + 1, Ordering::Relaxed);

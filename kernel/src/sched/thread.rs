@@ -133,6 +133,8 @@ pub struct Thread {
     pub name: String,
     /// Scheduling priority (0 most urgent).
     pub priority: u8,
+    /// A core's idle thread.
+    pub(super) idle: bool,
     state: AtomicU8,
     /// Still executing on some CPU (between being switched out and the switch completing).
     pub(super) on_cpu: AtomicBool,
@@ -149,8 +151,12 @@ pub struct Thread {
     /// The core whose registers its FP/SIMD state was last loaded into (`usize::MAX`: none).
     pub(super) fp_cpu: AtomicUsize,
     pub(super) tpidr_el0: UnsafeCell<u64>,
-    /// Its kernel stack; `None` for the boot thread, which runs on the image's boot stack.
-    pub stack: Option<KernelStack>,
+    /// Its kernel stack, owned (freed with the thread); `None` for the boot thread, which runs
+    /// on the image's boot stack.
+    _stack: Option<KernelStack>,
+    /// Where a user thread's trap frame lives: at the very top of its kernel stack, where the
+    /// exception entry from EL0 puts it (0 for kernel threads).
+    user_frame: u64,
     /// The user process it belongs to, if any (fixed when the thread is made).
     pub process: Option<Arc<crate::proc::Process>>,
     /// IPC state (message registers while blocked in an IPC call).
@@ -174,6 +180,7 @@ impl Thread {
             tid: NEXT_TID.fetch_add(1, Ordering::Relaxed),
             name: String::from(name),
             priority: priority.min(PRIO_IDLE),
+            idle: false,
             state: AtomicU8::new(State::Ready as u8),
             on_cpu: AtomicBool::new(false),
             cpu: AtomicUsize::new(0),
@@ -190,7 +197,13 @@ impl Thread {
             }),
             fp_cpu: AtomicUsize::new(usize::MAX),
             tpidr_el0: UnsafeCell::new(0),
-            stack,
+            user_frame: match (&stack, &process) {
+                (Some(s), Some(_)) => {
+                    s.top() - core::mem::size_of::<crate::arch::exceptions::TrapFrame>() as u64
+                }
+                _ => 0,
+            },
+            _stack: stack,
             process,
             ipc: crate::ipc::ThreadIpc::new(),
         }
@@ -198,7 +211,8 @@ impl Thread {
 
     /// The thread that is already running this code (boot or a secondary core's first thread).
     pub(super) fn adopt_current(name: &str, stack: Option<KernelStack>) -> Thread {
-        let t = Thread::new_inner(name, PRIO_IDLE, stack, None);
+        let mut t = Thread::new_inner(name, PRIO_IDLE, stack, None);
+        t.idle = true;
         t.state.store(State::Running as u8, Ordering::Relaxed);
         t.on_cpu.store(true, Ordering::Relaxed);
         t
@@ -224,12 +238,10 @@ impl Thread {
         ctx.x[0] = entry as *const () as u64;
         ctx.x[1] = arg as u64;
         ctx.lr = thread_trampoline as *const () as u64;
-        // A user thread's trap frame lives at the very top of its kernel stack (where the
-        // exception entry from EL0 puts it); the thread's kernel code runs below it.
-        ctx.sp = if t.process.is_some() {
-            top - core::mem::size_of::<crate::arch::exceptions::TrapFrame>() as u64
-        } else {
-            top
+        // A user thread's kernel code runs below its trap frame.
+        ctx.sp = match t.user_frame() {
+            Some(frame) => frame,
+            None => top,
         };
         Some(Arc::new(t))
     }
@@ -269,8 +281,10 @@ impl Thread {
         super::wake(self);
     }
 
-    /// The initial stack pointer of its kernel stack (where a user thread's trap frame sits).
-    pub fn stack_top(&self) -> Option<u64> {
-        self.stack.as_ref().map(KernelStack::top)
+    /// Where a user thread's trap frame lives (at the top of its kernel stack); `None` for a
+    /// kernel thread.
+    #[inline]
+    pub fn user_frame(&self) -> Option<u64> {
+        (self.user_frame != 0).then_some(self.user_frame)
     }
 }
