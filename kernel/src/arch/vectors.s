@@ -33,6 +33,16 @@
     stp     x28, x29, [sp, #16 * 14]
 .endm
 
+// elr, spsr, esr and far into the frame at sp; leaves elr in x2 and esr in x4.
+.macro save_elr_to_far
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3,   [sp, #16 * 16]
+    mrs     x4, esr_el1
+    mrs     x5, far_el1
+    stp     x4, x5,   [sp, #16 * 17]
+.endm
+
 .macro save_and_call kind
     stp     x0, x1, [sp, #16 * 0]
     mov     x1, #\kind
@@ -122,12 +132,7 @@ el0_sync:
     save_x2_to_x29
     mrs     x2, sp_el0
     stp     x30, x2,  [sp, #16 * 15]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3,   [sp, #16 * 16]
-    mrs     x4, esr_el1
-    mrs     x5, far_el1
-    stp     x4, x5,   [sp, #16 * 17]
+    save_elr_to_far
     mov     x0, sp                      // &mut TrapFrame
     stp     x29, x2, [sp, #-16]!        // frame record (interrupted x29, elr), as in save_rest
     mov     x29, sp
@@ -166,16 +171,10 @@ save_rest:
     tbz     x1, #8, 2f
     mrs     x2, tpidr_el0
 2:  stp     x30, x2, [sp, #16 * 15]
-    mrs     x2, elr_el1
-    mrs     x3, spsr_el1
-    stp     x2, x3, [sp, #16 * 16]
-    mrs     x2, esr_el1
-    mrs     x3, far_el1
-    stp     x2, x3, [sp, #16 * 17]
+    save_elr_to_far
 
     mov     x0, sp                      // &mut TrapFrame
     // A frame record (interrupted x29, elr) links the handler's backtrace to the interrupted code.
-    ldr     x2, [sp, #16 * 16]          // elr
     stp     x29, x2, [sp, #-16]!
     mov     x29, sp
     bl      trap_entry

@@ -49,9 +49,13 @@ extern "C" {
 }
 
 /// The running thread and its process, borrowed (system calls run with interrupts masked, so the
-/// running thread cannot change under the borrow).
+/// running thread cannot change under the borrow); `None` when the call in `frame` sends bytes
+/// (`x7`), which the general path copies, or comes from a kernel thread.
 #[inline(always)]
-fn running<'a>() -> Option<(&'a Arc<Thread>, &'a Arc<Process>)> {
+fn register_only<'a>(frame: &TrapFrame) -> Option<(&'a Arc<Thread>, &'a Arc<Process>)> {
+    if frame.x[7] != 0 {
+        return None;
+    }
     // SAFETY: interrupts stay masked for the whole system call, and the thread is this core's
     // current thread until it blocks, which ends every use of the borrow (`block_to` never
     // returns).
@@ -64,10 +68,9 @@ fn running<'a>() -> Option<(&'a Arc<Thread>, &'a Arc<Process>)> {
 /// having changed nothing, and the general handler takes the call.
 #[no_mangle]
 extern "C" fn ipc_fast_call(frame: &mut TrapFrame) {
-    if frame.x[7] != 0 {
-        return; // bytes go out: the general path copies them
-    }
-    let Some((me, p)) = running() else { return };
+    let Some((me, p)) = register_only(frame) else {
+        return;
+    };
     let Some(receiver) = endpoint_then(p, frame.x[0], RIGHT_SEND, |ep| {
         if ep.receivers_alive.load(Ordering::Acquire) == 0 {
             return None;
@@ -95,10 +98,9 @@ extern "C" fn ipc_fast_call(frame: &mut TrapFrame) {
 /// returns having changed nothing, and the general handler takes the call.
 #[no_mangle]
 extern "C" fn ipc_fast_reply_recv(frame: &mut TrapFrame) {
-    if frame.x[7] != 0 {
-        return; // bytes go out: the general path copies them
-    }
-    let Some((me, p)) = running() else { return };
+    let Some((me, p)) = register_only(frame) else {
+        return;
+    };
     let Some(caller) = endpoint_then(p, frame.x[0], RIGHT_RECV, |ep| {
         let mut inner = ep.inner.lock_masked();
         if !inner.senders.is_empty() {
@@ -177,9 +179,10 @@ extern "C" fn ipc_entered() {
 #[no_mangle]
 extern "C" fn ipc_resume(frame: &mut TrapFrame) {
     sched::finish_switch();
-    let Some((me, p)) = running() else {
-        unreachable!("only user threads block in IPC")
-    };
+    // SAFETY: interrupts are masked (as in every system call), and the borrow ends when the
+    // thread returns to user space or blocks again.
+    let me = unsafe { sched::current_masked() };
+    let p = me.process.as_ref().expect("only user threads block in IPC");
     // SAFETY: this thread runs, so nobody has claimed it: only it touches its `fast` field.
     let waiting = core::mem::replace(unsafe { &mut *me.ipc.fast.get() }, Waiting::No);
     let mut regs = me.ipc.take_regs();
