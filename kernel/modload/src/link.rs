@@ -12,7 +12,7 @@ use goblin::elf::sym::{STV_DEFAULT, STV_PROTECTED};
 
 use crate::elf::Sym;
 use crate::error::{LoadError, RelocProblem};
-use crate::layout::{Group, Layout, VENEER_SIZE};
+use crate::layout::{Group, Layout, PAGE_SIZE, VENEER_SIZE};
 use crate::object::{Object, Reloc};
 use crate::reloc;
 
@@ -151,7 +151,7 @@ fn text_too_large() -> LoadError {
 /// [`LoadError::Relocation`]: relocation `rel` cannot be applied.
 #[cold]
 #[inline(never)]
-fn relocation_error(obj: &Object<'_>, rel: &Reloc, problem: RelocProblem) -> LoadError {
+pub(crate) fn relocation_error(obj: &Object<'_>, rel: &Reloc, problem: RelocProblem) -> LoadError {
     LoadError::Relocation {
         r_type: rel.r_type,
         section: obj.section_name(rel.target as usize).to_string(),
@@ -280,9 +280,19 @@ impl<'a> Object<'a> {
         // Each group is filled in offset order: the bytes before each section (alignment
         // padding) and `.bss` are zeroed, the others copied, each byte written once.
         let mut filled = [0usize; 3];
+        // A prelinked object's sections must land at their recorded offsets from one base.
+        let mut base = None;
+        let mut misplaced = None;
         let planned = self.plan(layout.veneer_slots, |i, sh, group, offset| {
             if let Some(slot) = placed.get_mut(i) {
                 *slot = Some(Placed { group, offset });
+            }
+            if self.prelinked && misplaced.is_none() {
+                let va = image.va(group).wrapping_add(offset as u64);
+                let first = *base.get_or_insert(va.wrapping_sub(sh.addr));
+                if va.wrapping_sub(first) != sh.addr {
+                    misplaced = Some((i, sh.addr, va.wrapping_sub(first)));
+                }
             }
             let Some(done) = filled.get_mut(group as usize) else {
                 return;
@@ -309,6 +319,16 @@ impl<'a> Object<'a> {
         })?;
         if planned != layout {
             return Err(LoadError::WrongLayout);
+        }
+        if let Some((index, recorded, placed)) = misplaced {
+            return Err(LoadError::Misplaced {
+                section: self.section_name(index).to_string(),
+                recorded,
+                placed,
+            });
+        }
+        if let Some(base) = base.filter(|base| !base.is_multiple_of(PAGE_SIZE)) {
+            return Err(LoadError::PrelinkedBase { base });
         }
         // The rest of each buffer: the veneer area (before veneers are written) and the tail.
         for (group, done) in [Group::Text, Group::Rodata, Group::Data]

@@ -13,6 +13,7 @@ use goblin::elf::sym::{STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_GNU_IFUNC, STT_TLS};
 
 use crate::elf::{self, Rela, Shdr, StrTable, Sym, EHDR_SIZE, RELA_SIZE, SHDR_SIZE, SYM_SIZE};
 use crate::error::LoadError;
+use crate::layout::PAGE_SIZE;
 use crate::reloc;
 
 /// The largest section alignment accepted (64 KiB); larger requests are refused so a group's
@@ -30,7 +31,9 @@ pub const MAX_SECTION_ALIGN: u64 = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct Object<'a> {
     pub(crate) bytes: &'a [u8],
-    shoff: usize,
+    pub(crate) shoff: usize,
+    /// Index of the section name table.
+    pub(crate) shstrndx: usize,
     pub(crate) shnum: usize,
     shstrtab: StrTable<'a>,
     /// Index of the `SHT_SYMTAB` section, or 0 if there is none.
@@ -44,6 +47,9 @@ pub struct Object<'a> {
     pub(crate) relocs: Vec<Reloc>,
     /// The indices of the undefined global and weak symbols that have a name, in table order.
     imports: Vec<usize>,
+    /// Whether the object carries [`PRELINKED_SECTION`]: its loaded sections' addresses are
+    /// their offsets in the module's span, and the relocations between them were applied.
+    pub(crate) prelinked: bool,
 }
 
 /// One relocation of a loaded section as [`Object::parse`] checked it: what the layout and the
@@ -89,8 +95,12 @@ enum Defined {
     Text,
 }
 
+/// The section that marks a prelinked module ([`Object::prelink`]): not loaded, holding the page
+/// size the placement was computed with ([`PAGE_SIZE`], 4 bytes, little-endian).
+pub const PRELINKED_SECTION: &str = ".keel.prelinked";
+
 /// The relocations in `data` (the contents of a relocation section), numbered.
-fn relas(data: &[u8]) -> impl Iterator<Item = (usize, Rela)> + '_ {
+pub(crate) fn relas(data: &[u8]) -> impl Iterator<Item = (usize, Rela)> + '_ {
     data.chunks_exact(RELA_SIZE)
         .enumerate()
         .filter_map(|(j, entry)| Some((j, Rela::read(entry, 0)?)))
@@ -204,6 +214,7 @@ impl<'a> Object<'a> {
         let mut obj = Object {
             bytes,
             shoff,
+            shstrndx,
             shnum,
             shstrtab: StrTable::default(),
             symtab_index: 0,
@@ -212,6 +223,7 @@ impl<'a> Object<'a> {
             veneer_candidates: 0,
             relocs: Vec::new(),
             imports: Vec::new(),
+            prelinked: false,
         };
         // The section name table first, so later errors can name sections.
         let sh = obj.shdr(shstrndx).ok_or(LoadError::BadHeader {
@@ -252,6 +264,10 @@ impl<'a> Object<'a> {
                     ));
                 }
             }
+            if obj.shstrtab.is(sh.name, PRELINKED_SECTION) {
+                obj.check_prelinked_marker(i, &sh)?;
+                obj.prelinked = true;
+            }
             match sh.sh_type {
                 SHT_REL => {
                     return Err(bad_section(
@@ -290,6 +306,34 @@ impl<'a> Object<'a> {
         // assumes one veneer per candidate branch.
         obj.plan(obj.veneer_candidates, |_, _, _, _| {})?;
         Ok(obj)
+    }
+
+    /// Checks the [`PRELINKED_SECTION`] marker, section `index`.
+    fn check_prelinked_marker(&self, index: usize, sh: &Shdr) -> Result<(), LoadError> {
+        let name = || self.section_name(index);
+        if self.prelinked {
+            return Err(bad_section(index, name(), "a second prelink marker"));
+        }
+        if sh.flags & u64::from(SHF_ALLOC) != 0 || sh.sh_type == SHT_NOBITS {
+            return Err(bad_section(
+                index,
+                name(),
+                "the prelink marker must be a section with contents that is not loaded",
+            ));
+        }
+        if self.file_range(index, sh)? != (PAGE_SIZE as u32).to_le_bytes() {
+            return Err(bad_section(
+                index,
+                name(),
+                "the module was prelinked for another page size than 4096 bytes",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the object is prelinked (carries [`PRELINKED_SECTION`]).
+    pub fn is_prelinked(&self) -> bool {
+        self.prelinked
     }
 
     /// Returns the contents of a non-`NOBITS` section, checking it lies in the file.

@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 
 use keel_boot::layout::KERNEL_VA;
 use keel_core::pagetable::{MapError, Perm};
-use keel_modload::Layout;
+use keel_modload::{Layout, Span};
 
 use crate::mm::{self, PAGE_SIZE};
 use crate::sync::IrqMutex;
@@ -94,40 +94,13 @@ fn release(start: u64) {
     SPANS.lock().remove(&start);
 }
 
-/// Byte offsets and sizes of the three groups inside a module's span.
-#[derive(Clone, Copy, Debug, Default)]
-struct Groups {
-    text: (u64, u64),
-    rodata: (u64, u64),
-    data: (u64, u64),
-    /// Bytes of the span without the guard page (a multiple of the page size).
-    total: u64,
-}
-
-impl Groups {
-    fn of(layout: &Layout) -> Groups {
-        let page_align = |a: usize| (a as u64).max(PAGE_SIZE);
-        let text = (0, layout.text as u64);
-        let ro_start = round_up(round_up(text.1, PAGE_SIZE), page_align(layout.rodata_align));
-        let rodata = (ro_start, layout.rodata as u64);
-        let data_start = round_up(
-            round_up(ro_start + rodata.1, PAGE_SIZE),
-            page_align(layout.data_align),
-        );
-        let data = (data_start, layout.data as u64);
-        Groups {
-            text,
-            rodata,
-            data,
-            total: round_up(data_start + data.1, PAGE_SIZE),
-        }
-    }
-}
+// A prelinked module records its sections' offsets in the span computed with modload's page size.
+const _: () = assert!(keel_modload::PAGE_SIZE == PAGE_SIZE);
 
 /// The memory of one module: a span of the module region backed by frames of its own.
 pub struct ModuleMemory {
     va: u64,
-    groups: Groups,
+    groups: Span,
     /// The frame behind each page of the span (`None` where a group leaves a hole).
     frames: Vec<Option<u64>>,
 }
@@ -138,7 +111,7 @@ impl ModuleMemory {
     /// which zeroes them before it copies the module in, so the caller must link (or drop) the
     /// memory before anything reads it.
     pub fn new(layout: &Layout) -> Result<ModuleMemory, RegionError> {
-        let groups = Groups::of(layout);
+        let groups = layout.span();
         let align = (layout.max_align() as u64).max(PAGE_SIZE);
         let va = reserve(groups.total.max(PAGE_SIZE), align)?;
         let pages = groups.total / PAGE_SIZE;
