@@ -17,7 +17,7 @@ mod inspect;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use keel_abi::module::{DESCRIPTOR_SYMBOL, EXPORTS_SECTION};
+use keel_abi::module::{DESCRIPTOR_SYMBOL, EXPORTS_SECTION, IMPORTS_SECTION, MODINFO_SECTION};
 
 use crate::cli::{Board, ModuleOptions};
 use crate::error::{Error, Result};
@@ -173,6 +173,30 @@ fn link(root: &Path, archive: &Path, out: &Path, package: &str) -> Result<Module
     for (name, _) in &joined_info.exports {
         objcopy.arg(format!("--keep-global-symbol={name}"));
     }
+    // The loader reads these three from the file: they need no memory in the module.
+    for section in [MODINFO_SECTION, IMPORTS_SECTION, EXPORTS_SECTION] {
+        objcopy.arg(format!("--set-section-flags={section}=contents,readonly"));
+    }
+    // Only the records of what the module imports (the SDK records every kernel export).
+    let records = out.with_extension("imports");
+    let used: Vec<u8> = joined_info
+        .imports
+        .iter()
+        .filter(|(name, _)| joined_info.undefined.contains(name))
+        .flat_map(|(name, hash)| {
+            let record = keel_abi::signature::SymbolSignature::new(name, *hash);
+            let mut bytes = record.name.to_vec();
+            bytes.extend_from_slice(&record.hash.to_le_bytes());
+            bytes.extend_from_slice(&record.reserved.to_le_bytes());
+            bytes
+        })
+        .collect();
+    std::fs::write(&records, used).map_err(|e| Error::io("write", &records, e))?;
+    if !joined_info.imports.is_empty() {
+        objcopy
+            .arg("--update-section")
+            .arg(format!("{IMPORTS_SECTION}={}", records.display()));
+    }
     let stripped = out.with_extension("stripped.o");
     objcopy.arg(&joined).arg(&stripped);
     process::output(
@@ -180,6 +204,7 @@ fn link(root: &Path, archive: &Path, out: &Path, package: &str) -> Result<Module
         &format!("stripping the module object `{package}.ko`"),
     )?;
     std::fs::remove_file(&joined).map_err(|e| Error::io("remove", &joined, e))?;
+    std::fs::remove_file(&records).map_err(|e| Error::io("remove", &records, e))?;
     prelink(root, &stripped, out, &joined_info)?;
     std::fs::remove_file(&stripped).map_err(|e| Error::io("remove", &stripped, e))?;
     let info = inspect::read(out)?;

@@ -249,6 +249,11 @@ impl<'a> StrTable<'a> {
     pub(crate) fn is(&self, off: u32, name: &str) -> bool {
         str_is(self.bytes, off, name)
     }
+
+    /// The table's bytes.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
 }
 
 /// The offset of the first NUL in `bytes`, if any: a byte at a time up to an 8-byte boundary in

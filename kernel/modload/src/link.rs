@@ -10,7 +10,7 @@ use goblin::elf::section_header::{SHN_ABS, SHN_UNDEF, SHT_NOBITS};
 use goblin::elf::sym::{STB_GLOBAL, STB_WEAK, STT_FILE, STT_FUNC, STT_OBJECT, STT_SECTION};
 use goblin::elf::sym::{STV_DEFAULT, STV_PROTECTED};
 
-use crate::elf::Sym;
+use crate::elf::{StrTable, Sym};
 use crate::error::{LoadError, RelocProblem};
 use crate::layout::{Group, Layout, PAGE_SIZE, VENEER_SIZE};
 use crate::object::{Object, Reloc};
@@ -67,12 +67,27 @@ pub struct DefinedSymbol<'a> {
     pub weak: bool,
 }
 
+/// A function the linked module defines (`STT_FUNC`, local or global): where it lies and
+/// where its name starts in the object's string table ([`Linked::string_table`]), which
+/// [`Object::parse`] checked. Names are looked up only when asked for
+/// ([`Linked::function_name`]): a fault report needs them, the load does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// Its address in the module's image.
+    pub va: u64,
+    /// Its size in bytes, as the object states (0 if unknown).
+    pub size: u64,
+    /// The offset of its NUL-terminated name in the string table.
+    pub name: u32,
+}
+
 /// A module linked into its image: its defined global symbols, for finding its descriptor
 /// and for other modules to import.
 #[derive(Clone, Debug)]
 pub struct Linked<'a> {
     symbols: Vec<DefinedSymbol<'a>>,
-    functions: Vec<DefinedSymbol<'a>>,
+    functions: Vec<Function>,
+    strtab: StrTable<'a>,
     layout: Layout,
     veneers_used: usize,
 }
@@ -107,17 +122,28 @@ impl<'a> Linked<'a> {
         self.veneers_used
     }
 
-    /// Every function the module defines (`STT_FUNC`, local ones included, names as in the
-    /// object, usually mangled), sorted by address: what a fault report needs to name the
-    /// function a program counter lies in.
-    pub fn functions(&self) -> &[DefinedSymbol<'a>] {
+    /// Every function the module defines (`STT_FUNC`, local ones included), sorted by address:
+    /// what a fault report needs to name the function a program counter lies in.
+    pub fn functions(&self) -> &[Function] {
         &self.functions
+    }
+
+    /// The name of `function` as the object has it (usually mangled; empty if unreadable,
+    /// which parse rules out).
+    pub fn function_name(&self, function: &Function) -> &'a str {
+        self.strtab.get(function.name).unwrap_or("")
+    }
+
+    /// The object's symbol string table, which the functions' names index: NUL-terminated
+    /// names, each checked by [`Object::parse`].
+    pub fn string_table(&self) -> &'a [u8] {
+        self.strtab.bytes()
     }
 
     /// The function containing `addr` and the offset of `addr` within it: the function with
     /// the highest start not above `addr`, if `addr` lies inside its size (or, for a function
     /// of unknown size 0, anywhere before the next function).
-    pub fn symbolize(&self, addr: u64) -> Option<(&DefinedSymbol<'a>, u64)> {
+    pub fn symbolize(&self, addr: u64) -> Option<(&Function, u64)> {
         let index = self
             .functions
             .partition_point(|f| f.va <= addr)
@@ -353,6 +379,7 @@ impl<'a> Object<'a> {
         Ok(Linked {
             symbols,
             functions,
+            strtab: self.strtab,
             layout,
             veneers_used: linker.veneers.len(),
         })
@@ -494,10 +521,11 @@ impl<'a> Linker<'_, 'a, '_, '_> {
 
     /// The module's exported symbols, sorted by name, and every defined function (local or
     /// global), sorted by address: one pass over the symbol table.
-    fn symbols(&self) -> (Vec<DefinedSymbol<'a>>, Vec<DefinedSymbol<'a>>) {
+    fn symbols(&self) -> (Vec<DefinedSymbol<'a>>, Vec<Function>) {
         let obj = self.obj;
         let mut exports = Vec::new();
-        let mut functions = Vec::new();
+        // At most one a symbol: one allocation, no growth.
+        let mut functions = Vec::with_capacity(obj.symbol_count());
         for (_, sym) in obj.syms().skip(1) {
             let shndx = u32::from(sym.shndx);
             let kind = sym.kind();
@@ -517,32 +545,39 @@ impl<'a> Linker<'_, 'a, '_, '_> {
             } else {
                 self.section_va(shndx as usize, sym.value)
             };
-            let name = obj.sym_name(&sym);
-            let Some(va) = va.filter(|_| !name.is_empty()) else {
+            // A symbol without a name (offset 0 is the empty name) is left out.
+            let Some(va) = va.filter(|_| sym.name != 0) else {
                 continue;
             };
-            let defined = DefinedSymbol {
-                name,
-                va,
-                size: sym.size,
-                kind: match kind {
-                    STT_FUNC => SymbolKind::Function,
-                    STT_OBJECT => SymbolKind::Object,
-                    _ => SymbolKind::Other,
-                },
-                weak: bind == STB_WEAK,
-            };
             if function {
-                functions.push(defined.clone());
+                functions.push(Function {
+                    va,
+                    size: sym.size,
+                    name: sym.name,
+                });
             }
             if exported {
-                exports.push(defined);
+                let name = obj.sym_name(&sym);
+                if name.is_empty() {
+                    continue;
+                }
+                exports.push(DefinedSymbol {
+                    name,
+                    va,
+                    size: sym.size,
+                    kind: match kind {
+                        STT_FUNC => SymbolKind::Function,
+                        STT_OBJECT => SymbolKind::Object,
+                        _ => SymbolKind::Other,
+                    },
+                    weak: bind == STB_WEAK,
+                });
             }
         }
         // Unstable sorts (no scratch buffer) on keys that tell every two entries apart but
         // identical ones, so the order is still deterministic.
         exports.sort_unstable_by(|a, b| (a.name, a.va, a.size).cmp(&(b.name, b.va, b.size)));
-        functions.sort_unstable_by(|a, b| (a.va, a.name, a.size).cmp(&(b.va, b.name, b.size)));
+        functions.sort_unstable_by_key(|f| (f.va, f.size, f.name));
         (exports, functions)
     }
 }

@@ -39,7 +39,7 @@ pub struct Object<'a> {
     /// Index of the `SHT_SYMTAB` section, or 0 if there is none.
     pub(crate) symtab_index: usize,
     symtab: &'a [u8],
-    strtab: StrTable<'a>,
+    pub(crate) strtab: StrTable<'a>,
     /// How many `CALL26`/`JUMP26` relocations of loaded sections branch outside the module's
     /// own text: an upper bound of the veneers the link may need.
     pub(crate) veneer_candidates: usize,

@@ -728,7 +728,7 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         name: name.to_string(),
         error,
     })?;
-    let functions = Functions::new(linked.functions());
+    let functions = Functions::new(&linked);
 
     let id = super::next_id();
     let size = memory.size();
