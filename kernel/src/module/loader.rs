@@ -10,7 +10,6 @@
 //! everything the module acquired in `init` are released).
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -348,8 +347,9 @@ fn valid_name(name: &str) -> bool {
 struct Plan<'a> {
     name: &'a str,
     depends: Vec<ModuleId>,
-    /// Resolved imports: name -> address.
-    resolved: BTreeMap<&'a str, u64>,
+    /// Resolved imports: name and address, in symbol table order (a handful: a list is
+    /// quicker than a map).
+    resolved: Vec<(&'a str, u64)>,
     /// `.keel.exports` records.
     exports: Vec<(&'a str, u32)>,
     params: Vec<(String, Option<String>)>,
@@ -422,7 +422,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
     let imports = records(IMPORTS_SECTION)?;
     let exports = records(EXPORTS_SECTION)?;
 
-    let mut resolved = BTreeMap::new();
+    let mut resolved = Vec::new();
     for import in obj.imports() {
         let symbol = import.name;
         let Some(&(_, hash)) = imports.iter().find(|(n, _)| *n == symbol) else {
@@ -442,7 +442,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
             if kernel.hash != hash {
                 return Err(mismatch(kernel.hash, "the kernel".to_string()));
             }
-            resolved.insert(symbol, kernel.address as u64);
+            resolved.push((symbol, kernel.address as u64));
         } else if let Some((provider, provider_name, export)) = super::find_export(symbol) {
             if export.hash != hash {
                 return Err(mismatch(
@@ -457,7 +457,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
                     provider: provider_name,
                 });
             }
-            resolved.insert(symbol, export.address);
+            resolved.push((symbol, export.address));
         } else if !import.weak {
             return Err(LoadError::UnknownSymbol {
                 name: name.to_string(),
@@ -698,7 +698,10 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         // SAFETY: the memory is not sealed yet and the image is dropped before `seal`.
         let mut image = unsafe { memory.image() };
         obj.link_with(&layout, &mut image, &mut |symbol| {
-            plan.resolved.get(symbol).copied()
+            plan.resolved
+                .iter()
+                .find(|(name, _)| *name == symbol)
+                .map(|&(_, address)| address)
         })
         .map_err(LoadError::Elf)?
     };

@@ -136,6 +136,8 @@ impl ModuleMemory {
                 continue;
             }
             let pa = mm::phys::alloc_pages(1).ok_or(RegionError::NoFrames { pages })?;
+            // Dropping the memory frees it from here on.
+            memory.frames.push(Some(pa));
             // Only the part of the page after the end of its group: the link zeroes the groups
             // before it fills them (`keel_modload::Object::link`).
             let at = page * PAGE_SIZE;
@@ -154,12 +156,8 @@ impl ModuleMemory {
                     (PAGE_SIZE - covered) as usize,
                 )
             };
-            if let Err(e) = mm::map::map_kernel(va + page * PAGE_SIZE, pa, PAGE_SIZE, Perm::RW) {
-                mm::phys::free_pages(pa, 1);
-                return Err(RegionError::Map(e));
-            }
-            memory.frames.push(Some(pa));
         }
+        mm::map::map_kernel_pages(va, &memory.frames, Perm::RW).map_err(RegionError::Map)?;
         Ok(memory)
     }
 
@@ -226,15 +224,11 @@ impl ModuleMemory {
     pub fn seal(&mut self) -> Result<(), RegionError> {
         let g = self.groups;
         for (group, perm) in [(g.text, Perm::RX), (g.rodata, Perm::R)] {
-            let first = group.0 / PAGE_SIZE;
-            let last = round_up(group.0 + group.1, PAGE_SIZE) / PAGE_SIZE;
-            for page in first..last {
-                let Some(Some(pa)) = self.frames.get(page as usize).copied() else {
-                    continue;
-                };
-                let va = self.va + page * PAGE_SIZE;
-                mm::map::unmap_kernel(va, PAGE_SIZE).map_err(RegionError::Map)?;
-                mm::map::map_kernel(va, pa, PAGE_SIZE, perm).map_err(RegionError::Map)?;
+            let start = group.0 / PAGE_SIZE * PAGE_SIZE;
+            let end = round_up(group.0 + group.1, PAGE_SIZE);
+            if end > start {
+                mm::map::protect_kernel(self.va + start, end - start, perm)
+                    .map_err(RegionError::Map)?;
             }
         }
         let (text, len) = self.ranges()[0];
@@ -275,15 +269,14 @@ fn sync_icache(va: u64, len: u64) {
 
 impl Drop for ModuleMemory {
     fn drop(&mut self) {
-        for (page, frame) in self.frames.iter().enumerate() {
-            let Some(pa) = *frame else { continue };
-            let va = self.va + page as u64 * PAGE_SIZE;
-            if let Err(e) = mm::map::unmap_kernel(va, PAGE_SIZE) {
-                // Keep the frame: something may still map it.
-                log::error!(target: "module", "cannot unmap module page {va:#x}: {e:?}; its frame is kept");
-                continue;
+        let size = self.frames.len() as u64 * PAGE_SIZE;
+        if let Err(e) = mm::map::unmap_kernel(self.va, size) {
+            // Keep the frames: something may still map them.
+            log::error!(target: "module", "cannot unmap module span {:#x}: {e:?}; its frames are kept", self.va);
+        } else {
+            for pa in self.frames.iter().flatten() {
+                mm::phys::free_pages(*pa, 1);
             }
-            mm::phys::free_pages(pa, 1);
         }
         release(self.va);
     }

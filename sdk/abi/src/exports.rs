@@ -315,7 +315,12 @@ impl KernelExports {
             .zip(self.addresses())
             .find(|(signature, _)| signature.is(name))
             .map(|(signature, address)| ExportEntry {
-                name: signature.name().unwrap_or(""),
+                // The record's name is `name`, bytes and length: no need to search its end.
+                name: signature
+                    .name
+                    .get(..name.len())
+                    .and_then(|bytes| core::str::from_utf8(bytes).ok())
+                    .unwrap_or(""),
                 hash: signature.hash,
                 address,
             })
