@@ -606,6 +606,7 @@ const TESTS: &[Test] = &[
     ("module_malformed", module_tests::malformed_refused),
     ("module_lifecycle", module_tests::lifecycle),
     ("module_exports", module_tests::exports_accounted),
+    ("module_exports_resolve", module_tests::exports_resolve),
     ("device_pins_module", module_tests::device_pins_module),
     (
         "irq_shared_modules",

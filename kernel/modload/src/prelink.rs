@@ -21,7 +21,7 @@ use goblin::elf::section_header::{
     SHF_ALLOC, SHF_EXECINSTR, SHN_LORESERVE, SHT_NOBITS, SHT_PROGBITS, SHT_RELA,
 };
 
-use crate::elf::{Rela, Shdr, RELA_SIZE, SHDR_SIZE};
+use crate::elf::{Rela, Shdr, RELA_SIZE, SHDR_SIZE, SYM_SIZE};
 use crate::error::LoadError;
 use crate::layout::PAGE_SIZE;
 use crate::link::relocation_error;
@@ -147,6 +147,7 @@ impl Object<'_> {
                 (kept * RELA_SIZE) as u64,
             );
         }
+        self.sort_local_symbols(&mut out);
         // The marker's name after the old names, the marker, then the new header table.
         let shstr = self.shdr(shstrndx).unwrap_or_default();
         align8(&mut out);
@@ -175,6 +176,55 @@ impl Object<'_> {
         put_u64(&mut out, 40, table_at as u64);
         put_u16(&mut out, 60, marker_index as u16 + 1);
         Ok(out)
+    }
+
+    /// Orders the local symbols in `out` (the object being prelinked) by section and address,
+    /// so that the loader finds the functions sorted, and renumbers every relocation's symbol
+    /// to match. Symbol 0 and the globals (after the locals) keep their places.
+    fn sort_local_symbols(&self, out: &mut [u8]) {
+        let Some(symtab) = self.shdr(self.symtab_index).filter(|_| self.symtab_index != 0) else {
+            return;
+        };
+        let count = self.symbol_count();
+        let locals = (symtab.info as usize).clamp(1, count.max(1));
+        let mut order: Vec<usize> = (0..count).collect();
+        if let Some(sorted) = order.get_mut(1..locals) {
+            sorted.sort_by_key(|&i| self.sym(i).map(|sym| (sym.shndx, sym.value)));
+        }
+        let mut new_index = vec![0u32; count];
+        let start = symtab.offset as usize;
+        for (new, &old) in order.iter().enumerate() {
+            if let Some(slot) = new_index.get_mut(old) {
+                *slot = new as u32;
+            }
+            // From the original bytes: `out`'s table is being overwritten.
+            let from = start + old * SYM_SIZE;
+            if let (Some(dst), Some(src)) = (
+                out.get_mut(start + new * SYM_SIZE..start + (new + 1) * SYM_SIZE),
+                self.bytes.get(from..from + SYM_SIZE),
+            ) {
+                dst.copy_from_slice(src);
+            }
+        }
+        for i in 0..self.shnum {
+            let Some(sh) = Shdr::read(out, self.shoff + i * SHDR_SIZE) else {
+                continue;
+            };
+            if sh.sh_type != SHT_RELA || sh.link as usize != self.symtab_index {
+                continue;
+            }
+            for j in 0..sh.size as usize / RELA_SIZE {
+                // `r_info`'s high half is the symbol index.
+                let at = sh.offset as usize + j * RELA_SIZE + 12;
+                let Some(field) = out.get_mut(at..at + 4) else {
+                    continue;
+                };
+                let old = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
+                if let Some(&new) = new_index.get(old as usize) {
+                    field.copy_from_slice(&new.to_le_bytes());
+                }
+            }
+        }
     }
 
     /// Applies `rela` (a relocation of section `target`, at span offset `target_at`) to `out` if

@@ -92,6 +92,17 @@ fn prelinked_rustc_objects_link_to_the_same_image() {
             relocation_count(&prelinked) < relocation_count(&bytes),
             "{name}"
         );
+        // The local symbols come by section and address, so the functions need no sort.
+        let elf = goblin::elf::Elf::parse(&prelinked).unwrap();
+        let locals: Vec<(usize, u64)> = elf
+            .syms
+            .iter()
+            .skip(1)
+            .take_while(|sym| sym.st_bind() == goblin::elf::sym::STB_LOCAL)
+            .map(|sym| (sym.st_shndx, sym.st_value))
+            .collect();
+        assert!(locals.is_sorted(), "{name}: {locals:?}");
+        assert!(locals.len() > 1, "{name}");
     }
 }
 

@@ -438,11 +438,11 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
             provider_hash,
             provider,
         };
-        if let Some(kernel) = EXPORTS.find(symbol) {
-            if kernel.hash != hash {
-                return Err(mismatch(kernel.hash, "the kernel".to_string()));
+        if let Some((kernel_hash, address)) = EXPORTS.resolve(symbol, hash) {
+            if kernel_hash != hash {
+                return Err(mismatch(kernel_hash, "the kernel".to_string()));
             }
-            resolved.push((symbol, kernel.address as u64));
+            resolved.push((symbol, address as u64));
         } else if let Some((provider, provider_name, export)) = super::find_export(symbol) {
             if export.hash != hash {
                 return Err(mismatch(
@@ -525,8 +525,14 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
 /// # Safety
 /// `[va, va + 4)` must lie in the module's mapped memory.
 unsafe fn read_u32(va: u64) -> u32 {
-    // SAFETY: forwarded from the caller.
-    unsafe { core::ptr::read_unaligned(va as *const u32) }
+    // An aligned field is read at once (the kernel's target reads an unaligned one byte by byte).
+    if va.is_multiple_of(4) {
+        // SAFETY: forwarded from the caller; `va` is aligned.
+        unsafe { (va as *const u32).read() }
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe { core::ptr::read_unaligned(va as *const u32) }
+    }
 }
 
 /// Reads a little-endian `u64` of the linked module at `va` (inside its memory).
@@ -534,8 +540,14 @@ unsafe fn read_u32(va: u64) -> u32 {
 /// # Safety
 /// `[va, va + 8)` must lie in the module's mapped memory.
 unsafe fn read_u64(va: u64) -> u64 {
-    // SAFETY: forwarded from the caller.
-    unsafe { core::ptr::read_unaligned(va as *const u64) }
+    // As in `read_u32`.
+    if va.is_multiple_of(8) {
+        // SAFETY: forwarded from the caller; `va` is aligned.
+        unsafe { (va as *const u64).read() }
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe { core::ptr::read_unaligned(va as *const u64) }
+    }
 }
 
 /// The descriptor's entry points, checked.

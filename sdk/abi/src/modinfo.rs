@@ -165,7 +165,19 @@ impl<'a> Iterator for Entries<'a> {
         }
         let start = self.offset;
         let rest = self.section.get(start..).filter(|r| !r.is_empty())?;
-        let Some(len) = rest.iter().position(|&b| b == 0) else {
+        // One pass finds the entry's end and its first `=`.
+        let mut equals = None;
+        let mut end = None;
+        for (i, &b) in rest.iter().enumerate() {
+            if b == 0 {
+                end = Some(i);
+                break;
+            }
+            if b == b'=' && equals.is_none() {
+                equals = Some(i);
+            }
+        }
+        let Some(len) = end else {
             self.failed = true;
             return Some(Err(ModinfoError::Unterminated { offset: start }));
         };
@@ -174,11 +186,13 @@ impl<'a> Iterator for Entries<'a> {
             Ok(entry) => entry,
             Err(_) => return Some(Err(ModinfoError::NotUtf8 { offset: start })),
         };
-        Some(
-            entry
-                .split_once('=')
-                .ok_or(ModinfoError::NoEquals { offset: start }),
-        )
+        // `=` is ASCII, so both sides of it are character boundaries.
+        let Some((key, value)) =
+            equals.and_then(|at| Some((entry.get(..at)?, entry.get(at + 1..)?)))
+        else {
+            return Some(Err(ModinfoError::NoEquals { offset: start }));
+        };
+        Some(Ok((key, value)))
     }
 }
 
