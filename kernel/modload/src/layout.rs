@@ -1,7 +1,5 @@
 //! [`Layout`]: where each loaded section goes, grouped by permission (W^X).
 
-use alloc::vec::Vec;
-
 use goblin::elf::section_header::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS};
 
 use crate::elf::Shdr;
@@ -152,24 +150,14 @@ impl Cursor {
 
 impl Object<'_> {
     /// Computes the module's memory layout: the size and alignment of its text (RX), rodata
-    /// (R) and data (RW, with `.bss` at the end) regions, with veneer room for the worst
-    /// case.
+    /// (R) and data (RW, with `.bss` at the end) regions, with room for the veneers the link
+    /// may need.
     ///
     /// Sections are placed in section-table order within their group, each at its own
-    /// alignment. Allocates a small temporary list to count distinct branch targets.
+    /// alignment, with one veneer slot per distinct target of the branches that may need one.
     pub fn layout(&self) -> Layout {
-        let mut targets: Vec<(u32, i64)> = self
-            .relocs
-            .iter()
-            .filter(|r| r.veneer_candidate)
-            .map(|r| (r.sym, r.addend))
-            .collect();
-        targets.sort_unstable();
-        targets.dedup();
-        // `parse` already planned with one veneer per candidate branch, an upper bound of
-        // this count, so this cannot fail.
-        self.plan(targets.len(), |_, _, _, _| {})
-            .unwrap_or_default()
+        // Parse computed it (and checked its sizes).
+        self.layout
     }
 
     /// Places every loaded section, telling `place` each one's index, header, group and offset

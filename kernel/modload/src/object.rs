@@ -13,7 +13,7 @@ use goblin::elf::sym::{STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_GNU_IFUNC, STT_TLS};
 
 use crate::elf::{self, Rela, Shdr, StrTable, Sym, EHDR_SIZE, RELA_SIZE, SHDR_SIZE, SYM_SIZE};
 use crate::error::LoadError;
-use crate::layout::PAGE_SIZE;
+use crate::layout::{Layout, PAGE_SIZE};
 use crate::reloc;
 
 /// The largest section alignment accepted (64 KiB); larger requests are refused so a group's
@@ -40,9 +40,8 @@ pub struct Object<'a> {
     pub(crate) symtab_index: usize,
     symtab: &'a [u8],
     pub(crate) strtab: StrTable<'a>,
-    /// How many `CALL26`/`JUMP26` relocations of loaded sections branch outside the module's
-    /// own text: an upper bound of the veneers the link may need.
-    pub(crate) veneer_candidates: usize,
+    /// The layout ([`Object::layout`]), computed by parse.
+    pub(crate) layout: Layout,
     /// The relocations of loaded sections, in section-table and then file order.
     pub(crate) relocs: Vec<Reloc>,
     /// The indices of the undefined global and weak symbols that have a name, in table order.
@@ -153,14 +152,14 @@ impl<'a> Object<'a> {
                 version: byte(EI_VERSION).into(),
             });
         }
-        let short = LoadError::TooShort { len };
-        let e_type = elf::u16_at(bytes, 16).ok_or(short.clone())?;
-        let machine = elf::u16_at(bytes, 18).ok_or(short.clone())?;
-        let version = elf::u32_at(bytes, 20).ok_or(short.clone())?;
-        let e_shoff = elf::u64_at(bytes, 40).ok_or(short.clone())?;
-        let shentsize = elf::u16_at(bytes, 58).ok_or(short.clone())?;
-        let e_shnum = elf::u16_at(bytes, 60).ok_or(short.clone())?;
-        let shstrndx = elf::u16_at(bytes, 62).ok_or(short)?;
+        let short = || LoadError::TooShort { len };
+        let e_type = elf::u16_at(bytes, 16).ok_or_else(short)?;
+        let machine = elf::u16_at(bytes, 18).ok_or_else(short)?;
+        let version = elf::u32_at(bytes, 20).ok_or_else(short)?;
+        let e_shoff = elf::u64_at(bytes, 40).ok_or_else(short)?;
+        let shentsize = elf::u16_at(bytes, 58).ok_or_else(short)?;
+        let e_shnum = elf::u16_at(bytes, 60).ok_or_else(short)?;
+        let shstrndx = elf::u16_at(bytes, 62).ok_or_else(short)?;
         if machine != EM_AARCH64 {
             return Err(LoadError::WrongMachine { machine });
         }
@@ -220,7 +219,7 @@ impl<'a> Object<'a> {
             symtab_index: 0,
             symtab: &[],
             strtab: StrTable::default(),
-            veneer_candidates: 0,
+            layout: Layout::default(),
             relocs: Vec::new(),
             imports: Vec::new(),
             prelinked: false,
@@ -301,10 +300,17 @@ impl<'a> Object<'a> {
         let (defined, imports) = obj.check_symbols()?;
         obj.imports = imports;
         obj.relocs = obj.check_relocations(&defined)?;
-        obj.veneer_candidates = obj.relocs.iter().filter(|r| r.veneer_candidate).count();
-        // Fail now, not after the caller allocated, if the sizes overflow: the worst case
-        // assumes one veneer per candidate branch.
-        obj.plan(obj.veneer_candidates, |_, _, _, _| {})?;
+        // One veneer per distinct target (symbol and addend) of the branches that may need one.
+        let mut targets: Vec<(u32, i64)> = obj
+            .relocs
+            .iter()
+            .filter(|r| r.veneer_candidate)
+            .map(|r| (r.sym, r.addend))
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        // Fail now, not after the caller allocated, if the sizes overflow.
+        obj.layout = obj.plan(targets.len(), |_, _, _, _| {})?;
         Ok(obj)
     }
 

@@ -182,7 +182,10 @@ impl Object<'_> {
     /// so that the loader finds the functions sorted, and renumbers every relocation's symbol
     /// to match. Symbol 0 and the globals (after the locals) keep their places.
     fn sort_local_symbols(&self, out: &mut [u8]) {
-        let Some(symtab) = self.shdr(self.symtab_index).filter(|_| self.symtab_index != 0) else {
+        let Some(symtab) = self
+            .shdr(self.symtab_index)
+            .filter(|_| self.symtab_index != 0)
+        else {
             return;
         };
         let count = self.symbol_count();

@@ -628,7 +628,8 @@ fn descriptor(memory: &ModuleMemory, va: u64, name: &str) -> Result<Descriptor, 
         let pname = unsafe { core::slice::from_raw_parts(pname as *const u8, plen as usize) };
         let pname =
             core::str::from_utf8(pname).map_err(|_| bad("a parameter name is not UTF-8"))?;
-        let kind = ParamKind::from_raw(kind).ok_or(bad("a parameter has an unknown kind"))?;
+        let kind =
+            ParamKind::from_raw(kind).ok_or_else(|| bad("a parameter has an unknown kind"))?;
         let (size, align) = match kind {
             ParamKind::Bool => (1, 1),
             ParamKind::U32 => (4, 4),

@@ -165,22 +165,12 @@ impl<'a> Iterator for Entries<'a> {
         }
         let start = self.offset;
         let rest = self.section.get(start..).filter(|r| !r.is_empty())?;
-        // One pass finds the entry's end and its first `=`.
-        let mut equals = None;
-        let mut end = None;
-        for (i, &b) in rest.iter().enumerate() {
-            if b == 0 {
-                end = Some(i);
-                break;
-            }
-            if b == b'=' && equals.is_none() {
-                equals = Some(i);
-            }
-        }
-        let Some(len) = end else {
+        let Some(len) = rest.iter().position(|&b| b == 0) else {
             self.failed = true;
             return Some(Err(ModinfoError::Unterminated { offset: start }));
         };
+        // The key is short: the `=` is found as bytes, without a string search.
+        let equals = rest.get(..len)?.iter().position(|&b| b == b'=');
         self.offset = start + len + 1;
         let entry = match core::str::from_utf8(&rest[..len]) {
             Ok(entry) => entry,
