@@ -416,7 +416,10 @@ impl<'a> Linker<'_, 'a, '_, '_> {
         if index == 0 {
             return Ok(0);
         }
-        let name = self.obj.sym_name(sym);
+        let name = self
+            .obj
+            .import_name(index)
+            .unwrap_or_else(|| self.obj.sym_name(sym));
         let addr = match (self.resolve)(name) {
             Some(addr) => addr,
             None if sym.bind() == STB_WEAK => 0,

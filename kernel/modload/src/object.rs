@@ -44,8 +44,9 @@ pub struct Object<'a> {
     pub(crate) layout: Layout,
     /// The relocations of loaded sections, in section-table and then file order.
     pub(crate) relocs: Vec<Reloc>,
-    /// The indices of the undefined global and weak symbols that have a name, in table order.
-    imports: Vec<usize>,
+    /// The undefined global and weak symbols that have a name, by symbol index (in table
+    /// order), with their names: looked up once.
+    imports: Vec<(usize, Import<'a>)>,
     /// Whether the object carries [`PRELINKED_SECTION`]: its loaded sections' addresses are
     /// their offsets in the module's span, and the relocations between them were applied.
     pub(crate) prelinked: bool,
@@ -387,9 +388,24 @@ impl<'a> Object<'a> {
 
     /// Checks every symbol; returns where each is defined, by symbol index, and the imports
     /// (see [`Object::imports`]).
-    fn check_symbols(&self) -> Result<(Vec<Defined>, Vec<usize>), LoadError> {
+    fn check_symbols(&self) -> Result<(Vec<Defined>, Vec<(usize, Import<'a>)>), LoadError> {
         let mut defined = Vec::with_capacity(self.symbol_count());
         let mut imports = Vec::new();
+        // Each section's size and kind, read once rather than once a symbol.
+        let text = u64::from(SHF_ALLOC | SHF_EXECINSTR);
+        let sections: Vec<(u64, Defined)> = (0..self.shnum)
+            .map(|i| {
+                let sh = self.shdr(i).unwrap_or_default();
+                let kind = if sh.flags & text == text {
+                    Defined::Text
+                } else if sh.flags & u64::from(SHF_ALLOC) != 0 {
+                    Defined::Loaded
+                } else {
+                    Defined::Unloaded
+                };
+                (sh.size, kind)
+            })
+            .collect();
         for (index, sym) in self.syms() {
             self.strtab
                 .check(sym.name)
@@ -419,8 +435,10 @@ impl<'a> Object<'a> {
                     if sym.bind() == STB_LOCAL {
                         return Err(bad("local symbol is undefined"));
                     }
-                    if !self.sym_name(&sym).is_empty() {
-                        imports.push(index);
+                    let name = self.sym_name(&sym);
+                    if !name.is_empty() {
+                        let weak = sym.bind() == STB_WEAK;
+                        imports.push((index, Import { name, weak }));
                     }
                 }
                 SHN_UNDEF => {}
@@ -433,20 +451,13 @@ impl<'a> Object<'a> {
                 SHN_XINDEX => return Err(bad("extended section indices are not supported")),
                 _ if shndx >= SHN_LORESERVE => return Err(bad("reserved section index")),
                 _ => {
-                    let sh = self
-                        .shdr(shndx as usize)
+                    let &(size, kind) = sections
+                        .get(shndx as usize)
                         .ok_or_else(|| bad("section index is out of range"))?;
-                    if sym.value > sh.size {
+                    if sym.value > size {
                         return Err(bad("value lies past the end of its section"));
                     }
-                    let text = u64::from(SHF_ALLOC | SHF_EXECINSTR);
-                    defined.push(if sh.flags & text == text {
-                        Defined::Text
-                    } else if sh.flags & u64::from(SHF_ALLOC) != 0 {
-                        Defined::Loaded
-                    } else {
-                        Defined::Unloaded
-                    });
+                    defined.push(kind);
                     continue;
                 }
             }
@@ -679,12 +690,12 @@ impl<'a> Object<'a> {
     /// address 0.
     pub fn imports(&self) -> impl Iterator<Item = Import<'a>> + '_ {
         // Parse listed them: undefined symbols other than symbol 0 are global or weak.
-        self.imports.iter().filter_map(move |&index| {
-            let sym = self.sym(index)?;
-            Some(Import {
-                name: self.sym_name(&sym),
-                weak: sym.bind() == STB_WEAK,
-            })
-        })
+        self.imports.iter().map(|&(_, import)| import)
+    }
+
+    /// The name of symbol `index` if it is one of the imports (without reading it again).
+    pub(crate) fn import_name(&self, index: usize) -> Option<&'a str> {
+        let at = self.imports.binary_search_by_key(&index, |&(i, _)| i).ok()?;
+        self.imports.get(at).map(|(_, import)| import.name)
     }
 }

@@ -711,9 +711,12 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         // SAFETY: the memory is not sealed yet and the image is dropped before `seal`.
         let mut image = unsafe { memory.image() };
         obj.link_with(&layout, &mut image, &mut |symbol| {
+            // The names come from the object's import list, as `symbol` does: a match is the
+            // same slice, found without comparing bytes.
+            let same = |name: &&str| core::ptr::eq(*name, symbol) || *name == symbol;
             plan.resolved
                 .iter()
-                .find(|(name, _)| *name == symbol)
+                .find(|(name, _)| same(name))
                 .map(|&(_, address)| address)
         })
         .map_err(LoadError::Elf)?
