@@ -695,7 +695,10 @@ impl<'a> Object<'a> {
 
     /// The name of symbol `index` if it is one of the imports (without reading it again).
     pub(crate) fn import_name(&self, index: usize) -> Option<&'a str> {
-        let at = self.imports.binary_search_by_key(&index, |&(i, _)| i).ok()?;
+        let at = self
+            .imports
+            .binary_search_by_key(&index, |&(i, _)| i)
+            .ok()?;
         self.imports.get(at).map(|(_, import)| import.name)
     }
 }
