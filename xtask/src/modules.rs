@@ -225,8 +225,8 @@ fn link(root: &Path, archive: &Path, out: &Path, package: &str) -> Result<Module
 
 /// Prelinks the stripped module object `from` into `out` (`keel_modload::Object::prelink`: the
 /// relocations between the module's own sections that do not depend on where it is loaded are
-/// applied, each loaded section records its offset in the module's span), then drops the symbols
-/// nothing needs any more: those no remaining relocation names, except the functions (their
+/// applied, each loaded section records its offset in the module's span), then drops the
+/// relocation sections it emptied and the symbols nothing needs any more: those no remaining relocation names, except the functions (their
 /// names are the kernel's fault reports and backtraces), the descriptor and the exports; and the
 /// `$x`/`$d` mapping symbols. A trial link of the result checks that the loader places every
 /// section where it records.
@@ -240,8 +240,16 @@ fn prelink(root: &Path, from: &Path, out: &Path, info: &ModuleInfo) -> Result<()
     let prelinked = obj
         .prelink()
         .map_err(|e| bad(format!("cannot be prelinked: {e}")))?;
-    let functions = {
+    let (functions, emptied) = {
         let elf = goblin::elf::Elf::parse(&prelinked).map_err(|e| bad(e.to_string()))?;
+        // Relocation sections the prelink applied in full.
+        let emptied: Vec<String> = elf
+            .section_headers
+            .iter()
+            .filter(|sh| sh.sh_type == goblin::elf::section_header::SHT_RELA && sh.sh_size == 0)
+            .filter_map(|sh| elf.shdr_strtab.get_at(sh.sh_name))
+            .map(String::from)
+            .collect();
         let mut names: Vec<String> = elf
             .syms
             .iter()
@@ -252,13 +260,16 @@ fn prelink(root: &Path, from: &Path, out: &Path, info: &ModuleInfo) -> Result<()
             .collect();
         names.sort();
         names.dedup();
-        names
+        (names, emptied)
     };
     let unstripped = out.with_extension("prelinked.o");
     std::fs::write(&unstripped, &prelinked).map_err(|e| Error::io("write", &unstripped, e))?;
     let mut objcopy = Command::new(toolchain::llvm_objcopy(root)?);
     objcopy.args(["--strip-unneeded", "--strip-symbol=$x", "--strip-symbol=$d"]);
     objcopy.arg(format!("--keep-symbol={DESCRIPTOR_SYMBOL}"));
+    for section in &emptied {
+        objcopy.arg(format!("--remove-section={section}"));
+    }
     for name in functions
         .iter()
         .chain(info.exports.iter().map(|(name, _)| name))

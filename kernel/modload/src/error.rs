@@ -168,6 +168,13 @@ pub enum LoadError {
         /// Its offset from the module's base in the image.
         placed: u64,
     },
+    /// An entry of a prelinked module's list of relative places lies outside its groups.
+    BadRelativePlace {
+        /// The entry's index.
+        entry: usize,
+        /// Its offset in the module's span.
+        offset: u64,
+    },
     /// A prelinked module's base (the address its offset 0 lands at) is not page-aligned.
     PrelinkedBase {
         /// The base.
@@ -346,6 +353,10 @@ impl fmt::Display for LoadError {
             LoadError::Misplaced { section, recorded, placed } => write!(
                 f,
                 "section {section} was prelinked for offset {recorded:#x} of the module, but the loader places it at {placed:#x}: rebuild the module with this SDK"
+            ),
+            LoadError::BadRelativePlace { entry, offset } => write!(
+                f,
+                "relative place {entry} at offset {offset:#x} does not lie in the module's text, rodata or data"
             ),
             LoadError::PrelinkedBase { base } => write!(
                 f,

@@ -174,6 +174,27 @@ fn text_too_large() -> LoadError {
     LoadError::TooLarge { group: "text" }
 }
 
+/// Adds `addend` to the little-endian 64-bit word `place` (8 bytes), a word at a time where it
+/// is aligned in memory (the kernel's target forbids unaligned accesses, so a `[u8]` would be
+/// read a byte at a time).
+fn add_to_word(place: &mut [u8], addend: u64) {
+    match plain::from_mut_bytes::<u64>(place) {
+        Ok(word) => *word = u64::from_le(*word).wrapping_add(addend).to_le(),
+        Err(_) => add_to_unaligned_word(place, addend),
+    }
+}
+
+/// [`add_to_word`] for an unaligned place. Not inlined: inlined, the compiler merges both paths
+/// into the byte-at-a-time one.
+#[inline(never)]
+fn add_to_unaligned_word(place: &mut [u8], addend: u64) {
+    if let Ok(bytes) = <&mut [u8; 8]>::try_from(place) {
+        *bytes = u64::from_le_bytes(*bytes)
+            .wrapping_add(addend)
+            .to_le_bytes();
+    }
+}
+
 /// [`LoadError::Relocation`]: relocation `rel` cannot be applied.
 #[cold]
 #[inline(never)]
@@ -204,6 +225,14 @@ impl Image<'_> {
             Group::Text => self.text,
             Group::Rodata => self.rodata,
             Group::Data => self.data,
+        }
+    }
+
+    fn buffer_len(&self, group: Group) -> usize {
+        match group {
+            Group::Text => self.text.len(),
+            Group::Rodata => self.rodata.len(),
+            Group::Data => self.data.len(),
         }
     }
 
@@ -375,6 +404,9 @@ impl<'a> Object<'a> {
             layout,
         };
         linker.relocate()?;
+        if let Some(base) = base {
+            linker.relocate_relative(base)?;
+        }
         let (symbols, functions) = linker.symbols();
         Ok(Linked {
             symbols,
@@ -467,6 +499,28 @@ impl<'a> Linker<'_, 'a, '_, '_> {
             .text_va
             .checked_add(offset as u64)
             .ok_or(RelocProblem::NoVeneerRoom { target })
+    }
+
+    /// Adds `base`, the address of the module's span, to every relative place of a prelinked
+    /// module (parse checked each lies in a group of the span).
+    fn relocate_relative(&mut self, base: u64) -> Result<(), LoadError> {
+        // Each group's start as an offset in the span (places lie mostly in the data).
+        let groups = [Group::Rodata, Group::Data, Group::Text]
+            .map(|group| (group, self.image.va(group).wrapping_sub(base)));
+        for (entry, offset) in self.obj.relative_offsets().enumerate() {
+            let place = groups.into_iter().find_map(|(group, start)| {
+                let at = usize::try_from(offset.checked_sub(start)?).ok()?;
+                let end = at.checked_add(8)?;
+                (end <= self.image.buffer_len(group)).then_some((group, at, end))
+            });
+            let Some((group, at, end)) = place else {
+                return Err(LoadError::BadRelativePlace { entry, offset });
+            };
+            if let Some(place) = self.image.buffer(group).get_mut(at..end) {
+                add_to_word(place, base);
+            }
+        }
+        Ok(())
     }
 
     /// Applies every relocation of every loaded section, from the table parse made.

@@ -46,10 +46,12 @@ pub struct Object<'a> {
     pub(crate) relocs: Vec<Reloc>,
     /// The undefined global and weak symbols that have a name, by symbol index (in table
     /// order), with their names: looked up once.
-    imports: Vec<(usize, Import<'a>)>,
+    imports: Vec<Imported<'a>>,
     /// Whether the object carries [`PRELINKED_SECTION`]: its loaded sections' addresses are
     /// their offsets in the module's span, and the relocations between them were applied.
     pub(crate) prelinked: bool,
+    /// The contents of [`RELATIVE_SECTION`] (empty without one).
+    pub(crate) relative: &'a [u8],
 }
 
 /// One relocation of a loaded section as [`Object::parse`] checked it: what the layout and the
@@ -82,6 +84,9 @@ pub struct Import<'a> {
     pub weak: bool,
 }
 
+/// An import and its symbol's index.
+type Imported<'a> = (usize, Import<'a>);
+
 /// Where a symbol is defined, as far as its relocations care.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Defined {
@@ -98,6 +103,12 @@ enum Defined {
 /// The section that marks a prelinked module ([`Object::prelink`]): not loaded, holding the page
 /// size the placement was computed with ([`PAGE_SIZE`], 4 bytes, little-endian).
 pub const PRELINKED_SECTION: &str = ".keel.prelinked";
+
+/// The section of a prelinked module listing the places that hold one of the module's own
+/// addresses (an `ABS64` relocation of a symbol it defines): little-endian 64-bit offsets in
+/// the module's span, each place (8 bytes) holding the address's offset in the span, to which
+/// the loader adds the span's base address. Not loaded.
+pub const RELATIVE_SECTION: &str = ".keel.relative";
 
 /// The relocations in `data` (the contents of a relocation section), numbered.
 pub(crate) fn relas(data: &[u8]) -> impl Iterator<Item = (usize, Rela)> + '_ {
@@ -224,6 +235,7 @@ impl<'a> Object<'a> {
             relocs: Vec::new(),
             imports: Vec::new(),
             prelinked: false,
+            relative: &[],
         };
         // The section name table first, so later errors can name sections.
         let sh = obj.shdr(shstrndx).ok_or(LoadError::BadHeader {
@@ -267,6 +279,9 @@ impl<'a> Object<'a> {
             if obj.shstrtab.is(sh.name, PRELINKED_SECTION) {
                 obj.check_prelinked_marker(i, &sh)?;
                 obj.prelinked = true;
+            }
+            if obj.shstrtab.is(sh.name, RELATIVE_SECTION) {
+                obj.relative = obj.relative_places(i, &sh)?;
             }
             match sh.sh_type {
                 SHT_REL => {
@@ -312,6 +327,7 @@ impl<'a> Object<'a> {
         targets.dedup();
         // Fail now, not after the caller allocated, if the sizes overflow.
         obj.layout = obj.plan(targets.len(), |_, _, _, _| {})?;
+        obj.check_relative_places()?;
         Ok(obj)
     }
 
@@ -336,6 +352,67 @@ impl<'a> Object<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// Checks the [`RELATIVE_SECTION`] list, section `index`, and returns its contents.
+    fn relative_places(&self, index: usize, sh: &Shdr) -> Result<&'a [u8], LoadError> {
+        let name = || self.section_name(index);
+        if !self.relative.is_empty() {
+            return Err(bad_section(
+                index,
+                name(),
+                "a second list of relative places",
+            ));
+        }
+        if sh.flags & u64::from(SHF_ALLOC) != 0 || sh.sh_type == SHT_NOBITS {
+            return Err(bad_section(
+                index,
+                name(),
+                "the list of relative places must be a section with contents that is not loaded",
+            ));
+        }
+        let places = self.file_range(index, sh)?;
+        if places.len() % 8 != 0 {
+            return Err(bad_section(
+                index,
+                name(),
+                "the list of relative places is not a whole number of 8-byte offsets",
+            ));
+        }
+        Ok(places)
+    }
+
+    /// Checks that every relative place lies, all 8 bytes of it, in one of the module's groups
+    /// as the layout places them, and that the module is prelinked (the places hold offsets in
+    /// its span).
+    fn check_relative_places(&self) -> Result<(), LoadError> {
+        if self.relative.is_empty() {
+            return Ok(());
+        }
+        if !self.prelinked {
+            return Err(LoadError::BadSection {
+                index: 0,
+                name: RELATIVE_SECTION.into(),
+                why: "relative places need a prelinked module",
+            });
+        }
+        let span = self.layout.span();
+        for (entry, offset) in self.relative_offsets().enumerate() {
+            let inside = |(start, size): (u64, u64)| {
+                offset >= start && offset.checked_add(8).is_some_and(|end| end <= start + size)
+            };
+            if !(inside(span.text) || inside(span.rodata) || inside(span.data)) {
+                return Err(LoadError::BadRelativePlace { entry, offset });
+            }
+        }
+        Ok(())
+    }
+
+    /// The offsets of [`RELATIVE_SECTION`], in order.
+    pub(crate) fn relative_offsets(&self) -> impl Iterator<Item = u64> + 'a {
+        self.relative
+            .chunks_exact(8)
+            .map(|chunk| elf::u64_at(chunk, 0).unwrap_or(u64::MAX))
     }
 
     /// Whether the object is prelinked (carries [`PRELINKED_SECTION`]).
@@ -388,7 +465,7 @@ impl<'a> Object<'a> {
 
     /// Checks every symbol; returns where each is defined, by symbol index, and the imports
     /// (see [`Object::imports`]).
-    fn check_symbols(&self) -> Result<(Vec<Defined>, Vec<(usize, Import<'a>)>), LoadError> {
+    fn check_symbols(&self) -> Result<(Vec<Defined>, Vec<Imported<'a>>), LoadError> {
         let mut defined = Vec::with_capacity(self.symbol_count());
         let mut imports = Vec::new();
         // Each section's size and kind, read once rather than once a symbol.

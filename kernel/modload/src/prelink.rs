@@ -25,7 +25,7 @@ use crate::elf::{Rela, Shdr, RELA_SIZE, SHDR_SIZE, SYM_SIZE};
 use crate::error::LoadError;
 use crate::layout::PAGE_SIZE;
 use crate::link::relocation_error;
-use crate::object::{relas, Object, Reloc, PRELINKED_SECTION};
+use crate::object::{relas, Object, Reloc, PRELINKED_SECTION, RELATIVE_SECTION};
 use crate::reloc::{self, R_AARCH64_PLT32};
 
 /// Whether relocation type `r_type` gives the same result for any page-aligned load address
@@ -99,7 +99,7 @@ impl Object<'_> {
                 why: "the module is prelinked already",
             });
         }
-        if marker_index >= usize::from(SHN_LORESERVE as u16) {
+        if marker_index + 2 > usize::from(SHN_LORESERVE as u16) {
             return Err(LoadError::TooLarge {
                 group: "section table",
             });
@@ -114,6 +114,8 @@ impl Object<'_> {
             }
         })?;
         let mut out = self.bytes.to_vec();
+        // The span offsets of the places that hold an address in the module (RELATIVE_SECTION).
+        let mut relative = Vec::new();
         for (i, offset) in at.iter().enumerate() {
             if let Some(offset) = offset {
                 put_u64(&mut out, self.shoff + i * SHDR_SIZE + 16, *offset);
@@ -137,6 +139,10 @@ impl Object<'_> {
                 if self.apply_at_build(&mut out, &at, &tsh, target, target_at, &rela)? {
                     continue;
                 }
+                if let Some(place) = self.relative_at_build(&mut out, &at, &tsh, target_at, &rela) {
+                    relative.extend_from_slice(&place.to_le_bytes());
+                    continue;
+                }
                 let entry = start + j * RELA_SIZE;
                 out.copy_within(entry..entry + RELA_SIZE, start + kept * RELA_SIZE);
                 kept += 1;
@@ -148,17 +154,30 @@ impl Object<'_> {
             );
         }
         self.sort_local_symbols(&mut out);
-        // The marker's name after the old names, the marker, then the new header table.
+        // The new sections' names after the old names, their contents, then the new header
+        // table with their headers at its end.
+        let marker = (PAGE_SIZE as u32).to_le_bytes();
+        let mut added: Vec<(&str, &[u8], u64)> = vec![(PRELINKED_SECTION, &marker, 4)];
+        if !relative.is_empty() {
+            added.push((RELATIVE_SECTION, &relative, 8));
+        }
         let shstr = self.shdr(shstrndx).unwrap_or_default();
         align8(&mut out);
         let names_at = out.len();
         out.extend_from_slice(self.section_data(shstrndx, &shstr));
-        let marker_name = out.len() - names_at;
-        out.extend_from_slice(PRELINKED_SECTION.as_bytes());
-        out.push(0);
+        let mut names = Vec::new();
+        for (name, _, _) in &added {
+            names.push(out.len() - names_at);
+            out.extend_from_slice(name.as_bytes());
+            out.push(0);
+        }
         let names_size = out.len() - names_at;
-        let marker_at = out.len();
-        out.extend_from_slice(&(PAGE_SIZE as u32).to_le_bytes());
+        let mut contents = Vec::new();
+        for (_, data, _) in &added {
+            align8(&mut out);
+            contents.push(out.len());
+            out.extend_from_slice(data);
+        }
         align8(&mut out);
         let table_at = out.len();
         let table = self.shoff..self.shoff + self.shnum * SHDR_SIZE;
@@ -166,15 +185,17 @@ impl Object<'_> {
         let names_header = table_at + shstrndx * SHDR_SIZE;
         put_u64(&mut out, names_header + 24, names_at as u64);
         put_u64(&mut out, names_header + 32, names_size as u64);
-        let mut marker = [0u8; SHDR_SIZE];
-        marker[..4].copy_from_slice(&(marker_name as u32).to_le_bytes());
-        marker[4..8].copy_from_slice(&SHT_PROGBITS.to_le_bytes());
-        put_u64(&mut marker, 24, marker_at as u64);
-        put_u64(&mut marker, 32, 4);
-        put_u64(&mut marker, 48, 4);
-        out.extend_from_slice(&marker);
+        for (((_, data, align), name), at) in added.iter().zip(&names).zip(&contents) {
+            let mut header = [0u8; SHDR_SIZE];
+            header[..4].copy_from_slice(&(*name as u32).to_le_bytes());
+            header[4..8].copy_from_slice(&SHT_PROGBITS.to_le_bytes());
+            put_u64(&mut header, 24, *at as u64);
+            put_u64(&mut header, 32, data.len() as u64);
+            put_u64(&mut header, 48, *align);
+            out.extend_from_slice(&header);
+        }
         put_u64(&mut out, 40, table_at as u64);
-        put_u16(&mut out, 60, marker_index as u16 + 1);
+        put_u16(&mut out, 60, (self.shnum + added.len()) as u16);
         Ok(out)
     }
 
@@ -228,6 +249,29 @@ impl Object<'_> {
                 }
             }
         }
+    }
+
+    /// For an `ABS64` relocation of a module's own address (`rela`, of a section at span offset
+    /// `target_at`), writes the address's span offset into the place and returns the place's
+    /// span offset: the loader adds the module's base to it ([`RELATIVE_SECTION`]).
+    fn relative_at_build(
+        &self,
+        out: &mut [u8],
+        at: &[Option<u64>],
+        tsh: &Shdr,
+        target_at: u64,
+        rela: &Rela,
+    ) -> Option<u64> {
+        if rela.r_type != R_AARCH64_ABS64 {
+            return None;
+        }
+        let sym = self.sym(rela.sym as usize)?;
+        let section_at = (*at.get(usize::from(sym.shndx))?)?;
+        let value = (section_at + sym.value).wrapping_add(rela.addend as u64);
+        let place = (tsh.offset as usize).checked_add(rela.offset as usize)?;
+        out.get_mut(place..place.checked_add(8)?)?
+            .copy_from_slice(&value.to_le_bytes());
+        Some(target_at + rela.offset)
     }
 
     /// Applies `rela` (a relocation of section `target`, at span offset `target_at`) to `out` if

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use keel_modload::{LoadError, Object, PAGE_SIZE, PRELINKED_SECTION};
+use keel_modload::{LoadError, Object, PAGE_SIZE, PRELINKED_SECTION, RELATIVE_SECTION};
 
 const BASE: u64 = 0xffff_0000_0000_0000;
 
@@ -76,9 +76,16 @@ fn same_image(bytes: &[u8]) -> Vec<u8> {
 fn a_prelinked_sample_links_to_the_same_image_with_fewer_relocations() {
     let bytes = sample_object();
     let prelinked = same_image(&bytes);
-    // Kept: the import's CALL26 and PREL32, the two ABS64.
+    // Kept: the import's CALL26 and PREL32, the ABS64 of the weak import; the ABS64 of the
+    // module's own table became a relative place.
     assert_eq!(relocation_count(&bytes), 9);
-    assert_eq!(relocation_count(&prelinked), 4);
+    assert_eq!(relocation_count(&prelinked), 3);
+    let relative = section_index(&prelinked, RELATIVE_SECTION);
+    let h = shdr_offset(&prelinked, relative);
+    assert_eq!(
+        u64::from_le_bytes(prelinked[h + 32..h + 40].try_into().unwrap()),
+        8
+    );
 }
 
 #[test]
@@ -183,4 +190,43 @@ fn a_bad_marker_and_prelinking_twice_are_refused() {
     );
     let err = Object::parse(&loaded).unwrap_err();
     assert!(err.to_string().contains("not loaded"), "{err}");
+}
+
+#[test]
+fn bad_relative_places_are_refused() {
+    let prelinked = Object::parse(&sample_object()).unwrap().prelink().unwrap();
+    let relative = section_index(&prelinked, RELATIVE_SECTION);
+    let h = shdr_offset(&prelinked, relative);
+    let off = u64::from_le_bytes(prelinked[h + 24..h + 32].try_into().unwrap()) as usize;
+    let span = Object::parse(&prelinked).unwrap().layout().span();
+
+    // Past the end of the data group, and straddling its end.
+    for offset in [span.total + 0x1000, span.data.0 + span.data.1 - 4] {
+        let mut outside = prelinked.clone();
+        poke(&mut outside, off, 8, offset);
+        let err = Object::parse(&outside).unwrap_err();
+        assert_eq!(err, LoadError::BadRelativePlace { entry: 0, offset });
+        assert!(
+            err.to_string().contains("does not lie in the module's"),
+            "{err}"
+        );
+    }
+
+    let mut ragged = prelinked.clone();
+    poke(&mut ragged, h + 32, 8, 4);
+    let err = Object::parse(&ragged).unwrap_err();
+    assert!(
+        err.to_string().contains("whole number of 8-byte offsets"),
+        "{err}"
+    );
+
+    // Without the prelink marker, the places' contents mean nothing.
+    let mut unmarked = prelinked.clone();
+    let name = unmarked
+        .windows(PRELINKED_SECTION.len() + 1)
+        .position(|w| w == [PRELINKED_SECTION.as_bytes(), b"\0"].concat())
+        .unwrap();
+    unmarked[name + 1] = b'X';
+    let err = Object::parse(&unmarked).unwrap_err();
+    assert!(err.to_string().contains("need a prelinked module"), "{err}");
 }
