@@ -76,31 +76,40 @@ impl Timestamp {
     }
 }
 
-impl fmt::Display for Timestamp {
-    /// `{:5}.{:06}` of the seconds and microseconds, with the digits written by hand: every
+impl Timestamp {
+    /// Bytes [`Timestamp::text`] needs: 20 digits of seconds at most, the point, 6 digits.
+    pub const TEXT_MAX: usize = 27;
+
+    /// `{:5}.{:06}` of the seconds and microseconds, written into `buf` digit by digit: every
     /// kernel log line starts with one, and the formatting machinery costs several times as much.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // 20 digits of seconds at most, the point, 6 digits of microseconds.
-        let mut text = [b' '; 27];
+    pub fn text<'b>(&self, buf: &'b mut [u8; Self::TEXT_MAX]) -> &'b str {
+        buf.fill(b' ');
         let mut at = 20;
         let mut secs = self.secs;
         loop {
             at -= 1;
-            text[at] = b'0' + (secs % 10) as u8;
+            buf[at] = b'0' + (secs % 10) as u8;
             secs /= 10;
             if secs == 0 {
                 break;
             }
         }
         let start = at.min(20 - 5);
-        text[20] = b'.';
+        buf[20] = b'.';
         let mut micros = self.micros % 1_000_000;
-        for digit in text[21..].iter_mut().rev() {
+        for digit in buf[21..].iter_mut().rev() {
             *digit = b'0' + (micros % 10) as u8;
             micros /= 10;
         }
         // Spaces, digits and a point: ASCII.
-        f.write_str(core::str::from_utf8(&text[start..]).unwrap_or(""))
+        core::str::from_utf8(&buf[start..]).unwrap_or("")
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// As [`Timestamp::text`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text(&mut [0; Self::TEXT_MAX]))
     }
 }
 

@@ -199,9 +199,22 @@ impl Object<'_> {
         Ok(out)
     }
 
+    /// The relocation sections of `out` (the object being prelinked) that name this symbol
+    /// table: header offset and header.
+    fn symbol_relocations<'o>(&self, out: &'o [u8]) -> impl Iterator<Item = (usize, Shdr)> + 'o {
+        let (shoff, symtab) = (self.shoff, self.symtab_index);
+        (0..self.shnum).filter_map(move |i| {
+            let at = shoff + i * SHDR_SIZE;
+            Shdr::read(out, at)
+                .filter(|sh| sh.sh_type == SHT_RELA && sh.link as usize == symtab)
+                .map(|sh| (at, sh))
+        })
+    }
+
     /// Orders the local symbols in `out` (the object being prelinked) by section and address,
-    /// so that the loader finds the functions sorted, and renumbers every relocation's symbol
-    /// to match. Symbol 0 and the globals (after the locals) keep their places.
+    /// so that the loader finds the functions sorted, drops the section symbols no remaining
+    /// relocation names, and renumbers every relocation's symbol to match. Symbol 0 and the
+    /// globals (after the locals) keep their order.
     fn sort_local_symbols(&self, out: &mut [u8]) {
         let Some(symtab) = self
             .shdr(self.symtab_index)
@@ -211,10 +224,29 @@ impl Object<'_> {
         };
         let count = self.symbol_count();
         let locals = (symtab.info as usize).clamp(1, count.max(1));
-        let mut order: Vec<usize> = (0..count).collect();
-        if let Some(sorted) = order.get_mut(1..locals) {
-            sorted.sort_by_key(|&i| self.sym(i).map(|sym| (sym.shndx, sym.value)));
+        // `r_info`'s high half is the symbol index.
+        let symbol_at = |sh: &Shdr, j: usize| sh.offset as usize + j * RELA_SIZE + 12;
+        let mut named = vec![false; count];
+        for (_, sh) in self.symbol_relocations(out) {
+            for j in 0..sh.size as usize / RELA_SIZE {
+                let old = crate::elf::u32_at(out, symbol_at(&sh, j)).unwrap_or(0);
+                if let Some(slot) = named.get_mut(old as usize) {
+                    *slot = true;
+                }
+            }
         }
+        let mut order: Vec<usize> = (1..locals)
+            .filter(|&i| {
+                let unnamed_section = self
+                    .sym(i)
+                    .is_some_and(|sym| sym.kind() == goblin::elf::sym::STT_SECTION);
+                !unnamed_section || named.get(i).copied().unwrap_or(true)
+            })
+            .collect();
+        order.sort_by_key(|&i| self.sym(i).map(|sym| (sym.shndx, sym.value)));
+        let kept_locals = order.len() + 1;
+        order.insert(0, 0);
+        order.extend(locals..count);
         let mut new_index = vec![0u32; count];
         let start = symtab.offset as usize;
         for (new, &old) in order.iter().enumerate() {
@@ -230,21 +262,20 @@ impl Object<'_> {
                 dst.copy_from_slice(src);
             }
         }
-        for i in 0..self.shnum {
-            let Some(sh) = Shdr::read(out, self.shoff + i * SHDR_SIZE) else {
-                continue;
-            };
-            if sh.sh_type != SHT_RELA || sh.link as usize != self.symtab_index {
-                continue;
-            }
+        // The table's new size and first global.
+        let header = self.shoff + self.symtab_index * SHDR_SIZE;
+        put_u64(out, header + 32, (order.len() * SYM_SIZE) as u64);
+        if let Some(info) = out.get_mut(header + 44..header + 48) {
+            info.copy_from_slice(&(kept_locals as u32).to_le_bytes());
+        }
+        let sections: Vec<Shdr> = self.symbol_relocations(out).map(|(_, sh)| sh).collect();
+        for sh in sections {
             for j in 0..sh.size as usize / RELA_SIZE {
-                // `r_info`'s high half is the symbol index.
-                let at = sh.offset as usize + j * RELA_SIZE + 12;
-                let Some(field) = out.get_mut(at..at + 4) else {
-                    continue;
-                };
-                let old = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
-                if let Some(&new) = new_index.get(old as usize) {
+                let at = symbol_at(&sh, j);
+                let old = crate::elf::u32_at(out, at).unwrap_or(0);
+                if let (Some(&new), Some(field)) =
+                    (new_index.get(old as usize), out.get_mut(at..at + 4))
+                {
                     field.copy_from_slice(&new.to_le_bytes());
                 }
             }

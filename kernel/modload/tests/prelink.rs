@@ -110,6 +110,22 @@ fn prelinked_rustc_objects_link_to_the_same_image() {
             .collect();
         assert!(locals.is_sorted(), "{name}: {locals:?}");
         assert!(locals.len() > 1, "{name}");
+        // A section symbol stays only while a remaining relocation names it.
+        let named: std::collections::HashSet<usize> = elf
+            .shdr_relocs
+            .iter()
+            .flat_map(|(_, relocs)| relocs.iter().map(|r| r.r_sym))
+            .collect();
+        let original = goblin::elf::Elf::parse(&bytes).unwrap();
+        assert!(elf.syms.len() < original.syms.len(), "{name}");
+        for (i, sym) in elf.syms.iter().enumerate() {
+            if sym.st_type() == goblin::elf::sym::STT_SECTION {
+                assert!(
+                    named.contains(&i),
+                    "{name}: section symbol {i} is named by nothing"
+                );
+            }
+        }
     }
 }
 
