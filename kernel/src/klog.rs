@@ -46,9 +46,15 @@ impl Write for LineBuf {
 
 /// The short subsystem name for a record target.
 pub fn subsystem(target: &str) -> &str {
-    match target.split_once("::") {
-        Some((_crate, rest)) => rest.split("::").next().unwrap_or(rest),
-        None => target,
+    // `::` found as bytes: a string search costs more to set up than a short target to scan.
+    let separator = |text: &str| text.as_bytes().windows(2).position(|pair| pair == b"::");
+    let Some(at) = separator(target) else {
+        return target;
+    };
+    let rest = target.get(at + 2..).unwrap_or("");
+    match separator(rest) {
+        Some(end) => rest.get(..end).unwrap_or(rest),
+        None => rest,
     }
 }
 
@@ -76,14 +82,24 @@ impl Log for KernelLogger {
             len: 0,
         };
         let stamp = Timestamp::from_ticks(arch::counter(), arch::counter_frequency());
-        let _ = write!(
-            line,
-            "[{}] {} {}: {}",
-            stamp,
+        // `[{stamp}] {level} {subsystem}: {args}`, the fixed parts written as they are rather
+        // than through the formatting machinery.
+        let mut stamp_text = [0; Timestamp::TEXT_MAX];
+        for part in [
+            "[",
+            stamp.text(&mut stamp_text),
+            "] ",
             level_name(record.level()),
+            " ",
             subsystem(record.target()),
-            record.args()
-        );
+            ": ",
+        ] {
+            let _ = line.write_str(part);
+        }
+        let _ = match record.args().as_str() {
+            Some(text) => line.write_str(text),
+            None => line.write_fmt(*record.args()),
+        };
         // The console gets the line and its newline in one write, so that another writer's
         // bytes (a program's output) cannot land between them; the ring keeps the text alone.
         let len = line.len.min(LINE_MAX - 1);

@@ -253,6 +253,34 @@ fn exception_round_trip() -> TestResult {
     )
 }
 
+/// The kernel's `memcmp` (`arch/mem.s`) orders byte strings as a byte loop does, for every
+/// length, offset and position of the first difference, above and below.
+fn memcmp_orders_bytes() -> TestResult {
+    extern "C" {
+        fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32;
+    }
+    let a: [u8; 40] = core::array::from_fn(|i| (i * 7 + 3) as u8);
+    for len in 0..24 {
+        for start in 0..9 {
+            for differ in (0..len).map(Some).chain([None]) {
+                for delta in [1u8, 0x80, 0xff] {
+                    let mut b = a;
+                    if let Some(at) = differ {
+                        b[start + at] = b[start + at].wrapping_add(delta);
+                    }
+                    let (x, y) = (&a[start..start + len], &b[start..start + len]);
+                    // SAFETY: both ranges are `len` readable bytes.
+                    let got = unsafe { memcmp(x.as_ptr(), y.as_ptr(), len) }.signum();
+                    let want = x.iter().zip(y).find(|(p, q)| p != q);
+                    let want = want.map_or(0, |(p, q)| if p < q { -1 } else { 1 });
+                    check(got == want, "memcmp disagrees with a byte loop")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn image_is_w_xor_x() -> TestResult {
     let s = Sections::current();
     let text = mm::map::translate(s.image_start + 0x1000).ok_or("text not mapped")?;
@@ -594,6 +622,7 @@ const TESTS: &[Test] = &[
     ("device_tree_has_essentials", device_tree_has_essentials),
     ("timer_ticks", timer_ticks),
     ("exception_round_trip", exception_round_trip),
+    ("memcmp_orders_bytes", memcmp_orders_bytes),
     ("image_is_w_xor_x", image_is_w_xor_x),
     ("device_mapping_is_idempotent", device_mapping_is_idempotent),
     ("pci_resources_are_live", pci_resources_are_live),
@@ -606,6 +635,7 @@ const TESTS: &[Test] = &[
     ("module_malformed", module_tests::malformed_refused),
     ("module_lifecycle", module_tests::lifecycle),
     ("module_exports", module_tests::exports_accounted),
+    ("module_exports_resolve", module_tests::exports_resolve),
     ("device_pins_module", module_tests::device_pins_module),
     (
         "irq_shared_modules",

@@ -50,6 +50,7 @@ fn in_kernel_module_tests(machine: Machine) {
         "module_malformed ... ok",
         "module_lifecycle ... ok",
         "module_exports ... ok",
+        "module_exports_resolve ... ok",
         "device_pins_module ... ok",
         "irq_shared_modules ... ok",
     ] {

@@ -17,7 +17,7 @@ mod inspect;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use keel_abi::module::{DESCRIPTOR_SYMBOL, EXPORTS_SECTION};
+use keel_abi::module::{DESCRIPTOR_SYMBOL, EXPORTS_SECTION, IMPORTS_SECTION, MODINFO_SECTION};
 
 use crate::cli::{Board, ModuleOptions};
 use crate::error::{Error, Result};
@@ -173,12 +173,40 @@ fn link(root: &Path, archive: &Path, out: &Path, package: &str) -> Result<Module
     for (name, _) in &joined_info.exports {
         objcopy.arg(format!("--keep-global-symbol={name}"));
     }
-    objcopy.arg(&joined).arg(out);
+    // The loader reads these three from the file: they need no memory in the module.
+    for section in [MODINFO_SECTION, IMPORTS_SECTION, EXPORTS_SECTION] {
+        objcopy.arg(format!("--set-section-flags={section}=contents,readonly"));
+    }
+    // Only the records of what the module imports (the SDK records every kernel export).
+    let records = out.with_extension("imports");
+    let used: Vec<u8> = joined_info
+        .imports
+        .iter()
+        .filter(|(name, _)| joined_info.undefined.contains(name))
+        .flat_map(|(name, hash)| {
+            let record = keel_abi::signature::SymbolSignature::new(name, *hash);
+            let mut bytes = record.name.to_vec();
+            bytes.extend_from_slice(&record.hash.to_le_bytes());
+            bytes.extend_from_slice(&record.reserved.to_le_bytes());
+            bytes
+        })
+        .collect();
+    std::fs::write(&records, used).map_err(|e| Error::io("write", &records, e))?;
+    if !joined_info.imports.is_empty() {
+        objcopy
+            .arg("--update-section")
+            .arg(format!("{IMPORTS_SECTION}={}", records.display()));
+    }
+    let stripped = out.with_extension("stripped.o");
+    objcopy.arg(&joined).arg(&stripped);
     process::output(
         &mut objcopy,
         &format!("stripping the module object `{package}.ko`"),
     )?;
     std::fs::remove_file(&joined).map_err(|e| Error::io("remove", &joined, e))?;
+    std::fs::remove_file(&records).map_err(|e| Error::io("remove", &records, e))?;
+    prelink(root, &stripped, out, &joined_info)?;
+    std::fs::remove_file(&stripped).map_err(|e| Error::io("remove", &stripped, e))?;
     let info = inspect::read(out)?;
     inspect::check(&info, package)?;
     for (name, _) in &info.exports {
@@ -193,6 +221,105 @@ fn link(root: &Path, archive: &Path, out: &Path, package: &str) -> Result<Module
         }
     }
     Ok(info)
+}
+
+/// Prelinks the stripped module object `from` into `out` (`keel_modload::Object::prelink`: the
+/// relocations between the module's own sections that do not depend on where it is loaded are
+/// applied, each loaded section records its offset in the module's span), then drops the
+/// relocation sections it emptied and the symbols nothing needs any more: those no remaining relocation names, except the functions (their
+/// names are the kernel's fault reports and backtraces), the descriptor and the exports; and the
+/// `$x`/`$d` mapping symbols. A trial link of the result checks that the loader places every
+/// section where it records.
+fn prelink(root: &Path, from: &Path, out: &Path, info: &ModuleInfo) -> Result<()> {
+    let bad = |reason: String| Error::Module {
+        path: from.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(from).map_err(|e| Error::io("read", from, e))?;
+    let obj = keel_modload::Object::parse(&bytes).map_err(|e| bad(e.to_string()))?;
+    let prelinked = obj
+        .prelink()
+        .map_err(|e| bad(format!("cannot be prelinked: {e}")))?;
+    let (functions, emptied) = {
+        let elf = goblin::elf::Elf::parse(&prelinked).map_err(|e| bad(e.to_string()))?;
+        // Relocation sections the prelink applied in full.
+        let emptied: Vec<String> = elf
+            .section_headers
+            .iter()
+            .filter(|sh| sh.sh_type == goblin::elf::section_header::SHT_RELA && sh.sh_size == 0)
+            .filter_map(|sh| elf.shdr_strtab.get_at(sh.sh_name))
+            .map(String::from)
+            .collect();
+        let mut names: Vec<String> = elf
+            .syms
+            .iter()
+            .filter(|sym| sym.st_type() == goblin::elf::sym::STT_FUNC)
+            .filter_map(|sym| elf.strtab.get_at(sym.st_name))
+            .filter(|name| !name.is_empty())
+            .map(String::from)
+            .collect();
+        names.sort();
+        names.dedup();
+        (names, emptied)
+    };
+    let unstripped = out.with_extension("prelinked.o");
+    std::fs::write(&unstripped, &prelinked).map_err(|e| Error::io("write", &unstripped, e))?;
+    let mut objcopy = Command::new(toolchain::llvm_objcopy(root)?);
+    objcopy.args(["--strip-unneeded", "--strip-symbol=$x", "--strip-symbol=$d"]);
+    objcopy.arg(format!("--keep-symbol={DESCRIPTOR_SYMBOL}"));
+    for section in &emptied {
+        objcopy.arg(format!("--remove-section={section}"));
+    }
+    for name in functions
+        .iter()
+        .chain(info.exports.iter().map(|(name, _)| name))
+    {
+        objcopy.arg(format!("--keep-symbol={name}"));
+    }
+    objcopy.arg(&unstripped).arg(out);
+    process::output(
+        &mut objcopy,
+        "dropping the symbols a prelinked module no longer needs",
+    )?;
+    std::fs::remove_file(&unstripped).map_err(|e| Error::io("remove", &unstripped, e))?;
+    trial_link(out)
+}
+
+/// Links the module object `path` as the kernel would, at the start of the module region with
+/// every import resolved just below it, to check that a prelinked module's recorded placement is
+/// the loader's.
+fn trial_link(path: &Path) -> Result<()> {
+    const BASE: u64 = 0xffff_ffff_4000_0000;
+    let bad = |e: keel_modload::LoadError| Error::Module {
+        path: path.to_path_buf(),
+        reason: format!("does not link as prelinked: {e}"),
+    };
+    let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    let obj = keel_modload::Object::parse(&bytes).map_err(bad)?;
+    if !obj.is_prelinked() {
+        return Err(Error::Module {
+            path: path.to_path_buf(),
+            reason: format!("lost its `{}` marker", keel_modload::PRELINKED_SECTION),
+        });
+    }
+    let layout = obj.layout();
+    let span = layout.span();
+    let (mut text, mut rodata, mut data) = (
+        vec![0; layout.text],
+        vec![0; layout.rodata],
+        vec![0; layout.data],
+    );
+    let mut image = keel_modload::Image {
+        text: &mut text,
+        text_va: BASE + span.text.0,
+        rodata: &mut rodata,
+        rodata_va: BASE + span.rodata.0,
+        data: &mut data,
+        data_va: BASE + span.data.0,
+    };
+    obj.link_with(&layout, &mut image, &mut |_| Some(BASE - 0x1000))
+        .map_err(bad)?;
+    Ok(())
 }
 
 /// The in-tree module crates: `(package names, folder)` of each `modules/drivers/*/Cargo.toml`.

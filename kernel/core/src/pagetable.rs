@@ -537,6 +537,169 @@ pub unsafe fn map<A: TableAlloc>(
     Ok(())
 }
 
+/// The level-3 table holding `va`'s page entry, if the walk from `root` reaches one; `Ok(None)`
+/// when a table on the way is missing. A block on the way is [`MapError::AlreadyMapped`].
+///
+/// # Safety
+///
+/// As for [`map`]; nothing is written.
+unsafe fn page_table<A: TableAlloc>(
+    root: u64,
+    va: u64,
+    alloc: &A,
+) -> Result<Option<u64>, MapError> {
+    let mut table = root;
+    let mut level = 0;
+    while level < 3 {
+        // SAFETY: `table` is the root or a table linked from it, both valid per the contract.
+        let desc = unsafe { entry_ptr(alloc, table, level, va).read_volatile() };
+        match decode_entry(desc, level) {
+            Entry::Table { pa } => table = pa,
+            Entry::Invalid => return Ok(None),
+            Entry::Leaf(_) => return Err(MapError::AlreadyMapped { va }),
+        }
+        level = level.wrapping_add(1);
+    }
+    Ok(Some(table))
+}
+
+/// The span of virtual addresses one level-3 table maps (2 MiB).
+const PAGE_TABLE_SPAN: u64 = PAGE_SIZE * ENTRIES as u64;
+
+/// Maps the pages starting at `va` one after another to `frames` (4 KiB frames, not contiguous;
+/// `None` leaves its page unmapped), walking the tables once per level-3 table instead of once a
+/// page. Otherwise as [`map`] without blocks: pages already mapped identically are accepted, any
+/// other existing mapping fails the whole call before anything is written.
+///
+/// # Safety
+///
+/// As for [`map`].
+pub unsafe fn map_pages<A: TableAlloc>(
+    root: u64,
+    va: u64,
+    frames: &[Option<u64>],
+    mem: MemType,
+    perm: Perm,
+    alloc: &mut A,
+) -> Result<(), MapError> {
+    if perm.is_write_exec() {
+        return Err(MapError::WriteExecute);
+    }
+    let size = (frames.len() as u64)
+        .checked_mul(PAGE_SIZE)
+        .ok_or(MapError::OutOfRange { va })?;
+    check_va_range(va, size)?;
+    for &pa in frames.iter().flatten() {
+        if !page_aligned(pa) {
+            return Err(MapError::Misaligned { value: pa });
+        }
+        if pa >= PA_LIMIT {
+            return Err(MapError::PhysOutOfRange { pa });
+        }
+    }
+    let attrs = leaf_attrs(mem, perm);
+    for apply in [false, true] {
+        // The level-3 table of the 2 MiB chunk the last page was in.
+        let mut current: Option<(u64, Option<u64>)> = None;
+        for (page_va, pa) in (0u64..)
+            .map(|i| va.wrapping_add(i.wrapping_mul(PAGE_SIZE)))
+            .zip(frames)
+        {
+            let Some(pa) = *pa else { continue };
+            let chunk = page_va & !(PAGE_TABLE_SPAN - 1);
+            let table = match current {
+                Some((at, table)) if at == chunk && (table.is_some() || !apply) => table,
+                _ => {
+                    // SAFETY: forwarded from this function's contract.
+                    let mut table = unsafe { page_table(root, page_va, alloc) }?;
+                    if table.is_none() && apply {
+                        // Builds the missing tables (and maps this page).
+                        // SAFETY: as above; the check pass found nothing in the way.
+                        unsafe {
+                            map_step(root, page_va, pa, PAGE_SIZE, attrs, alloc, false, true)
+                        }?;
+                        // SAFETY: as above.
+                        table = unsafe { page_table(root, page_va, alloc) }?;
+                    }
+                    current = Some((chunk, table));
+                    table
+                }
+            };
+            // Without a table (the check pass), every page of the chunk is free.
+            let Some(table) = table else { continue };
+            let wanted = pa | attrs | DESC_TABLE_OR_PAGE | DESC_VALID;
+            // SAFETY: `table` is a level-3 table linked from `root`.
+            let slot = unsafe { entry_ptr(alloc, table, 3, page_va) };
+            // SAFETY: `slot` points into a live table page the caller owns.
+            let desc = unsafe { slot.read_volatile() };
+            if desc & DESC_VALID == 0 {
+                if apply {
+                    // SAFETY: as above.
+                    unsafe { slot.write_volatile(wanted) };
+                }
+            } else if desc != wanted {
+                return Err(MapError::AlreadyMapped { va: page_va });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Gives the pages mapped in `[va, va + size)` the attributes of `mem` and `perm`, keeping their
+/// frames, walking the tables once per level-3 table. Unmapped pages are skipped; a block
+/// mapping in the range fails the call ([`MapError::PartialBlock`]) before anything is written.
+///
+/// # Safety
+///
+/// As for [`map`]; for live tables the caller must invalidate the TLB entries of the range
+/// before relying on the new permissions.
+pub unsafe fn protect<A: TableAlloc>(
+    root: u64,
+    va: u64,
+    size: u64,
+    mem: MemType,
+    perm: Perm,
+    alloc: &A,
+) -> Result<(), MapError> {
+    if perm.is_write_exec() {
+        return Err(MapError::WriteExecute);
+    }
+    check_va_range(va, size)?;
+    let attrs = leaf_attrs(mem, perm);
+    for apply in [false, true] {
+        let mut page_va = va;
+        while page_va < va.wrapping_add(size) {
+            // SAFETY: forwarded from this function's contract.
+            let table = match unsafe { page_table(root, page_va, alloc) } {
+                Ok(table) => table,
+                Err(_) => return Err(MapError::PartialBlock { va: page_va }),
+            };
+            let chunk_end = (page_va | (PAGE_TABLE_SPAN - 1)).wrapping_add(1);
+            let end = if chunk_end < va.wrapping_add(size) {
+                chunk_end
+            } else {
+                va.wrapping_add(size)
+            };
+            if let Some(table) = table {
+                while page_va < end {
+                    // SAFETY: `table` is the level-3 table of this chunk, linked from `root`.
+                    let slot = unsafe { entry_ptr(alloc, table, 3, page_va) };
+                    // SAFETY: `slot` points into a live table page the caller owns.
+                    let desc = unsafe { slot.read_volatile() };
+                    if apply && matches!(decode_entry(desc, 3), Entry::Leaf(_)) {
+                        let page = (desc & ADDR_MASK) | attrs | DESC_TABLE_OR_PAGE | DESC_VALID;
+                        // SAFETY: as above.
+                        unsafe { slot.write_volatile(page) };
+                    }
+                    page_va = page_va.wrapping_add(PAGE_SIZE);
+                }
+            }
+            page_va = end;
+        }
+    }
+    Ok(())
+}
+
 /// Clears (or, when `apply` is false, only checks) the entry mapping `va`.
 ///
 /// Returns how many bytes starting at `va` were handled, at most `remaining`.

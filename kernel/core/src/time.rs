@@ -76,15 +76,61 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Bytes [`Timestamp::text`] needs: 20 digits of seconds at most, the point, 6 digits.
+    pub const TEXT_MAX: usize = 27;
+
+    /// `{:5}.{:06}` of the seconds and microseconds, written into `buf` digit by digit: every
+    /// kernel log line starts with one, and the formatting machinery costs several times as much.
+    pub fn text<'b>(&self, buf: &'b mut [u8; Self::TEXT_MAX]) -> &'b str {
+        buf.fill(b' ');
+        let mut at = 20;
+        let mut secs = self.secs;
+        loop {
+            at -= 1;
+            buf[at] = b'0' + (secs % 10) as u8;
+            secs /= 10;
+            if secs == 0 {
+                break;
+            }
+        }
+        let start = at.min(20 - 5);
+        buf[20] = b'.';
+        let mut micros = self.micros % 1_000_000;
+        for digit in buf[21..].iter_mut().rev() {
+            *digit = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        // Spaces, digits and a point: ASCII.
+        core::str::from_utf8(&buf[start..]).unwrap_or("")
+    }
+}
+
 impl fmt::Display for Timestamp {
+    /// As [`Timestamp::text`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:5}.{:06}", self.secs, self.micros)
+        f.write_str(self.text(&mut [0; Self::TEXT_MAX]))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_print_like_the_format_string() {
+        for (secs, micros) in [
+            (0, 0),
+            (1, 5),
+            (12, 345_678),
+            (99_999, 999_999),
+            (123_456, 7),
+            (u64::MAX, 999_999),
+        ] {
+            let t = Timestamp { secs, micros };
+            assert_eq!(format!("{t}"), format!("{secs:5}.{micros:06}"));
+        }
+    }
 
     const QEMU_HZ: u64 = 62_500_000;
     const PI4_HZ: u64 = 54_000_000;

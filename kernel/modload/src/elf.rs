@@ -90,6 +90,7 @@ pub(crate) struct Shdr {
     pub name: u32,
     pub sh_type: u32,
     pub flags: u64,
+    pub addr: u64,
     pub offset: u64,
     pub size: u64,
     pub link: u32,
@@ -109,6 +110,7 @@ impl Shdr {
             name: w0 as u32,
             sh_type: (w0 >> 32) as u32,
             flags: w.get(1),
+            addr: w.get(2),
             offset: w.get(3),
             size: w.get(4),
             link: w5 as u32,
@@ -246,6 +248,11 @@ impl<'a> StrTable<'a> {
     /// Whether the name at `off` is `name` (see [`str_is`]).
     pub(crate) fn is(&self, off: u32, name: &str) -> bool {
         str_is(self.bytes, off, name)
+    }
+
+    /// The table's bytes.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.bytes
     }
 }
 

@@ -157,6 +157,29 @@ pub enum LoadError {
     /// The [`Layout`](crate::Layout) given to [`Object::link_with`](crate::Object::link_with) is
     /// not this object's.
     WrongLayout,
+    /// A prelinked module's section does not land at the offset it records (`sh_addr`) from
+    /// the place its other sections give: the placement it was prelinked for is not the
+    /// loader's.
+    Misplaced {
+        /// The section's name.
+        section: String,
+        /// Its recorded offset (`sh_addr`).
+        recorded: u64,
+        /// Its offset from the module's base in the image.
+        placed: u64,
+    },
+    /// An entry of a prelinked module's list of relative places lies outside its groups.
+    BadRelativePlace {
+        /// The entry's index.
+        entry: usize,
+        /// Its offset in the module's span.
+        offset: u64,
+    },
+    /// A prelinked module's base (the address its offset 0 lands at) is not page-aligned.
+    PrelinkedBase {
+        /// The base.
+        base: u64,
+    },
     /// A group's virtual address is not aligned as the layout asks, or the group would wrap.
     BadImageAddress {
         /// The group.
@@ -327,6 +350,18 @@ impl fmt::Display for LoadError {
             LoadError::WrongLayout => {
                 write!(f, "the layout given to link is not the module's own")
             }
+            LoadError::Misplaced { section, recorded, placed } => write!(
+                f,
+                "section {section} was prelinked for offset {recorded:#x} of the module, but the loader places it at {placed:#x}: rebuild the module with this SDK"
+            ),
+            LoadError::BadRelativePlace { entry, offset } => write!(
+                f,
+                "relative place {entry} at offset {offset:#x} does not lie in the module's text, rodata or data"
+            ),
+            LoadError::PrelinkedBase { base } => write!(
+                f,
+                "a prelinked module must start on a page boundary, not at {base:#x}"
+            ),
             LoadError::BadImageAddress { group, va, align } => write!(
                 f,
                 "{group} address {va:#x} is not aligned to {align} bytes or its buffer wraps the address space"

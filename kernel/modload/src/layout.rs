@@ -1,7 +1,5 @@
 //! [`Layout`]: where each loaded section goes, grouped by permission (W^X).
 
-use alloc::vec::Vec;
-
 use goblin::elf::section_header::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS};
 
 use crate::elf::Shdr;
@@ -57,6 +55,56 @@ impl Layout {
     pub fn max_align(&self) -> usize {
         self.text_align.max(self.rodata_align).max(self.data_align)
     }
+
+    /// Where the three groups lie in the module's span: text first, then rodata and data, each
+    /// starting on a page of its own (and at its alignment), so each can get its own permissions.
+    /// The span starts on a page boundary aligned to [`Layout::max_align`]. A prelinked module
+    /// (see [`Object::prelink`]) records these offsets as its sections' addresses.
+    pub fn span(&self) -> Span {
+        let round_up = |x: u64, align: u64| x.div_ceil(align) * align;
+        let page_align = |a: usize| (a as u64).max(PAGE_SIZE);
+        let text = (0, self.text as u64);
+        let rodata_start = round_up(round_up(text.1, PAGE_SIZE), page_align(self.rodata_align));
+        let rodata = (rodata_start, self.rodata as u64);
+        let data_start = round_up(
+            round_up(rodata_start + rodata.1, PAGE_SIZE),
+            page_align(self.data_align),
+        );
+        let data = (data_start, self.data as u64);
+        Span {
+            text,
+            rodata,
+            data,
+            total: round_up(data_start + data.1, PAGE_SIZE),
+        }
+    }
+}
+
+/// The page size module spans are laid out with (4 KiB, the kernel's page size).
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Byte offsets and sizes of the three groups inside a module's span ([`Layout::span`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    /// Offset and size of the text group (offset 0).
+    pub text: (u64, u64),
+    /// Offset and size of the rodata group.
+    pub rodata: (u64, u64),
+    /// Offset and size of the data group (`.bss` included).
+    pub data: (u64, u64),
+    /// Bytes of the span (a multiple of [`PAGE_SIZE`]).
+    pub total: u64,
+}
+
+impl Span {
+    /// The offset of `group` in the span.
+    pub(crate) fn start(&self, group: Group) -> u64 {
+        match group {
+            Group::Text => self.text.0,
+            Group::Rodata => self.rodata.0,
+            Group::Data => self.data.0,
+        }
+    }
 }
 
 /// Which group a section belongs to, or `None` if it is not loaded.
@@ -102,24 +150,14 @@ impl Cursor {
 
 impl Object<'_> {
     /// Computes the module's memory layout: the size and alignment of its text (RX), rodata
-    /// (R) and data (RW, with `.bss` at the end) regions, with veneer room for the worst
-    /// case.
+    /// (R) and data (RW, with `.bss` at the end) regions, with room for the veneers the link
+    /// may need.
     ///
     /// Sections are placed in section-table order within their group, each at its own
-    /// alignment. Allocates a small temporary list to count distinct branch targets.
+    /// alignment, with one veneer slot per distinct target of the branches that may need one.
     pub fn layout(&self) -> Layout {
-        let mut targets: Vec<(u32, i64)> = self
-            .relocs
-            .iter()
-            .filter(|r| r.veneer_candidate)
-            .map(|r| (r.sym, r.addend))
-            .collect();
-        targets.sort_unstable();
-        targets.dedup();
-        // `parse` already planned with one veneer per candidate branch, an upper bound of
-        // this count, so this cannot fail.
-        self.plan(targets.len(), |_, _, _, _| {})
-            .unwrap_or_default()
+        // Parse computed it (and checked its sizes).
+        self.layout
     }
 
     /// Places every loaded section, telling `place` each one's index, header, group and offset

@@ -73,10 +73,11 @@ mod error;
 mod layout;
 mod link;
 mod object;
+mod prelink;
 mod reloc;
 
 pub use error::{LoadError, RelocProblem};
-pub use layout::{Layout, VENEER_SIZE};
-pub use link::{DefinedSymbol, Image, Linked, SymbolKind, VENEER_BR_X16, VENEER_LDR_X16};
-pub use object::{Import, Object, MAX_SECTION_ALIGN};
+pub use layout::{Layout, Span, PAGE_SIZE, VENEER_SIZE};
+pub use link::{DefinedSymbol, Function, Image, Linked, SymbolKind, VENEER_BR_X16, VENEER_LDR_X16};
+pub use object::{Import, Object, MAX_SECTION_ALIGN, PRELINKED_SECTION, RELATIVE_SECTION};
 pub use reloc::{RelocName, R_AARCH64_PLT32, SUPPORTED};

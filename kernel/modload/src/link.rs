@@ -10,9 +10,9 @@ use goblin::elf::section_header::{SHN_ABS, SHN_UNDEF, SHT_NOBITS};
 use goblin::elf::sym::{STB_GLOBAL, STB_WEAK, STT_FILE, STT_FUNC, STT_OBJECT, STT_SECTION};
 use goblin::elf::sym::{STV_DEFAULT, STV_PROTECTED};
 
-use crate::elf::Sym;
+use crate::elf::{StrTable, Sym};
 use crate::error::{LoadError, RelocProblem};
-use crate::layout::{Group, Layout, VENEER_SIZE};
+use crate::layout::{Group, Layout, PAGE_SIZE, VENEER_SIZE};
 use crate::object::{Object, Reloc};
 use crate::reloc;
 
@@ -67,12 +67,27 @@ pub struct DefinedSymbol<'a> {
     pub weak: bool,
 }
 
+/// A function the linked module defines (`STT_FUNC`, local or global): where it lies and
+/// where its name starts in the object's string table ([`Linked::string_table`]), which
+/// [`Object::parse`] checked. Names are looked up only when asked for
+/// ([`Linked::function_name`]): a fault report needs them, the load does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// Its address in the module's image.
+    pub va: u64,
+    /// Its size in bytes, as the object states (0 if unknown).
+    pub size: u64,
+    /// The offset of its NUL-terminated name in the string table.
+    pub name: u32,
+}
+
 /// A module linked into its image: its defined global symbols, for finding its descriptor
 /// and for other modules to import.
 #[derive(Clone, Debug)]
 pub struct Linked<'a> {
     symbols: Vec<DefinedSymbol<'a>>,
-    functions: Vec<DefinedSymbol<'a>>,
+    functions: Vec<Function>,
+    strtab: StrTable<'a>,
     layout: Layout,
     veneers_used: usize,
 }
@@ -107,17 +122,28 @@ impl<'a> Linked<'a> {
         self.veneers_used
     }
 
-    /// Every function the module defines (`STT_FUNC`, local ones included, names as in the
-    /// object, usually mangled), sorted by address: what a fault report needs to name the
-    /// function a program counter lies in.
-    pub fn functions(&self) -> &[DefinedSymbol<'a>] {
+    /// Every function the module defines (`STT_FUNC`, local ones included), sorted by address:
+    /// what a fault report needs to name the function a program counter lies in.
+    pub fn functions(&self) -> &[Function] {
         &self.functions
+    }
+
+    /// The name of `function` as the object has it (usually mangled; empty if unreadable,
+    /// which parse rules out).
+    pub fn function_name(&self, function: &Function) -> &'a str {
+        self.strtab.get(function.name).unwrap_or("")
+    }
+
+    /// The object's symbol string table, which the functions' names index: NUL-terminated
+    /// names, each checked by [`Object::parse`].
+    pub fn string_table(&self) -> &'a [u8] {
+        self.strtab.bytes()
     }
 
     /// The function containing `addr` and the offset of `addr` within it: the function with
     /// the highest start not above `addr`, if `addr` lies inside its size (or, for a function
     /// of unknown size 0, anywhere before the next function).
-    pub fn symbolize(&self, addr: u64) -> Option<(&DefinedSymbol<'a>, u64)> {
+    pub fn symbolize(&self, addr: u64) -> Option<(&Function, u64)> {
         let index = self
             .functions
             .partition_point(|f| f.va <= addr)
@@ -148,10 +174,31 @@ fn text_too_large() -> LoadError {
     LoadError::TooLarge { group: "text" }
 }
 
+/// Adds `addend` to the little-endian 64-bit word `place` (8 bytes), a word at a time where it
+/// is aligned in memory (the kernel's target forbids unaligned accesses, so a `[u8]` would be
+/// read a byte at a time).
+fn add_to_word(place: &mut [u8], addend: u64) {
+    match plain::from_mut_bytes::<u64>(place) {
+        Ok(word) => *word = u64::from_le(*word).wrapping_add(addend).to_le(),
+        Err(_) => add_to_unaligned_word(place, addend),
+    }
+}
+
+/// [`add_to_word`] for an unaligned place. Not inlined: inlined, the compiler merges both paths
+/// into the byte-at-a-time one.
+#[inline(never)]
+fn add_to_unaligned_word(place: &mut [u8], addend: u64) {
+    if let Ok(bytes) = <&mut [u8; 8]>::try_from(place) {
+        *bytes = u64::from_le_bytes(*bytes)
+            .wrapping_add(addend)
+            .to_le_bytes();
+    }
+}
+
 /// [`LoadError::Relocation`]: relocation `rel` cannot be applied.
 #[cold]
 #[inline(never)]
-fn relocation_error(obj: &Object<'_>, rel: &Reloc, problem: RelocProblem) -> LoadError {
+pub(crate) fn relocation_error(obj: &Object<'_>, rel: &Reloc, problem: RelocProblem) -> LoadError {
     LoadError::Relocation {
         r_type: rel.r_type,
         section: obj.section_name(rel.target as usize).to_string(),
@@ -178,6 +225,14 @@ impl Image<'_> {
             Group::Text => self.text,
             Group::Rodata => self.rodata,
             Group::Data => self.data,
+        }
+    }
+
+    fn buffer_len(&self, group: Group) -> usize {
+        match group {
+            Group::Text => self.text.len(),
+            Group::Rodata => self.rodata.len(),
+            Group::Data => self.data.len(),
         }
     }
 
@@ -280,9 +335,19 @@ impl<'a> Object<'a> {
         // Each group is filled in offset order: the bytes before each section (alignment
         // padding) and `.bss` are zeroed, the others copied, each byte written once.
         let mut filled = [0usize; 3];
+        // A prelinked object's sections must land at their recorded offsets from one base.
+        let mut base = None;
+        let mut misplaced = None;
         let planned = self.plan(layout.veneer_slots, |i, sh, group, offset| {
             if let Some(slot) = placed.get_mut(i) {
                 *slot = Some(Placed { group, offset });
+            }
+            if self.prelinked && misplaced.is_none() {
+                let va = image.va(group).wrapping_add(offset as u64);
+                let first = *base.get_or_insert(va.wrapping_sub(sh.addr));
+                if va.wrapping_sub(first) != sh.addr {
+                    misplaced = Some((i, sh.addr, va.wrapping_sub(first)));
+                }
             }
             let Some(done) = filled.get_mut(group as usize) else {
                 return;
@@ -310,6 +375,16 @@ impl<'a> Object<'a> {
         if planned != layout {
             return Err(LoadError::WrongLayout);
         }
+        if let Some((index, recorded, placed)) = misplaced {
+            return Err(LoadError::Misplaced {
+                section: self.section_name(index).to_string(),
+                recorded,
+                placed,
+            });
+        }
+        if let Some(base) = base.filter(|base| !base.is_multiple_of(PAGE_SIZE)) {
+            return Err(LoadError::PrelinkedBase { base });
+        }
         // The rest of each buffer: the veneer area (before veneers are written) and the tail.
         for (group, done) in [Group::Text, Group::Rodata, Group::Data]
             .into_iter()
@@ -329,10 +404,14 @@ impl<'a> Object<'a> {
             layout,
         };
         linker.relocate()?;
+        if let Some(base) = base {
+            linker.relocate_relative(base)?;
+        }
         let (symbols, functions) = linker.symbols();
         Ok(Linked {
             symbols,
             functions,
+            strtab: self.strtab,
             layout,
             veneers_used: linker.veneers.len(),
         })
@@ -369,7 +448,10 @@ impl<'a> Linker<'_, 'a, '_, '_> {
         if index == 0 {
             return Ok(0);
         }
-        let name = self.obj.sym_name(sym);
+        let name = self
+            .obj
+            .import_name(index)
+            .unwrap_or_else(|| self.obj.sym_name(sym));
         let addr = match (self.resolve)(name) {
             Some(addr) => addr,
             None if sym.bind() == STB_WEAK => 0,
@@ -417,6 +499,28 @@ impl<'a> Linker<'_, 'a, '_, '_> {
             .text_va
             .checked_add(offset as u64)
             .ok_or(RelocProblem::NoVeneerRoom { target })
+    }
+
+    /// Adds `base`, the address of the module's span, to every relative place of a prelinked
+    /// module (parse checked each lies in a group of the span).
+    fn relocate_relative(&mut self, base: u64) -> Result<(), LoadError> {
+        // Each group's start as an offset in the span (places lie mostly in the data).
+        let groups = [Group::Rodata, Group::Data, Group::Text]
+            .map(|group| (group, self.image.va(group).wrapping_sub(base)));
+        for (entry, offset) in self.obj.relative_offsets().enumerate() {
+            let place = groups.into_iter().find_map(|(group, start)| {
+                let at = usize::try_from(offset.checked_sub(start)?).ok()?;
+                let end = at.checked_add(8)?;
+                (end <= self.image.buffer_len(group)).then_some((group, at, end))
+            });
+            let Some((group, at, end)) = place else {
+                return Err(LoadError::BadRelativePlace { entry, offset });
+            };
+            if let Some(place) = self.image.buffer(group).get_mut(at..end) {
+                add_to_word(place, base);
+            }
+        }
+        Ok(())
     }
 
     /// Applies every relocation of every loaded section, from the table parse made.
@@ -474,10 +578,11 @@ impl<'a> Linker<'_, 'a, '_, '_> {
 
     /// The module's exported symbols, sorted by name, and every defined function (local or
     /// global), sorted by address: one pass over the symbol table.
-    fn symbols(&self) -> (Vec<DefinedSymbol<'a>>, Vec<DefinedSymbol<'a>>) {
+    fn symbols(&self) -> (Vec<DefinedSymbol<'a>>, Vec<Function>) {
         let obj = self.obj;
         let mut exports = Vec::new();
-        let mut functions = Vec::new();
+        // At most one a symbol: one allocation, no growth.
+        let mut functions = Vec::with_capacity(obj.symbol_count());
         for (_, sym) in obj.syms().skip(1) {
             let shndx = u32::from(sym.shndx);
             let kind = sym.kind();
@@ -497,32 +602,43 @@ impl<'a> Linker<'_, 'a, '_, '_> {
             } else {
                 self.section_va(shndx as usize, sym.value)
             };
-            let name = obj.sym_name(&sym);
-            let Some(va) = va.filter(|_| !name.is_empty()) else {
+            // A symbol without a name (offset 0 is the empty name) is left out.
+            let Some(va) = va.filter(|_| sym.name != 0) else {
                 continue;
             };
-            let defined = DefinedSymbol {
-                name,
-                va,
-                size: sym.size,
-                kind: match kind {
-                    STT_FUNC => SymbolKind::Function,
-                    STT_OBJECT => SymbolKind::Object,
-                    _ => SymbolKind::Other,
-                },
-                weak: bind == STB_WEAK,
-            };
             if function {
-                functions.push(defined.clone());
+                functions.push(Function {
+                    va,
+                    size: sym.size,
+                    name: sym.name,
+                });
             }
             if exported {
-                exports.push(defined);
+                let name = obj.sym_name(&sym);
+                if name.is_empty() {
+                    continue;
+                }
+                exports.push(DefinedSymbol {
+                    name,
+                    va,
+                    size: sym.size,
+                    kind: match kind {
+                        STT_FUNC => SymbolKind::Function,
+                        STT_OBJECT => SymbolKind::Object,
+                        _ => SymbolKind::Other,
+                    },
+                    weak: bind == STB_WEAK,
+                });
             }
         }
         // Unstable sorts (no scratch buffer) on keys that tell every two entries apart but
         // identical ones, so the order is still deterministic.
         exports.sort_unstable_by(|a, b| (a.name, a.va, a.size).cmp(&(b.name, b.va, b.size)));
-        functions.sort_unstable_by(|a, b| (a.va, a.name, a.size).cmp(&(b.va, b.name, b.size)));
+        // A prelinked module's symbols come sorted (`Object::prelink`): checking is cheaper.
+        let key = |f: &Function| (f.va, f.size, f.name);
+        if !functions.is_sorted_by_key(key) {
+            functions.sort_unstable_by_key(key);
+        }
         (exports, functions)
     }
 }

@@ -13,6 +13,7 @@ use goblin::elf::sym::{STB_GLOBAL, STB_LOCAL, STB_WEAK, STT_GNU_IFUNC, STT_TLS};
 
 use crate::elf::{self, Rela, Shdr, StrTable, Sym, EHDR_SIZE, RELA_SIZE, SHDR_SIZE, SYM_SIZE};
 use crate::error::LoadError;
+use crate::layout::{Layout, PAGE_SIZE};
 use crate::reloc;
 
 /// The largest section alignment accepted (64 KiB); larger requests are refused so a group's
@@ -30,20 +31,27 @@ pub const MAX_SECTION_ALIGN: u64 = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct Object<'a> {
     pub(crate) bytes: &'a [u8],
-    shoff: usize,
+    pub(crate) shoff: usize,
+    /// Index of the section name table.
+    pub(crate) shstrndx: usize,
     pub(crate) shnum: usize,
     shstrtab: StrTable<'a>,
     /// Index of the `SHT_SYMTAB` section, or 0 if there is none.
     pub(crate) symtab_index: usize,
     symtab: &'a [u8],
-    strtab: StrTable<'a>,
-    /// How many `CALL26`/`JUMP26` relocations of loaded sections branch outside the module's
-    /// own text: an upper bound of the veneers the link may need.
-    pub(crate) veneer_candidates: usize,
+    pub(crate) strtab: StrTable<'a>,
+    /// The layout ([`Object::layout`]), computed by parse.
+    pub(crate) layout: Layout,
     /// The relocations of loaded sections, in section-table and then file order.
     pub(crate) relocs: Vec<Reloc>,
-    /// The indices of the undefined global and weak symbols that have a name, in table order.
-    imports: Vec<usize>,
+    /// The undefined global and weak symbols that have a name, by symbol index (in table
+    /// order), with their names: looked up once.
+    imports: Vec<Imported<'a>>,
+    /// Whether the object carries [`PRELINKED_SECTION`]: its loaded sections' addresses are
+    /// their offsets in the module's span, and the relocations between them were applied.
+    pub(crate) prelinked: bool,
+    /// The contents of [`RELATIVE_SECTION`] (empty without one).
+    pub(crate) relative: &'a [u8],
 }
 
 /// One relocation of a loaded section as [`Object::parse`] checked it: what the layout and the
@@ -76,6 +84,9 @@ pub struct Import<'a> {
     pub weak: bool,
 }
 
+/// An import and its symbol's index.
+type Imported<'a> = (usize, Import<'a>);
+
 /// Where a symbol is defined, as far as its relocations care.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Defined {
@@ -89,8 +100,18 @@ enum Defined {
     Text,
 }
 
+/// The section that marks a prelinked module ([`Object::prelink`]): not loaded, holding the page
+/// size the placement was computed with ([`PAGE_SIZE`], 4 bytes, little-endian).
+pub const PRELINKED_SECTION: &str = ".keel.prelinked";
+
+/// The section of a prelinked module listing the places that hold one of the module's own
+/// addresses (an `ABS64` relocation of a symbol it defines): little-endian 64-bit offsets in
+/// the module's span, each place (8 bytes) holding the address's offset in the span, to which
+/// the loader adds the span's base address. Not loaded.
+pub const RELATIVE_SECTION: &str = ".keel.relative";
+
 /// The relocations in `data` (the contents of a relocation section), numbered.
-fn relas(data: &[u8]) -> impl Iterator<Item = (usize, Rela)> + '_ {
+pub(crate) fn relas(data: &[u8]) -> impl Iterator<Item = (usize, Rela)> + '_ {
     data.chunks_exact(RELA_SIZE)
         .enumerate()
         .filter_map(|(j, entry)| Some((j, Rela::read(entry, 0)?)))
@@ -143,14 +164,14 @@ impl<'a> Object<'a> {
                 version: byte(EI_VERSION).into(),
             });
         }
-        let short = LoadError::TooShort { len };
-        let e_type = elf::u16_at(bytes, 16).ok_or(short.clone())?;
-        let machine = elf::u16_at(bytes, 18).ok_or(short.clone())?;
-        let version = elf::u32_at(bytes, 20).ok_or(short.clone())?;
-        let e_shoff = elf::u64_at(bytes, 40).ok_or(short.clone())?;
-        let shentsize = elf::u16_at(bytes, 58).ok_or(short.clone())?;
-        let e_shnum = elf::u16_at(bytes, 60).ok_or(short.clone())?;
-        let shstrndx = elf::u16_at(bytes, 62).ok_or(short)?;
+        let short = || LoadError::TooShort { len };
+        let e_type = elf::u16_at(bytes, 16).ok_or_else(short)?;
+        let machine = elf::u16_at(bytes, 18).ok_or_else(short)?;
+        let version = elf::u32_at(bytes, 20).ok_or_else(short)?;
+        let e_shoff = elf::u64_at(bytes, 40).ok_or_else(short)?;
+        let shentsize = elf::u16_at(bytes, 58).ok_or_else(short)?;
+        let e_shnum = elf::u16_at(bytes, 60).ok_or_else(short)?;
+        let shstrndx = elf::u16_at(bytes, 62).ok_or_else(short)?;
         if machine != EM_AARCH64 {
             return Err(LoadError::WrongMachine { machine });
         }
@@ -204,14 +225,17 @@ impl<'a> Object<'a> {
         let mut obj = Object {
             bytes,
             shoff,
+            shstrndx,
             shnum,
             shstrtab: StrTable::default(),
             symtab_index: 0,
             symtab: &[],
             strtab: StrTable::default(),
-            veneer_candidates: 0,
+            layout: Layout::default(),
             relocs: Vec::new(),
             imports: Vec::new(),
+            prelinked: false,
+            relative: &[],
         };
         // The section name table first, so later errors can name sections.
         let sh = obj.shdr(shstrndx).ok_or(LoadError::BadHeader {
@@ -252,6 +276,13 @@ impl<'a> Object<'a> {
                     ));
                 }
             }
+            if obj.shstrtab.is(sh.name, PRELINKED_SECTION) {
+                obj.check_prelinked_marker(i, &sh)?;
+                obj.prelinked = true;
+            }
+            if obj.shstrtab.is(sh.name, RELATIVE_SECTION) {
+                obj.relative = obj.relative_places(i, &sh)?;
+            }
             match sh.sh_type {
                 SHT_REL => {
                     return Err(bad_section(
@@ -285,11 +316,108 @@ impl<'a> Object<'a> {
         let (defined, imports) = obj.check_symbols()?;
         obj.imports = imports;
         obj.relocs = obj.check_relocations(&defined)?;
-        obj.veneer_candidates = obj.relocs.iter().filter(|r| r.veneer_candidate).count();
-        // Fail now, not after the caller allocated, if the sizes overflow: the worst case
-        // assumes one veneer per candidate branch.
-        obj.plan(obj.veneer_candidates, |_, _, _, _| {})?;
+        // One veneer per distinct target (symbol and addend) of the branches that may need one.
+        let mut targets: Vec<(u32, i64)> = obj
+            .relocs
+            .iter()
+            .filter(|r| r.veneer_candidate)
+            .map(|r| (r.sym, r.addend))
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        // Fail now, not after the caller allocated, if the sizes overflow.
+        obj.layout = obj.plan(targets.len(), |_, _, _, _| {})?;
+        obj.check_relative_places()?;
         Ok(obj)
+    }
+
+    /// Checks the [`PRELINKED_SECTION`] marker, section `index`.
+    fn check_prelinked_marker(&self, index: usize, sh: &Shdr) -> Result<(), LoadError> {
+        let name = || self.section_name(index);
+        if self.prelinked {
+            return Err(bad_section(index, name(), "a second prelink marker"));
+        }
+        if sh.flags & u64::from(SHF_ALLOC) != 0 || sh.sh_type == SHT_NOBITS {
+            return Err(bad_section(
+                index,
+                name(),
+                "the prelink marker must be a section with contents that is not loaded",
+            ));
+        }
+        if self.file_range(index, sh)? != (PAGE_SIZE as u32).to_le_bytes() {
+            return Err(bad_section(
+                index,
+                name(),
+                "the module was prelinked for another page size than 4096 bytes",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the [`RELATIVE_SECTION`] list, section `index`, and returns its contents.
+    fn relative_places(&self, index: usize, sh: &Shdr) -> Result<&'a [u8], LoadError> {
+        let name = || self.section_name(index);
+        if !self.relative.is_empty() {
+            return Err(bad_section(
+                index,
+                name(),
+                "a second list of relative places",
+            ));
+        }
+        if sh.flags & u64::from(SHF_ALLOC) != 0 || sh.sh_type == SHT_NOBITS {
+            return Err(bad_section(
+                index,
+                name(),
+                "the list of relative places must be a section with contents that is not loaded",
+            ));
+        }
+        let places = self.file_range(index, sh)?;
+        if places.len() % 8 != 0 {
+            return Err(bad_section(
+                index,
+                name(),
+                "the list of relative places is not a whole number of 8-byte offsets",
+            ));
+        }
+        Ok(places)
+    }
+
+    /// Checks that every relative place lies, all 8 bytes of it, in one of the module's groups
+    /// as the layout places them, and that the module is prelinked (the places hold offsets in
+    /// its span).
+    fn check_relative_places(&self) -> Result<(), LoadError> {
+        if self.relative.is_empty() {
+            return Ok(());
+        }
+        if !self.prelinked {
+            return Err(LoadError::BadSection {
+                index: 0,
+                name: RELATIVE_SECTION.into(),
+                why: "relative places need a prelinked module",
+            });
+        }
+        let span = self.layout.span();
+        for (entry, offset) in self.relative_offsets().enumerate() {
+            let inside = |(start, size): (u64, u64)| {
+                offset >= start && offset.checked_add(8).is_some_and(|end| end <= start + size)
+            };
+            if !(inside(span.text) || inside(span.rodata) || inside(span.data)) {
+                return Err(LoadError::BadRelativePlace { entry, offset });
+            }
+        }
+        Ok(())
+    }
+
+    /// The offsets of [`RELATIVE_SECTION`], in order.
+    pub(crate) fn relative_offsets(&self) -> impl Iterator<Item = u64> + 'a {
+        self.relative
+            .chunks_exact(8)
+            .map(|chunk| elf::u64_at(chunk, 0).unwrap_or(u64::MAX))
+    }
+
+    /// Whether the object is prelinked (carries [`PRELINKED_SECTION`]).
+    pub fn is_prelinked(&self) -> bool {
+        self.prelinked
     }
 
     /// Returns the contents of a non-`NOBITS` section, checking it lies in the file.
@@ -337,9 +465,24 @@ impl<'a> Object<'a> {
 
     /// Checks every symbol; returns where each is defined, by symbol index, and the imports
     /// (see [`Object::imports`]).
-    fn check_symbols(&self) -> Result<(Vec<Defined>, Vec<usize>), LoadError> {
+    fn check_symbols(&self) -> Result<(Vec<Defined>, Vec<Imported<'a>>), LoadError> {
         let mut defined = Vec::with_capacity(self.symbol_count());
         let mut imports = Vec::new();
+        // Each section's size and kind, read once rather than once a symbol.
+        let text = u64::from(SHF_ALLOC | SHF_EXECINSTR);
+        let sections: Vec<(u64, Defined)> = (0..self.shnum)
+            .map(|i| {
+                let sh = self.shdr(i).unwrap_or_default();
+                let kind = if sh.flags & text == text {
+                    Defined::Text
+                } else if sh.flags & u64::from(SHF_ALLOC) != 0 {
+                    Defined::Loaded
+                } else {
+                    Defined::Unloaded
+                };
+                (sh.size, kind)
+            })
+            .collect();
         for (index, sym) in self.syms() {
             self.strtab
                 .check(sym.name)
@@ -369,8 +512,10 @@ impl<'a> Object<'a> {
                     if sym.bind() == STB_LOCAL {
                         return Err(bad("local symbol is undefined"));
                     }
-                    if !self.sym_name(&sym).is_empty() {
-                        imports.push(index);
+                    let name = self.sym_name(&sym);
+                    if !name.is_empty() {
+                        let weak = sym.bind() == STB_WEAK;
+                        imports.push((index, Import { name, weak }));
                     }
                 }
                 SHN_UNDEF => {}
@@ -383,20 +528,13 @@ impl<'a> Object<'a> {
                 SHN_XINDEX => return Err(bad("extended section indices are not supported")),
                 _ if shndx >= SHN_LORESERVE => return Err(bad("reserved section index")),
                 _ => {
-                    let sh = self
-                        .shdr(shndx as usize)
+                    let &(size, kind) = sections
+                        .get(shndx as usize)
                         .ok_or_else(|| bad("section index is out of range"))?;
-                    if sym.value > sh.size {
+                    if sym.value > size {
                         return Err(bad("value lies past the end of its section"));
                     }
-                    let text = u64::from(SHF_ALLOC | SHF_EXECINSTR);
-                    defined.push(if sh.flags & text == text {
-                        Defined::Text
-                    } else if sh.flags & u64::from(SHF_ALLOC) != 0 {
-                        Defined::Loaded
-                    } else {
-                        Defined::Unloaded
-                    });
+                    defined.push(kind);
                     continue;
                 }
             }
@@ -629,12 +767,15 @@ impl<'a> Object<'a> {
     /// address 0.
     pub fn imports(&self) -> impl Iterator<Item = Import<'a>> + '_ {
         // Parse listed them: undefined symbols other than symbol 0 are global or weak.
-        self.imports.iter().filter_map(move |&index| {
-            let sym = self.sym(index)?;
-            Some(Import {
-                name: self.sym_name(&sym),
-                weak: sym.bind() == STB_WEAK,
-            })
-        })
+        self.imports.iter().map(|&(_, import)| import)
+    }
+
+    /// The name of symbol `index` if it is one of the imports (without reading it again).
+    pub(crate) fn import_name(&self, index: usize) -> Option<&'a str> {
+        let at = self
+            .imports
+            .binary_search_by_key(&index, |&(i, _)| i)
+            .ok()?;
+        self.imports.get(at).map(|(_, import)| import.name)
     }
 }

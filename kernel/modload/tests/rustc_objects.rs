@@ -229,7 +229,7 @@ fn rust_alloc_fixture_links() {
     );
     let init = linked.symbol("fixture_init").unwrap();
     let (found, offset) = linked.symbolize(init.va + 4).unwrap();
-    assert_eq!((found.name, offset), ("fixture_init", 4));
+    assert_eq!((linked.function_name(found), offset), ("fixture_init", 4));
     assert!(linked.symbolize(TEXT_VA - 4).is_none());
 
     // Every BL/B in the text lands in the text: on a function or on a veneer whose literal

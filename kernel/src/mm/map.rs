@@ -77,12 +77,33 @@ pub fn map_kernel(va: u64, pa: u64, size: u64, perm: Perm) -> Result<(), MapErro
     r
 }
 
-/// Removes the kernel mapping of `[va, va + size)` and invalidates it in every core's TLB.
-pub fn unmap_kernel(va: u64, size: u64) -> Result<(), MapError> {
+/// Maps the pages from kernel address `va` (outside the direct map) one after another to
+/// `frames` of RAM (`None` leaves a page unmapped), with `perm`: one table walk per 2 MiB.
+pub fn map_kernel_pages(va: u64, frames: &[Option<u64>], perm: Perm) -> Result<(), MapError> {
     let _guard = LOCK.lock();
     let root = keel_boot::early::kernel_root_pa();
-    // SAFETY: as for `map_kernel`; the caller no longer uses the range.
-    let r = unsafe { pagetable::unmap(root, va, size, &KernelTables) };
+    // SAFETY: as for `map_kernel`: the live kernel table, changed only under LOCK; the caller owns
+    // the range.
+    let r =
+        unsafe { pagetable::map_pages(root, va, frames, MemType::Normal, perm, &mut KernelTables) };
+    publish();
+    r
+}
+
+/// Gives the RAM pages mapped in `[va, va + size)` (outside the direct map) the permissions
+/// `perm` and invalidates their old entries in every core's TLB.
+pub fn protect_kernel(va: u64, size: u64, perm: Perm) -> Result<(), MapError> {
+    let _guard = LOCK.lock();
+    let root = keel_boot::early::kernel_root_pa();
+    // SAFETY: as for `map_kernel`; the caller owns the range and expects the new permissions only
+    // after this returns (the TLB is invalidated below).
+    let r = unsafe { pagetable::protect(root, va, size, MemType::Normal, perm, &KernelTables) };
+    invalidate(va, size);
+    r
+}
+
+/// Invalidates the kernel's TLB entries of `[va, va + size)` on every core, then synchronises.
+fn invalidate(va: u64, size: u64) {
     let mut page = va;
     while page < va + size {
         // SAFETY: TLB maintenance only; the broadcast form reaches every core.
@@ -91,6 +112,15 @@ pub fn unmap_kernel(va: u64, size: u64) -> Result<(), MapError> {
     }
     // SAFETY: barriers only.
     unsafe { core::arch::asm!("dsb ish", "isb", options(nostack)) };
+}
+
+/// Removes the kernel mapping of `[va, va + size)` and invalidates it in every core's TLB.
+pub fn unmap_kernel(va: u64, size: u64) -> Result<(), MapError> {
+    let _guard = LOCK.lock();
+    let root = keel_boot::early::kernel_root_pa();
+    // SAFETY: as for `map_kernel`; the caller no longer uses the range.
+    let r = unsafe { pagetable::unmap(root, va, size, &KernelTables) };
+    invalidate(va, size);
     r
 }
 

@@ -10,7 +10,6 @@
 //! everything the module acquired in `init` are released).
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -348,8 +347,9 @@ fn valid_name(name: &str) -> bool {
 struct Plan<'a> {
     name: &'a str,
     depends: Vec<ModuleId>,
-    /// Resolved imports: name -> address.
-    resolved: BTreeMap<&'a str, u64>,
+    /// Resolved imports: name and address, in symbol table order (a handful: a list is
+    /// quicker than a map).
+    resolved: Vec<(&'a str, u64)>,
     /// `.keel.exports` records.
     exports: Vec<(&'a str, u32)>,
     params: Vec<(String, Option<String>)>,
@@ -422,7 +422,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
     let imports = records(IMPORTS_SECTION)?;
     let exports = records(EXPORTS_SECTION)?;
 
-    let mut resolved = BTreeMap::new();
+    let mut resolved = Vec::new();
     for import in obj.imports() {
         let symbol = import.name;
         let Some(&(_, hash)) = imports.iter().find(|(n, _)| *n == symbol) else {
@@ -438,11 +438,11 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
             provider_hash,
             provider,
         };
-        if let Some(kernel) = EXPORTS.find(symbol) {
-            if kernel.hash != hash {
-                return Err(mismatch(kernel.hash, "the kernel".to_string()));
+        if let Some((kernel_hash, address)) = EXPORTS.resolve(symbol, hash) {
+            if kernel_hash != hash {
+                return Err(mismatch(kernel_hash, "the kernel".to_string()));
             }
-            resolved.insert(symbol, kernel.address as u64);
+            resolved.push((symbol, address as u64));
         } else if let Some((provider, provider_name, export)) = super::find_export(symbol) {
             if export.hash != hash {
                 return Err(mismatch(
@@ -457,7 +457,7 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
                     provider: provider_name,
                 });
             }
-            resolved.insert(symbol, export.address);
+            resolved.push((symbol, export.address));
         } else if !import.weak {
             return Err(LoadError::UnknownSymbol {
                 name: name.to_string(),
@@ -525,8 +525,14 @@ fn plan<'a>(obj: &Object<'a>, params: &str) -> Result<Plan<'a>, LoadError> {
 /// # Safety
 /// `[va, va + 4)` must lie in the module's mapped memory.
 unsafe fn read_u32(va: u64) -> u32 {
-    // SAFETY: forwarded from the caller.
-    unsafe { core::ptr::read_unaligned(va as *const u32) }
+    // An aligned field is read at once (the kernel's target reads an unaligned one byte by byte).
+    if va.is_multiple_of(4) {
+        // SAFETY: forwarded from the caller; `va` is aligned.
+        unsafe { (va as *const u32).read() }
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe { core::ptr::read_unaligned(va as *const u32) }
+    }
 }
 
 /// Reads a little-endian `u64` of the linked module at `va` (inside its memory).
@@ -534,8 +540,14 @@ unsafe fn read_u32(va: u64) -> u32 {
 /// # Safety
 /// `[va, va + 8)` must lie in the module's mapped memory.
 unsafe fn read_u64(va: u64) -> u64 {
-    // SAFETY: forwarded from the caller.
-    unsafe { core::ptr::read_unaligned(va as *const u64) }
+    // As in `read_u32`.
+    if va.is_multiple_of(8) {
+        // SAFETY: forwarded from the caller; `va` is aligned.
+        unsafe { (va as *const u64).read() }
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe { core::ptr::read_unaligned(va as *const u64) }
+    }
 }
 
 /// The descriptor's entry points, checked.
@@ -616,7 +628,8 @@ fn descriptor(memory: &ModuleMemory, va: u64, name: &str) -> Result<Descriptor, 
         let pname = unsafe { core::slice::from_raw_parts(pname as *const u8, plen as usize) };
         let pname =
             core::str::from_utf8(pname).map_err(|_| bad("a parameter name is not UTF-8"))?;
-        let kind = ParamKind::from_raw(kind).ok_or(bad("a parameter has an unknown kind"))?;
+        let kind =
+            ParamKind::from_raw(kind).ok_or_else(|| bad("a parameter has an unknown kind"))?;
         let (size, align) = match kind {
             ParamKind::Bool => (1, 1),
             ParamKind::U32 => (4, 4),
@@ -698,7 +711,13 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         // SAFETY: the memory is not sealed yet and the image is dropped before `seal`.
         let mut image = unsafe { memory.image() };
         obj.link_with(&layout, &mut image, &mut |symbol| {
-            plan.resolved.get(symbol).copied()
+            // The names come from the object's import list, as `symbol` does: a match is the
+            // same slice, found without comparing bytes.
+            let same = |name: &&str| core::ptr::eq(*name, symbol) || *name == symbol;
+            plan.resolved
+                .iter()
+                .find(|(name, _)| same(name))
+                .map(|&(_, address)| address)
         })
         .map_err(LoadError::Elf)?
     };
@@ -728,7 +747,7 @@ pub fn load(image: &[u8], params: &str) -> Result<Loaded, LoadError> {
         name: name.to_string(),
         error,
     })?;
-    let functions = Functions::new(linked.functions());
+    let functions = Functions::new(&linked);
 
     let id = super::next_id();
     let size = memory.size();

@@ -91,59 +91,44 @@ pub struct Export {
     pub address: u64,
 }
 
-/// A function of a module, for naming code addresses in oops reports.
-#[derive(Clone, Debug)]
-struct Function {
-    start: u64,
-    size: u64,
-    /// Where its name lies in [`Functions::names`].
-    name: core::ops::Range<usize>,
-}
-
-/// A module's functions, sorted by address, with their names (as the object names them:
-/// demangled only when a report shows them) packed into one string.
+/// A module's functions, sorted by address, with a copy of the object's string table their
+/// names index (names as the object has them: demangled only when a report shows them, and
+/// found only then).
 #[derive(Debug, Default)]
 struct Functions {
-    list: Vec<Function>,
-    names: String,
+    list: Vec<keel_modload::Function>,
+    names: Box<[u8]>,
 }
 
 impl Functions {
-    /// Copies the linked module's function list (sorted by address), in two allocations.
-    fn new(linked: &[keel_modload::DefinedSymbol<'_>]) -> Functions {
-        let total = linked.iter().map(|f| f.name.len()).sum();
-        let mut names: Vec<u8> = Vec::with_capacity(total);
-        let list = linked
-            .iter()
-            .map(|f| {
-                let start = names.len();
-                let len = f.name.len();
-                names.extend_from_slice(f.name.as_bytes());
-                Function {
-                    start: f.va,
-                    size: f.size,
-                    name: start..start + len,
-                }
-            })
-            .collect();
-        // SAFETY: a concatenation of `str`s is UTF-8.
-        let names = unsafe { String::from_utf8_unchecked(names) };
-        Functions { list, names }
+    /// Copies the linked module's function list (sorted by address) and its string table, in two
+    /// allocations.
+    fn new(linked: &keel_modload::Linked<'_>) -> Functions {
+        Functions {
+            list: linked.functions().to_vec(),
+            names: linked.string_table().into(),
+        }
     }
 
     /// The function containing `addr` and the offset of `addr` within it: the function with
     /// the highest start not above `addr`, if `addr` lies inside its size (or, for a function
     /// of unknown size 0, anywhere before the next function).
     fn at(&self, addr: u64) -> Option<(&str, u64)> {
-        let index = self.list.partition_point(|func| func.start <= addr);
+        let index = self.list.partition_point(|func| func.va <= addr);
         let func = self.list.get(index.checked_sub(1)?)?;
         let inside = if func.size == 0 {
-            self.list.get(index).is_none_or(|next| addr < next.start)
+            self.list.get(index).is_none_or(|next| addr < next.va)
         } else {
-            addr - func.start < func.size
+            addr - func.va < func.size
         };
-        let name = self.names.get(func.name.clone()).unwrap_or("");
-        inside.then_some((name, addr - func.start))
+        // The loader checked every name: NUL-terminated UTF-8.
+        let name = self
+            .names
+            .get(func.name as usize..)
+            .and_then(|rest| rest.split(|&b| b == 0).next())
+            .and_then(|name| core::str::from_utf8(name).ok())
+            .unwrap_or("");
+        inside.then_some((name, addr - func.va))
     }
 }
 

@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 
 use keel_boot::layout::KERNEL_VA;
 use keel_core::pagetable::{MapError, Perm};
-use keel_modload::Layout;
+use keel_modload::{Layout, Span};
 
 use crate::mm::{self, PAGE_SIZE};
 use crate::sync::IrqMutex;
@@ -94,40 +94,13 @@ fn release(start: u64) {
     SPANS.lock().remove(&start);
 }
 
-/// Byte offsets and sizes of the three groups inside a module's span.
-#[derive(Clone, Copy, Debug, Default)]
-struct Groups {
-    text: (u64, u64),
-    rodata: (u64, u64),
-    data: (u64, u64),
-    /// Bytes of the span without the guard page (a multiple of the page size).
-    total: u64,
-}
-
-impl Groups {
-    fn of(layout: &Layout) -> Groups {
-        let page_align = |a: usize| (a as u64).max(PAGE_SIZE);
-        let text = (0, layout.text as u64);
-        let ro_start = round_up(round_up(text.1, PAGE_SIZE), page_align(layout.rodata_align));
-        let rodata = (ro_start, layout.rodata as u64);
-        let data_start = round_up(
-            round_up(ro_start + rodata.1, PAGE_SIZE),
-            page_align(layout.data_align),
-        );
-        let data = (data_start, layout.data as u64);
-        Groups {
-            text,
-            rodata,
-            data,
-            total: round_up(data_start + data.1, PAGE_SIZE),
-        }
-    }
-}
+// A prelinked module records its sections' offsets in the span computed with modload's page size.
+const _: () = assert!(keel_modload::PAGE_SIZE == PAGE_SIZE);
 
 /// The memory of one module: a span of the module region backed by frames of its own.
 pub struct ModuleMemory {
     va: u64,
-    groups: Groups,
+    groups: Span,
     /// The frame behind each page of the span (`None` where a group leaves a hole).
     frames: Vec<Option<u64>>,
 }
@@ -138,7 +111,7 @@ impl ModuleMemory {
     /// which zeroes them before it copies the module in, so the caller must link (or drop) the
     /// memory before anything reads it.
     pub fn new(layout: &Layout) -> Result<ModuleMemory, RegionError> {
-        let groups = Groups::of(layout);
+        let groups = layout.span();
         let align = (layout.max_align() as u64).max(PAGE_SIZE);
         let va = reserve(groups.total.max(PAGE_SIZE), align)?;
         let pages = groups.total / PAGE_SIZE;
@@ -163,6 +136,8 @@ impl ModuleMemory {
                 continue;
             }
             let pa = mm::phys::alloc_pages(1).ok_or(RegionError::NoFrames { pages })?;
+            // Dropping the memory frees it from here on.
+            memory.frames.push(Some(pa));
             // Only the part of the page after the end of its group: the link zeroes the groups
             // before it fills them (`keel_modload::Object::link`).
             let at = page * PAGE_SIZE;
@@ -181,12 +156,8 @@ impl ModuleMemory {
                     (PAGE_SIZE - covered) as usize,
                 )
             };
-            if let Err(e) = mm::map::map_kernel(va + page * PAGE_SIZE, pa, PAGE_SIZE, Perm::RW) {
-                mm::phys::free_pages(pa, 1);
-                return Err(RegionError::Map(e));
-            }
-            memory.frames.push(Some(pa));
         }
+        mm::map::map_kernel_pages(va, &memory.frames, Perm::RW).map_err(RegionError::Map)?;
         Ok(memory)
     }
 
@@ -253,15 +224,11 @@ impl ModuleMemory {
     pub fn seal(&mut self) -> Result<(), RegionError> {
         let g = self.groups;
         for (group, perm) in [(g.text, Perm::RX), (g.rodata, Perm::R)] {
-            let first = group.0 / PAGE_SIZE;
-            let last = round_up(group.0 + group.1, PAGE_SIZE) / PAGE_SIZE;
-            for page in first..last {
-                let Some(Some(pa)) = self.frames.get(page as usize).copied() else {
-                    continue;
-                };
-                let va = self.va + page * PAGE_SIZE;
-                mm::map::unmap_kernel(va, PAGE_SIZE).map_err(RegionError::Map)?;
-                mm::map::map_kernel(va, pa, PAGE_SIZE, perm).map_err(RegionError::Map)?;
+            let start = group.0 / PAGE_SIZE * PAGE_SIZE;
+            let end = round_up(group.0 + group.1, PAGE_SIZE);
+            if end > start {
+                mm::map::protect_kernel(self.va + start, end - start, perm)
+                    .map_err(RegionError::Map)?;
             }
         }
         let (text, len) = self.ranges()[0];
@@ -302,15 +269,14 @@ fn sync_icache(va: u64, len: u64) {
 
 impl Drop for ModuleMemory {
     fn drop(&mut self) {
-        for (page, frame) in self.frames.iter().enumerate() {
-            let Some(pa) = *frame else { continue };
-            let va = self.va + page as u64 * PAGE_SIZE;
-            if let Err(e) = mm::map::unmap_kernel(va, PAGE_SIZE) {
-                // Keep the frame: something may still map it.
-                log::error!(target: "module", "cannot unmap module page {va:#x}: {e:?}; its frame is kept");
-                continue;
+        let size = self.frames.len() as u64 * PAGE_SIZE;
+        if let Err(e) = mm::map::unmap_kernel(self.va, size) {
+            // Keep the frames: something may still map them.
+            log::error!(target: "module", "cannot unmap module span {:#x}: {e:?}; its frames are kept", self.va);
+        } else {
+            for pa in self.frames.iter().flatten() {
+                mm::phys::free_pages(*pa, 1);
             }
-            mm::phys::free_pages(pa, 1);
         }
         release(self.va);
     }

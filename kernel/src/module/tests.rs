@@ -111,6 +111,24 @@ fn patch_all(bytes: &mut [u8], from: &[u8], to: &[u8]) -> usize {
     n
 }
 
+/// The offset of the header of the section called `name` in the ELF object `bytes`.
+fn section_header(bytes: &[u8], name: &[u8]) -> Option<usize> {
+    let word = |at: usize, len: usize| -> Option<usize> {
+        let mut value = 0usize;
+        for (i, b) in bytes.get(at..at + len)?.iter().enumerate() {
+            value |= usize::from(*b) << (8 * i);
+        }
+        Some(value)
+    };
+    let (shoff, shnum, shstrndx) = (word(40, 8)?, word(60, 2)?, word(62, 2)?);
+    let names = word(shoff + shstrndx * 64 + 24, 8)?;
+    (0..shnum).map(|i| shoff + i * 64).find(|&header| {
+        word(header, 4)
+            .and_then(|at| bytes.get(names + at..))
+            .is_some_and(|rest| rest.starts_with(name) && rest.get(name.len()) == Some(&0))
+    })
+}
+
 /// Loads `image` expecting a failure that `is_expected` accepts with `errno`, then checks nothing
 /// leaked.
 fn refuses(
@@ -249,6 +267,23 @@ pub fn malformed_refused() -> TestResult {
     refuses("no descriptor", &no_descriptor, "", Errno::ENOEXEC, |e| {
         matches!(e, LoadError::NoDescriptor(_))
     })?;
+
+    // A prelinked module whose rodata claims another place than the loader gives it.
+    let mut misplaced = hello.to_vec();
+    let header = section_header(&misplaced, b".rodata").ok_or("hello.ko has no .rodata")?;
+    let recorded = u64::from_le_bytes(
+        misplaced[header + 16..header + 24]
+            .try_into()
+            .map_err(|_| "short header")?,
+    );
+    misplaced[header + 16..header + 24].copy_from_slice(&(recorded + 0x1000).to_le_bytes());
+    refuses(
+        "misplaced",
+        &misplaced,
+        "",
+        Errno::ENOEXEC,
+        |e| matches!(e, LoadError::Elf(Elf::Misplaced { section, placed, .. }) if section == ".rodata" && *placed == recorded),
+    )?;
 
     refuses(
         "missing dependency",
@@ -676,5 +711,22 @@ pub fn params_split() -> TestResult {
     check(
         loader::split_params("a=\"open").is_err(),
         "an unterminated quote was accepted",
+    )
+}
+
+/// Resolving a kernel export by name with the importer's hash as a hint finds what the search by
+/// name finds, whatever the hint.
+pub fn exports_resolve() -> TestResult {
+    for entry in EXPORTS.entries() {
+        for hint in [entry.hash, entry.hash ^ 1, 0] {
+            check(
+                EXPORTS.resolve(entry.name, hint) == Some((entry.hash, entry.address)),
+                "resolve differs from the export list",
+            )?;
+        }
+    }
+    check(
+        EXPORTS.resolve("keel_no_such_export", 0).is_none(),
+        "an unknown name resolved",
     )
 }

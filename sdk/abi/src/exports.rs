@@ -315,10 +315,28 @@ impl KernelExports {
             .zip(self.addresses())
             .find(|(signature, _)| signature.is(name))
             .map(|(signature, address)| ExportEntry {
-                name: signature.name().unwrap_or(""),
+                // The record's name is `name`, bytes and length: no need to search its end.
+                name: signature
+                    .name
+                    .get(..name.len())
+                    .and_then(|bytes| core::str::from_utf8(bytes).ok())
+                    .unwrap_or(""),
                 hash: signature.hash,
                 address,
             })
+    }
+
+    /// The signature hash and address of the export called `name` (what [`KernelExports::find`]
+    /// finds), looking first for the export whose hash is `hint`, the hash the importer recorded
+    /// (the export's when both sides agree): hashes are compared before names, so a name is
+    /// compared once instead of against every export.
+    pub fn resolve(&self, name: &str, hint: u32) -> Option<(u32, usize)> {
+        let index = SIGNATURES
+            .iter()
+            .position(|signature| signature.hash == hint && signature.is(name))
+            .or_else(|| SIGNATURES.iter().position(|signature| signature.is(name)))?;
+        let hash = SIGNATURES.get(index)?.hash;
+        Some((hash, *self.addresses().get(index)?))
     }
 }
 

@@ -169,16 +169,20 @@ impl<'a> Iterator for Entries<'a> {
             self.failed = true;
             return Some(Err(ModinfoError::Unterminated { offset: start }));
         };
+        // The key is short: the `=` is found as bytes, without a string search.
+        let equals = rest.get(..len)?.iter().position(|&b| b == b'=');
         self.offset = start + len + 1;
         let entry = match core::str::from_utf8(&rest[..len]) {
             Ok(entry) => entry,
             Err(_) => return Some(Err(ModinfoError::NotUtf8 { offset: start })),
         };
-        Some(
-            entry
-                .split_once('=')
-                .ok_or(ModinfoError::NoEquals { offset: start }),
-        )
+        // `=` is ASCII, so both sides of it are character boundaries.
+        let Some((key, value)) =
+            equals.and_then(|at| Some((entry.get(..at)?, entry.get(at + 1..)?)))
+        else {
+            return Some(Err(ModinfoError::NoEquals { offset: start }));
+        };
+        Some(Ok((key, value)))
     }
 }
 

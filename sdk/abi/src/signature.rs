@@ -122,8 +122,9 @@ impl SymbolSignature {
     /// decoding the record's name).
     pub fn is(&self, name: &str) -> bool {
         let name = name.as_bytes();
-        self.name.get(..name.len()) == Some(name)
-            && self.name.get(name.len()) == Some(&0)
+        // The NUL after the name first: it rules out names of another length without a compare.
+        self.name.get(name.len()) == Some(&0)
+            && self.name.get(..name.len()) == Some(name)
             && !name.contains(&0)
     }
 }

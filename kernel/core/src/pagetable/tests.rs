@@ -942,3 +942,105 @@ fn errors_display_as_sentences() {
         .to_string()
         .contains("0x3000"));
 }
+
+#[test]
+fn map_pages_maps_like_one_map_a_page_across_tables() {
+    let mut alloc = HostAlloc::new();
+    let root = alloc.root();
+    let mut other = HostAlloc::new();
+    let other_root = other.root();
+    // Crosses a 2 MiB boundary, with a hole.
+    let va = 0xffff_ffff_4000_0000 + 0x20_0000 - 2 * PAGE_SIZE;
+    let frames = [
+        Some(0x8000_3000),
+        Some(0x8000_1000),
+        None,
+        Some(0x9000_0000),
+    ];
+    // SAFETY: the tables are the host allocator's own.
+    unsafe { map_pages(root, va, &frames, MemType::Normal, Perm::RW, &mut alloc) }.unwrap();
+    for (i, frame) in frames.iter().enumerate() {
+        let page = va + i as u64 * PAGE_SIZE;
+        if let Some(pa) = *frame {
+            do_map(
+                &mut other,
+                other_root,
+                page,
+                pa,
+                PAGE_SIZE,
+                MemType::Normal,
+                Perm::RW,
+                false,
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            alloc.leaf(root, page),
+            other.leaf(other_root, page),
+            "page {i}"
+        );
+    }
+    // Mapping the same again is accepted; another frame is refused before anything changes.
+    // SAFETY: as above.
+    unsafe { map_pages(root, va, &frames, MemType::Normal, Perm::RW, &mut alloc) }.unwrap();
+    let clash = [Some(0xa000_0000), Some(0xa000_1000)];
+    // SAFETY: the tables are the host allocator's own.
+    let err = unsafe {
+        map_pages(
+            root,
+            va + 2 * PAGE_SIZE,
+            &clash,
+            MemType::Normal,
+            Perm::RW,
+            &mut alloc,
+        )
+    };
+    assert_eq!(
+        err,
+        Err(MapError::AlreadyMapped {
+            va: va + 3 * PAGE_SIZE
+        })
+    );
+    assert_eq!(tr(&alloc, root, va + 2 * PAGE_SIZE), None);
+    // SAFETY: the tables are the host allocator's own.
+    let err = unsafe {
+        map_pages(
+            root,
+            va,
+            &frames,
+            MemType::Normal,
+            Perm::new(true, true, false),
+            &mut alloc,
+        )
+    };
+    assert_eq!(err, Err(MapError::WriteExecute));
+}
+
+#[test]
+fn protect_changes_permissions_and_keeps_frames() {
+    let mut alloc = HostAlloc::new();
+    let root = alloc.root();
+    let va = 0xffff_ffff_4000_0000 + 0x20_0000 - PAGE_SIZE;
+    let frames = [Some(0x8000_3000), None, Some(0x8000_1000)];
+    // SAFETY: the tables are the host allocator's own.
+    unsafe { map_pages(root, va, &frames, MemType::Normal, Perm::RW, &mut alloc) }.unwrap();
+    // SAFETY: as above.
+    unsafe { protect(root, va, 3 * PAGE_SIZE, MemType::Normal, Perm::RX, &alloc) }.unwrap();
+    let first = tr(&alloc, root, va).unwrap();
+    assert_eq!((first.pa, first.perm), (0x8000_3000, Perm::RX));
+    assert_eq!(tr(&alloc, root, va + PAGE_SIZE), None);
+    let third = tr(&alloc, root, va + 2 * PAGE_SIZE).unwrap();
+    assert_eq!((third.pa, third.perm), (0x8000_1000, Perm::RX));
+    // SAFETY: as above.
+    let err = unsafe {
+        protect(
+            root,
+            va,
+            PAGE_SIZE,
+            MemType::Normal,
+            Perm::new(true, true, false),
+            &alloc,
+        )
+    };
+    assert_eq!(err, Err(MapError::WriteExecute));
+}
