@@ -14,10 +14,30 @@ pub const MICROS_PER_SEC: u64 = 1_000_000;
 
 /// Returns `value * mul / div` rounded down (or up with `round_up`), saturating at `u64::MAX`;
 /// 0 when `div` is 0.
+///
+/// `value` is split into whole multiples of `div` and a remainder, so that with the frequencies
+/// and unit counts the kernel uses the product fits in 64 bits and needs no 128-bit division
+/// (a library call of a few hundred instructions, on every log line and clock read).
 const fn scale(value: u64, mul: u64, div: u64, round_up: bool) -> u64 {
     if div == 0 {
         return 0;
     }
+    // value * mul / div = (value / div) * mul + (value % div) * mul / div, exactly.
+    if let (Some(whole), Some(part)) = (
+        (value / div).checked_mul(mul),
+        (value % div).checked_mul(mul),
+    ) {
+        let extra = (round_up && !part.is_multiple_of(div)) as u64;
+        return match whole.checked_add(part / div + extra) {
+            Some(result) => result,
+            None => u64::MAX,
+        };
+    }
+    scale_wide(value, mul, div, round_up)
+}
+
+/// [`scale`] computed in 128 bits, for operands whose 64-bit product would overflow.
+const fn scale_wide(value: u64, mul: u64, div: u64, round_up: bool) -> u64 {
     let product = value as u128 * mul as u128;
     let div = div as u128;
     let mut result = product / div;
@@ -116,6 +136,54 @@ impl fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_64_bit_split_gives_the_128_bit_result() {
+        let values = [
+            0,
+            1,
+            999,
+            54_000_000,
+            62_500_000,
+            999_999_999,
+            1_000_000_000,
+            18_446_744_073,
+            18_446_744_074,
+            123_456_789_012_345,
+            u64::MAX / 1_000_000_000,
+            u64::MAX / 3,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let units = [
+            1,
+            7,
+            MICROS_PER_SEC,
+            NANOS_PER_SEC,
+            54_000_000,
+            62_500_000,
+            u64::MAX / 2,
+            u64::MAX,
+        ];
+        for value in values {
+            for mul in units {
+                for div in units.iter().copied().chain([0, 3]) {
+                    for round_up in [false, true] {
+                        let wide = if div == 0 {
+                            0
+                        } else {
+                            scale_wide(value, mul, div, round_up)
+                        };
+                        assert_eq!(
+                            scale(value, mul, div, round_up),
+                            wide,
+                            "{value} * {mul} / {div}, round_up {round_up}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn timestamps_print_like_the_format_string() {

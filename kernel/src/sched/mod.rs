@@ -686,8 +686,8 @@ static SLEEPERS: IrqMutex<alloc::collections::BTreeMap<(u64, u64), Arc<Thread>>>
 
 /// Sleeps for at least `nanos`; returns false if the thread was killed meanwhile.
 pub fn sleep(nanos: u64) -> bool {
-    let freq = arch::counter_frequency();
-    let ticks = (nanos as u128 * freq as u128 / 1_000_000_000) as u64;
+    // Rounded up: a sleep never ends early.
+    let ticks = keel_core::time::nanos_to_ticks(nanos, arch::counter_frequency());
     let deadline = arch::counter().saturating_add(ticks.max(1));
     let t = current();
     loop {
