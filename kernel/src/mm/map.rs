@@ -104,6 +104,10 @@ pub fn protect_kernel(va: u64, size: u64, perm: Perm) -> Result<(), MapError> {
 
 /// Invalidates the kernel's TLB entries of `[va, va + size)` on every core, then synchronises.
 fn invalidate(va: u64, size: u64) {
+    // The table writes reach the walkers before the old entries are invalidated, so a walk that
+    // follows a TLBI cannot load an old entry again.
+    // SAFETY: a barrier only.
+    unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
     let mut page = va;
     while page < va + size {
         // SAFETY: TLB maintenance only; the broadcast form reaches every core.
