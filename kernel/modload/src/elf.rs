@@ -65,6 +65,57 @@ impl<const W: usize> Words<'_, W> {
     }
 }
 
+/// A table of little-endian 64-bit words in the file: in place when it is 8-byte aligned in
+/// memory, else read a byte at a time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum U64s<'a> {
+    /// The words in place.
+    Aligned(&'a [u64]),
+    /// Bytes not aligned in memory (a whole number of words).
+    Bytes(&'a [u8]),
+}
+
+impl<'a> U64s<'a> {
+    /// The whole words of `bytes` (a ragged end is ignored).
+    pub(crate) fn new(bytes: &'a [u8]) -> U64s<'a> {
+        let whole = bytes.get(..bytes.len() / 8 * 8).unwrap_or(&[]);
+        match plain::slice_from_bytes::<u64>(whole) {
+            Ok(words) => U64s::Aligned(words),
+            Err(_) => U64s::Bytes(whole),
+        }
+    }
+
+    /// How many words there are.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            U64s::Aligned(words) => words.len(),
+            U64s::Bytes(bytes) => bytes.len() / 8,
+        }
+    }
+
+    /// Word `i`, or `u64::MAX` past the end.
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> u64 {
+        match self {
+            U64s::Aligned(words) => words.get(i).map_or(u64::MAX, |&w| u64::from_le(w)),
+            U64s::Bytes(bytes) => unaligned_word(bytes, i),
+        }
+    }
+
+    /// The words in order.
+    pub(crate) fn iter(self) -> impl Iterator<Item = u64> + 'a {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+}
+
+/// [`U64s::get`] of bytes not aligned in memory. Not inlined, as [`unaligned_words`].
+#[inline(never)]
+fn unaligned_word(bytes: &[u8], i: usize) -> u64 {
+    i.checked_mul(8)
+        .and_then(|at| array(bytes, at))
+        .map_or(u64::MAX, |&b| u64::from_le_bytes(b))
+}
+
 /// Reads a little-endian `u16` at `off`.
 pub(crate) fn u16_at(bytes: &[u8], off: usize) -> Option<u16> {
     array(bytes, off).copied().map(u16::from_le_bytes)

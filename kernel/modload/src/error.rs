@@ -140,7 +140,8 @@ pub enum LoadError {
         /// The relocation type.
         r_type: u32,
     },
-    /// The module's sections add up to more than the address space.
+    /// A group of the module's sections adds up to more than
+    /// [`MAX_GROUP_SIZE`](crate::MAX_GROUP_SIZE).
     TooLarge {
         /// The group that overflowed (`text`, `rodata`, `data`).
         group: &'static str,
@@ -168,12 +169,24 @@ pub enum LoadError {
         /// Its offset from the module's base in the image.
         placed: u64,
     },
-    /// An entry of a prelinked module's list of relative places lies outside its groups.
+    /// An entry of a prelinked module's list of relative places is refused.
     BadRelativePlace {
         /// The entry's index.
         entry: usize,
         /// Its offset in the module's span.
         offset: u64,
+        /// Why it is refused.
+        why: &'static str,
+    },
+    /// A prelinked module's rodata or data group is not at its offset in the span from the
+    /// module's base (its text's address).
+    GroupMisplaced {
+        /// The group (`rodata`, `data`).
+        group: &'static str,
+        /// The address given to it.
+        va: u64,
+        /// The address its span offset asks.
+        expected: u64,
     },
     /// A prelinked module's base (the address its offset 0 lands at) is not page-aligned.
     PrelinkedBase {
@@ -341,7 +354,11 @@ impl fmt::Display for LoadError {
                 Named(section)
             ),
             LoadError::TooLarge { group } => {
-                write!(f, "module's {group} sections add up to more than the address space")
+                write!(
+                    f,
+                    "module's {group} sections add up to more than {} MiB, the most a module's group may hold",
+                    crate::MAX_GROUP_SIZE >> 20
+                )
             }
             LoadError::ImageTooSmall { group, needed, got } => write!(
                 f,
@@ -354,9 +371,13 @@ impl fmt::Display for LoadError {
                 f,
                 "section {section} was prelinked for offset {recorded:#x} of the module, but the loader places it at {placed:#x}: rebuild the module with this SDK"
             ),
-            LoadError::BadRelativePlace { entry, offset } => write!(
+            LoadError::BadRelativePlace { entry, offset, why } => write!(
                 f,
-                "relative place {entry} at offset {offset:#x} does not lie in the module's text, rodata or data"
+                "relative place {entry} (offset {offset:#x} of the module's span) is refused: {why}"
+            ),
+            LoadError::GroupMisplaced { group, va, expected } => write!(
+                f,
+                "the {group} of a prelinked module must be at {expected:#x}, its offset in the module's span from the base, not at {va:#x}"
             ),
             LoadError::PrelinkedBase { base } => write!(
                 f,

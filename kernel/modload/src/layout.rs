@@ -60,14 +60,17 @@ impl Layout {
     /// starting on a page of its own (and at its alignment), so each can get its own permissions.
     /// The span starts on a page boundary aligned to [`Layout::max_align`]. A prelinked module
     /// (see [`Object::prelink`]) records these offsets as its sections' addresses.
+    ///
+    /// A layout from [`Object::layout`] is bounded ([`MAX_GROUP_SIZE`]); one built by hand with
+    /// larger sizes saturates instead of wrapping.
     pub fn span(&self) -> Span {
-        let round_up = |x: u64, align: u64| x.div_ceil(align) * align;
+        let round_up = |x: u64, align: u64| x.checked_next_multiple_of(align).unwrap_or(u64::MAX);
         let page_align = |a: usize| (a as u64).max(PAGE_SIZE);
         let text = (0, self.text as u64);
         let rodata_start = round_up(round_up(text.1, PAGE_SIZE), page_align(self.rodata_align));
         let rodata = (rodata_start, self.rodata as u64);
         let data_start = round_up(
-            round_up(rodata_start + rodata.1, PAGE_SIZE),
+            round_up(rodata_start.saturating_add(rodata.1), PAGE_SIZE),
             page_align(self.data_align),
         );
         let data = (data_start, self.data as u64);
@@ -75,13 +78,19 @@ impl Layout {
             text,
             rodata,
             data,
-            total: round_up(data_start + data.1, PAGE_SIZE),
+            total: round_up(data_start.saturating_add(data.1), PAGE_SIZE),
         }
     }
 }
 
 /// The page size module spans are laid out with (4 KiB, the kernel's page size).
 pub const PAGE_SIZE: u64 = 4096;
+
+/// The most bytes one group (text, rodata or data) may hold: 1 GiB, the size of the kernel's
+/// whole module region. With section alignments capped at
+/// [`MAX_SECTION_ALIGN`](crate::MAX_SECTION_ALIGN), the span of a layout [`Object::parse`]
+/// accepted fits in 64 bits with room to spare.
+pub const MAX_GROUP_SIZE: usize = 1 << 30;
 
 /// Byte offsets and sizes of the three groups inside a module's span ([`Layout::span`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -142,7 +151,10 @@ impl Cursor {
             .end
             .checked_next_multiple_of(align)
             .ok_or_else(too_large)?;
-        self.end = start.checked_add(size).ok_or_else(too_large)?;
+        self.end = start
+            .checked_add(size)
+            .filter(|&end| end <= MAX_GROUP_SIZE)
+            .ok_or_else(too_large)?;
         self.align = self.align.max(align);
         Ok(start)
     }

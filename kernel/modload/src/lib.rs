@@ -77,7 +77,7 @@ mod prelink;
 mod reloc;
 
 pub use error::{LoadError, RelocProblem};
-pub use layout::{Layout, Span, PAGE_SIZE, VENEER_SIZE};
+pub use layout::{Layout, Span, MAX_GROUP_SIZE, PAGE_SIZE, VENEER_SIZE};
 pub use link::{DefinedSymbol, Function, Image, Linked, SymbolKind, VENEER_BR_X16, VENEER_LDR_X16};
 pub use object::{Import, Object, MAX_SECTION_ALIGN, PRELINKED_SECTION, RELATIVE_SECTION};
 pub use reloc::{RelocName, R_AARCH64_PLT32, SUPPORTED};

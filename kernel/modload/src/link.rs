@@ -12,7 +12,7 @@ use goblin::elf::sym::{STV_DEFAULT, STV_PROTECTED};
 
 use crate::elf::{StrTable, Sym};
 use crate::error::{LoadError, RelocProblem};
-use crate::layout::{Group, Layout, PAGE_SIZE, VENEER_SIZE};
+use crate::layout::{Group, Layout, Span, PAGE_SIZE, VENEER_SIZE};
 use crate::object::{Object, Reloc};
 use crate::reloc;
 
@@ -319,6 +319,27 @@ impl<'a> Object<'a> {
         self.link_with(&self.layout(), image, resolve)
     }
 
+    /// The base of a prelinked module's span in `image` (its text's address), after checking
+    /// that the base is page-aligned and that the rodata and data groups lie at their span
+    /// offsets from it, as the module's prelinked references between them assume.
+    fn check_prelinked_image(&self, span: &Span, image: &Image<'_>) -> Result<u64, LoadError> {
+        let base = image.va(Group::Text);
+        if !base.is_multiple_of(PAGE_SIZE) {
+            return Err(LoadError::PrelinkedBase { base });
+        }
+        for (group, (start, size)) in [(Group::Rodata, span.rodata), (Group::Data, span.data)] {
+            let expected = base.wrapping_add(start);
+            if size > 0 && image.va(group) != expected {
+                return Err(LoadError::GroupMisplaced {
+                    group: group_name(group),
+                    va: image.va(group),
+                    expected,
+                });
+            }
+        }
+        Ok(base)
+    }
+
     /// [`Object::link`] with the layout the caller already computed with [`Object::layout`]
     /// (and allocated `image` for), instead of computing it again. Only its veneer count is
     /// taken as given: a layout that does not place this object's sections as
@@ -335,19 +356,16 @@ impl<'a> Object<'a> {
         // Each group is filled in offset order: the bytes before each section (alignment
         // padding) and `.bss` are zeroed, the others copied, each byte written once.
         let mut filled = [0usize; 3];
-        // A prelinked object's sections must land at their recorded offsets from one base.
-        let mut base = None;
+        // A prelinked object's sections must lie at the span offsets they record.
+        let span = layout.span();
         let mut misplaced = None;
         let planned = self.plan(layout.veneer_slots, |i, sh, group, offset| {
             if let Some(slot) = placed.get_mut(i) {
                 *slot = Some(Placed { group, offset });
             }
-            if self.prelinked && misplaced.is_none() {
-                let va = image.va(group).wrapping_add(offset as u64);
-                let first = *base.get_or_insert(va.wrapping_sub(sh.addr));
-                if va.wrapping_sub(first) != sh.addr {
-                    misplaced = Some((i, sh.addr, va.wrapping_sub(first)));
-                }
+            let at = span.start(group).wrapping_add(offset as u64);
+            if self.prelinked && sh.addr != at && misplaced.is_none() {
+                misplaced = Some((i, sh.addr, at));
             }
             let Some(done) = filled.get_mut(group as usize) else {
                 return;
@@ -382,9 +400,12 @@ impl<'a> Object<'a> {
                 placed,
             });
         }
-        if let Some(base) = base.filter(|base| !base.is_multiple_of(PAGE_SIZE)) {
-            return Err(LoadError::PrelinkedBase { base });
-        }
+        // Its groups must lie at their span offsets from one page-aligned base: the text's
+        // address.
+        let base = self
+            .prelinked
+            .then(|| self.check_prelinked_image(&span, image))
+            .transpose()?;
         // The rest of each buffer: the veneer area (before veneers are written) and the tail.
         for (group, done) in [Group::Text, Group::Rodata, Group::Data]
             .into_iter()
@@ -502,19 +523,24 @@ impl<'a> Linker<'_, 'a, '_, '_> {
     }
 
     /// Adds `base`, the address of the module's span, to every relative place of a prelinked
-    /// module (parse checked each lies in a group of the span).
+    /// module (parse checked each lies in the initialised part of a group, and `link_with` that
+    /// each group lies at its span offset from `base`).
     fn relocate_relative(&mut self, base: u64) -> Result<(), LoadError> {
         // Each group's start as an offset in the span (places lie mostly in the data).
         let groups = [Group::Rodata, Group::Data, Group::Text]
             .map(|group| (group, self.image.va(group).wrapping_sub(base)));
-        for (entry, offset) in self.obj.relative_offsets().enumerate() {
+        for (entry, offset) in self.obj.relative_offsets().iter().enumerate() {
             let place = groups.into_iter().find_map(|(group, start)| {
                 let at = usize::try_from(offset.checked_sub(start)?).ok()?;
                 let end = at.checked_add(8)?;
                 (end <= self.image.buffer_len(group)).then_some((group, at, end))
             });
             let Some((group, at, end)) = place else {
-                return Err(LoadError::BadRelativePlace { entry, offset });
+                return Err(LoadError::BadRelativePlace {
+                    entry,
+                    offset,
+                    why: "it does not lie in the image's buffers",
+                });
             };
             if let Some(place) = self.image.buffer(group).get_mut(at..end) {
                 add_to_word(place, base);

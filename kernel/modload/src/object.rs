@@ -52,6 +52,8 @@ pub struct Object<'a> {
     pub(crate) prelinked: bool,
     /// The contents of [`RELATIVE_SECTION`] (empty without one).
     pub(crate) relative: &'a [u8],
+    /// The index of [`RELATIVE_SECTION`] (0 without one).
+    relative_index: usize,
 }
 
 /// One relocation of a loaded section as [`Object::parse`] checked it: what the layout and the
@@ -115,6 +117,21 @@ pub(crate) fn relas(data: &[u8]) -> impl Iterator<Item = (usize, Rela)> + '_ {
     data.chunks_exact(RELA_SIZE)
         .enumerate()
         .filter_map(|(j, entry)| Some((j, Rela::read(entry, 0)?)))
+}
+
+/// The number of leading indices in `0..len` for which `before` holds (it must hold for a
+/// prefix only): a binary search over something that is not a slice.
+fn partition_point(len: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut low, mut high) = (0, len);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        if before(mid) {
+            low = mid + 1;
+        } else {
+            high = mid;
+        }
+    }
+    low
 }
 
 fn bad_section(index: usize, name: &str, why: &'static str) -> LoadError {
@@ -236,6 +253,7 @@ impl<'a> Object<'a> {
             imports: Vec::new(),
             prelinked: false,
             relative: &[],
+            relative_index: 0,
         };
         // The section name table first, so later errors can name sections.
         let sh = obj.shdr(shstrndx).ok_or(LoadError::BadHeader {
@@ -282,6 +300,7 @@ impl<'a> Object<'a> {
             }
             if obj.shstrtab.is(sh.name, RELATIVE_SECTION) {
                 obj.relative = obj.relative_places(i, &sh)?;
+                obj.relative_index = i;
             }
             match sh.sh_type {
                 SHT_REL => {
@@ -327,7 +346,15 @@ impl<'a> Object<'a> {
         targets.dedup();
         // Fail now, not after the caller allocated, if the sizes overflow.
         obj.layout = obj.plan(targets.len(), |_, _, _, _| {})?;
-        obj.check_relative_places()?;
+        if obj.prelinked {
+            obj.check_relative_places()?;
+        } else if obj.relative_index != 0 {
+            return Err(bad_section(
+                obj.relative_index,
+                RELATIVE_SECTION,
+                "relative places need a prelinked module",
+            ));
+        }
         Ok(obj)
     }
 
@@ -357,7 +384,7 @@ impl<'a> Object<'a> {
     /// Checks the [`RELATIVE_SECTION`] list, section `index`, and returns its contents.
     fn relative_places(&self, index: usize, sh: &Shdr) -> Result<&'a [u8], LoadError> {
         let name = || self.section_name(index);
-        if !self.relative.is_empty() {
+        if self.relative_index != 0 {
             return Err(bad_section(
                 index,
                 name(),
@@ -382,37 +409,96 @@ impl<'a> Object<'a> {
         Ok(places)
     }
 
-    /// Checks that every relative place lies, all 8 bytes of it, in one of the module's groups
-    /// as the layout places them, and that the module is prelinked (the places hold offsets in
-    /// its span).
+    /// Checks a prelinked object's relative places against its layout: in increasing order,
+    /// none overlapping the next, each 8 bytes inside the initialised part of one group (the
+    /// text before its veneer area, the rodata, the data before `.bss`), and none patched by a
+    /// relocation the loader still applies. A relocation's place is found from its section's
+    /// recorded offset, which the link checks before it writes anything.
     fn check_relative_places(&self) -> Result<(), LoadError> {
         if self.relative.is_empty() {
             return Ok(());
         }
-        if !self.prelinked {
-            return Err(LoadError::BadSection {
-                index: 0,
-                name: RELATIVE_SECTION.into(),
-                why: "relative places need a prelinked module",
-            });
-        }
         let span = self.layout.span();
-        for (entry, offset) in self.relative_offsets().enumerate() {
-            let inside = |(start, size): (u64, u64)| {
-                offset >= start && offset.checked_add(8).is_some_and(|end| end <= start + size)
+        let initialised = [
+            (span.text.0, self.layout.veneer_offset as u64),
+            (span.rodata.0, span.rodata.1),
+            (span.data.0, self.layout.bss_offset as u64),
+        ]
+        .map(|(start, size)| (start, start + size));
+        let mut groups = initialised.iter().peekable();
+        // The lowest offset the next place may start at.
+        let mut free = 0;
+        let places = self.relative_offsets();
+        for (entry, offset) in places.iter().enumerate() {
+            let refuse = |why| LoadError::BadRelativePlace { entry, offset, why };
+            if offset < free {
+                return Err(refuse(
+                    "it does not follow the previous place (the list must be sorted, without overlaps)",
+                ));
+            }
+            let end = offset.checked_add(8).ok_or_else(|| refuse("it wraps"))?;
+            while groups
+                .next_if(|&&(_, group_end)| group_end <= offset)
+                .is_some()
+            {}
+            if !groups
+                .peek()
+                .is_some_and(|&&(start, group_end)| start <= offset && end <= group_end)
+            {
+                return Err(refuse(
+                    "its 8 bytes do not lie in the initialised part of the text, rodata or data",
+                ));
+            }
+            free = end;
+        }
+        // The places are sorted and apart: the first that ends after a relocation's place
+        // starts is the only one that may overlap it. It is searched for from the previous
+        // relocation's when the places increase (as a section's do), else from the start.
+        let count = places.len();
+        let place = |i: usize| places.get(i);
+        let mut from = 0;
+        let mut last = 0;
+        // The relocations come grouped by section: its header is read once per group.
+        let mut section = None;
+        for rel in &self.relocs {
+            let start = match section {
+                Some((index, start)) if index == rel.target => start,
+                _ => {
+                    let start = self.shdr(rel.target as usize).map_or(0, |sh| sh.addr);
+                    section = Some((rel.target, start));
+                    start
+                }
             };
-            if !(inside(span.text) || inside(span.rodata) || inside(span.data)) {
-                return Err(LoadError::BadRelativePlace { entry, offset });
+            let at = start.saturating_add(rel.offset);
+            let end = at.saturating_add(u64::from(rel.width));
+            if at < last {
+                from = 0;
+            }
+            last = at;
+            let ends_before = |i: usize| place(i).saturating_add(8) <= at;
+            // A few steps forward, then a binary search over the rest.
+            let mut first = from;
+            while first < count && first < from + 4 && ends_before(first) {
+                first += 1;
+            }
+            if first == from + 4 {
+                first += partition_point(count - first, |i| ends_before(first + i));
+            }
+            from = first;
+            if first < count && place(first) < end {
+                return Err(LoadError::BadRelativePlace {
+                    entry: first,
+                    offset: place(first),
+                    why: "a relocation the loader applies patches it too",
+                });
             }
         }
         Ok(())
     }
 
     /// The offsets of [`RELATIVE_SECTION`], in order.
-    pub(crate) fn relative_offsets(&self) -> impl Iterator<Item = u64> + 'a {
-        self.relative
-            .chunks_exact(8)
-            .map(|chunk| elf::u64_at(chunk, 0).unwrap_or(u64::MAX))
+    pub(crate) fn relative_offsets(&self) -> elf::U64s<'a> {
+        elf::U64s::new(self.relative)
     }
 
     /// Whether the object is prelinked (carries [`PRELINKED_SECTION`]).

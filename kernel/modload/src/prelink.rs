@@ -100,8 +100,10 @@ impl Object<'_> {
             });
         }
         if marker_index + 2 > usize::from(SHN_LORESERVE as u16) {
-            return Err(LoadError::TooLarge {
-                group: "section table",
+            return Err(LoadError::BadHeader {
+                field: "e_shnum",
+                value: self.shnum as u64,
+                why: "no room in the section table for the two sections prelinking adds",
             });
         }
         let layout = self.layout();
@@ -140,7 +142,7 @@ impl Object<'_> {
                     continue;
                 }
                 if let Some(place) = self.relative_at_build(&mut out, &at, &tsh, target_at, &rela) {
-                    relative.extend_from_slice(&place.to_le_bytes());
+                    relative.push(place);
                     continue;
                 }
                 let entry = start + j * RELA_SIZE;
@@ -154,6 +156,12 @@ impl Object<'_> {
             );
         }
         self.sort_local_symbols(&mut out);
+        // The loader wants the places in increasing order.
+        relative.sort_unstable();
+        let relative: Vec<u8> = relative
+            .iter()
+            .flat_map(|place| place.to_le_bytes())
+            .collect();
         // The new sections' names after the old names, their contents, then the new header
         // table with their headers at its end.
         let marker = (PAGE_SIZE as u32).to_le_bytes();

@@ -221,9 +221,16 @@ fn bad_relative_places_are_refused() {
         let mut outside = prelinked.clone();
         poke(&mut outside, off, 8, offset);
         let err = Object::parse(&outside).unwrap_err();
-        assert_eq!(err, LoadError::BadRelativePlace { entry: 0, offset });
+        assert_eq!(
+            err,
+            LoadError::BadRelativePlace {
+                entry: 0,
+                offset,
+                why: IN_CONTENTS,
+            }
+        );
         assert!(
-            err.to_string().contains("does not lie in the module's"),
+            err.to_string().contains("relative place 0 (offset"),
             "{err}"
         );
     }
@@ -245,4 +252,143 @@ fn bad_relative_places_are_refused() {
     unmarked[name + 1] = b'X';
     let err = Object::parse(&unmarked).unwrap_err();
     assert!(err.to_string().contains("need a prelinked module"), "{err}");
+}
+
+/// Why a relative place outside the initialised part of every group is refused.
+const IN_CONTENTS: &str =
+    "its 8 bytes do not lie in the initialised part of the text, rodata or data";
+
+/// `prelinked` with its list of relative places replaced by `places` (appended to the file).
+fn with_places(prelinked: &[u8], places: &[u64]) -> Vec<u8> {
+    let mut bytes = prelinked.to_vec();
+    while !bytes.len().is_multiple_of(8) {
+        bytes.push(0);
+    }
+    let at = bytes.len() as u64;
+    bytes.extend(places.iter().flat_map(|p| p.to_le_bytes()));
+    let h = shdr_offset(&bytes, section_index(&bytes, RELATIVE_SECTION));
+    poke(&mut bytes, h + 24, 8, at);
+    poke(&mut bytes, h + 32, 8, places.len() as u64 * 8);
+    bytes
+}
+
+/// The span offset of a section of `prelinked` (its recorded `sh_addr`).
+fn span_offset(prelinked: &[u8], name: &str) -> u64 {
+    let h = shdr_offset(prelinked, section_index(prelinked, name));
+    u64::from_le_bytes(prelinked[h + 16..h + 24].try_into().unwrap())
+}
+
+#[test]
+fn relative_places_must_be_sorted_apart_and_in_contents() {
+    let prelinked = Object::parse(&sample_object()).unwrap().prelink().unwrap();
+    let elf = goblin::elf::Elf::parse(&prelinked).unwrap();
+    let relative = section_index(&prelinked, RELATIVE_SECTION);
+    let own = {
+        let sh = &elf.section_headers[relative];
+        let at = sh.sh_offset as usize;
+        u64::from_le_bytes(prelinked[at..at + 8].try_into().unwrap())
+    };
+    // A place a remaining relocation patches (the ABS64 of the weak import, in the data).
+    let (rela_index, relocs) = elf
+        .shdr_relocs
+        .iter()
+        .find(|(_, relocs)| {
+            relocs
+                .iter()
+                .any(|r| r.r_type == goblin::elf::reloc::R_AARCH64_ABS64)
+        })
+        .unwrap();
+    let target = elf.section_headers[*rela_index].sh_info as usize;
+    let patched = elf.section_headers[target].sh_addr
+        + relocs
+            .iter()
+            .find(|r| r.r_type == goblin::elf::reloc::R_AARCH64_ABS64)
+            .unwrap()
+            .r_offset;
+    assert_ne!(own, patched);
+    let bss = span_offset(&prelinked, ".bss.counter");
+    // The last bytes of the text, then the veneer area after it.
+    let text_end = Object::parse(&prelinked).unwrap().layout().veneer_offset as u64;
+    let cases: [(&[u64], usize, &str); 6] = [
+        (&[own, own], 1, "does not follow"),
+        (&[own, own + 4], 1, "does not follow"),
+        (&[own + 8, own], 1, "does not follow"),
+        (&[bss], 0, "do not lie in the initialised part"),
+        (&[text_end], 0, "do not lie in the initialised part"),
+        (&[patched], 0, "patches it too"),
+    ];
+    for (places, entry, why) in cases {
+        let err = Object::parse(&with_places(&prelinked, places)).unwrap_err();
+        match &err {
+            LoadError::BadRelativePlace { entry: e, .. } => {
+                assert_eq!(*e, entry, "{places:x?}: {err}")
+            }
+            _ => panic!("{places:x?}: {err}"),
+        }
+        assert!(err.to_string().contains(why), "{places:x?}: {err}");
+    }
+    // The same list, sorted and apart, loads.
+    Object::parse(&with_places(&prelinked, &[own])).unwrap();
+}
+
+#[test]
+fn a_prelinked_module_must_record_its_span_offsets_and_keep_its_groups_there() {
+    let prelinked = Object::parse(&sample_object()).unwrap().prelink().unwrap();
+    // Every loaded section moved by one page: consistent among themselves, but not the span.
+    let mut shifted = prelinked.clone();
+    let elf = goblin::elf::Elf::parse(&prelinked).unwrap();
+    for (i, sh) in elf.section_headers.iter().enumerate() {
+        if sh.sh_flags & u64::from(goblin::elf::section_header::SHF_ALLOC) != 0 {
+            let at = shdr_offset(&shifted, i) + 16;
+            poke(&mut shifted, at, 8, sh.sh_addr + 0x1000);
+        }
+    }
+    let err = link_at(&shifted, BASE, &mut resolver).unwrap_err();
+    assert!(
+        matches!(&err, LoadError::Misplaced { section, recorded, placed } if section == ".text.init" && *recorded == *placed + 0x1000),
+        "{err}"
+    );
+
+    // The groups must keep their places in the span from the base.
+    let obj = Object::parse(&prelinked).unwrap();
+    let layout = obj.layout();
+    let span = layout.span();
+    let mut bufs = Buffers::new(
+        &layout,
+        BASE,
+        BASE + span.rodata.0,
+        BASE + span.data.0 + 0x1000,
+    );
+    let err = obj
+        .link_with(&layout, &mut bufs.image(), &mut resolver)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        LoadError::GroupMisplaced {
+            group: "data",
+            va: BASE + span.data.0 + 0x1000,
+            expected: BASE + span.data.0,
+        }
+    );
+    assert!(
+        err.to_string().contains("offset in the module's span"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_group_larger_than_the_module_region_is_refused_before_any_overflow() {
+    let mut prelinked = Object::parse(&sample_object()).unwrap().prelink().unwrap();
+    let h = shdr_offset(&prelinked, section_index(&prelinked, ".bss.counter"));
+    poke(&mut prelinked, h + 32, 8, 0xffff_ffff_ffff_f000);
+    let err = Object::parse(&prelinked).unwrap_err();
+    assert_eq!(err, LoadError::TooLarge { group: "data" });
+    assert!(err.to_string().contains("1024 MiB"), "{err}");
+    // A hand-built layout that large saturates instead of wrapping.
+    let layout = keel_modload::Layout {
+        text: usize::MAX,
+        data: usize::MAX,
+        ..Default::default()
+    };
+    assert_eq!(layout.span().total, u64::MAX);
 }
