@@ -292,7 +292,7 @@ impl<'a> StrTable<'a> {
         if rest.is_empty() {
             return Err(PAST_END);
         }
-        let len = find_nul(rest).ok_or(NOT_TERMINATED)?;
+        let len = keel_abi::bytes::find_nul(rest).ok_or(NOT_TERMINATED)?;
         text.get(start..start + len).ok_or(NOT_UTF8)
     }
 
@@ -305,36 +305,6 @@ impl<'a> StrTable<'a> {
     pub(crate) fn bytes(&self) -> &'a [u8] {
         self.bytes
     }
-}
-
-/// The offset of the first NUL in `bytes`, if any: a byte at a time up to an 8-byte boundary in
-/// memory, then a word at a time (the kernel's target forbids unaligned loads, and a byte loop
-/// costs several instructions a byte).
-fn find_nul(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let head = bytes.as_ptr().align_offset(8).min(bytes.len());
-    let (first, body) = bytes.split_at(head);
-    if let Some(i) = first.iter().position(|&b| b == 0) {
-        return Some(i);
-    }
-    let (words, tail) = body.split_at(body.len() / 8 * 8);
-    let found = match plain::slice_from_bytes::<u64>(words) {
-        Ok(words) => words.iter().enumerate().find_map(|(n, &w)| {
-            let w = u64::from_le(w);
-            // The lowest byte of `w` that is zero sets its high bit here (higher bytes may be
-            // marked falsely, lower ones never).
-            let zero = w.wrapping_sub(ONES) & !w & HIGHS;
-            (zero != 0).then(|| n * 8 + (zero.trailing_zeros() / 8) as usize)
-        }),
-        Err(_) => words.iter().position(|&b| b == 0),
-    };
-    if let Some(i) = found {
-        return Some(head + i);
-    }
-    tail.iter()
-        .position(|&b| b == 0)
-        .map(|i| head + words.len() + i)
 }
 
 const PAST_END: &str = "offset past the end of the table";
@@ -374,33 +344,6 @@ mod tests {
     use super::*;
     use alloc::vec;
     use alloc::vec::Vec;
-
-    #[test]
-    fn find_nul_finds_the_first_nul_at_every_alignment() {
-        let mut buf = [b'a'; 64];
-        for nul in [0, 1, 7, 8, 9, 15, 16, 23, 40, 63] {
-            buf.fill(b'a');
-            buf[nul] = 0;
-            // A later NUL and a 0x80 byte must not confuse the word search.
-            if nul + 2 < buf.len() {
-                buf[nul + 1] = 0x80;
-                buf[nul + 2] = 0;
-            }
-            for start in 0..=nul {
-                for end in nul + 1..=buf.len() {
-                    assert_eq!(
-                        find_nul(&buf[start..end]),
-                        Some(nul - start),
-                        "{start}..{end}"
-                    );
-                }
-                assert_eq!(find_nul(&buf[start..nul]), None, "{start}..{nul}");
-            }
-        }
-        assert_eq!(find_nul(&[]), None);
-        assert_eq!(find_nul(&[0x80; 33]), None);
-        assert_eq!(find_nul(&[1; 33]), None);
-    }
 
     #[test]
     fn str_is_compares_whole_names() {

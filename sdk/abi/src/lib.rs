@@ -5,6 +5,7 @@
 #![no_std]
 #![deny(missing_docs)]
 
+pub mod bytes;
 pub mod device;
 pub mod errno;
 pub mod exports;

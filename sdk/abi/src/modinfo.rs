@@ -110,6 +110,7 @@ impl fmt::Display for ModinfoError {
 pub fn parse(section: &[u8]) -> Entries<'_> {
     Entries {
         section,
+        text: core::str::from_utf8(section).ok(),
         offset: 0,
         failed: false,
     }
@@ -149,6 +150,9 @@ pub fn depends(value: &str) -> impl Iterator<Item = &str> {
 #[derive(Clone, Debug)]
 pub struct Entries<'a> {
     section: &'a [u8],
+    /// The section as text, when all of it is UTF-8 (checked once, not entry by entry; an
+    /// entry then starts and ends at a NUL, so it is a character boundary).
+    text: Option<&'a str>,
     offset: usize,
     failed: bool,
 }
@@ -165,16 +169,19 @@ impl<'a> Iterator for Entries<'a> {
         }
         let start = self.offset;
         let rest = self.section.get(start..).filter(|r| !r.is_empty())?;
-        let Some(len) = rest.iter().position(|&b| b == 0) else {
+        let Some(len) = crate::bytes::find_nul(rest) else {
             self.failed = true;
             return Some(Err(ModinfoError::Unterminated { offset: start }));
         };
         // The key is short: the `=` is found as bytes, without a string search.
         let equals = rest.get(..len)?.iter().position(|&b| b == b'=');
         self.offset = start + len + 1;
-        let entry = match core::str::from_utf8(&rest[..len]) {
-            Ok(entry) => entry,
-            Err(_) => return Some(Err(ModinfoError::NotUtf8 { offset: start })),
+        let entry = match self.text.and_then(|text| text.get(start..start + len)) {
+            Some(entry) => entry,
+            None => match core::str::from_utf8(&rest[..len]) {
+                Ok(entry) => entry,
+                Err(_) => return Some(Err(ModinfoError::NotUtf8 { offset: start })),
+            },
         };
         // `=` is ASCII, so both sides of it are character boundaries.
         let Some((key, value)) =
