@@ -102,6 +102,26 @@ impl<'a> U64s<'a> {
         }
     }
 
+    /// The number of leading words for which `before` holds (it must hold for a prefix of the
+    /// words only), found by binary search: `<[u64]>::partition_point` for either kind.
+    pub(crate) fn partition_point(&self, before: impl Fn(u64) -> bool) -> usize {
+        match self {
+            U64s::Aligned(words) => words.partition_point(|&w| before(u64::from_le(w))),
+            U64s::Bytes(_) => {
+                let (mut low, mut high) = (0, self.len());
+                while low < high {
+                    let mid = low + (high - low) / 2;
+                    if before(self.get(mid)) {
+                        low = mid + 1;
+                    } else {
+                        high = mid;
+                    }
+                }
+                low
+            }
+        }
+    }
+
     /// The words in order.
     pub(crate) fn iter(self) -> impl Iterator<Item = u64> + 'a {
         (0..self.len()).map(move |i| self.get(i))
@@ -344,6 +364,29 @@ mod tests {
     use super::*;
     use alloc::vec;
     use alloc::vec::Vec;
+
+    #[test]
+    fn u64s_read_and_search_aligned_and_unaligned_words_alike() {
+        let words: Vec<u64> = (0..9).map(|i| i * 16 + 3).collect();
+        let mut buf = vec![0u8; 8 + words.len() * 8 + 4];
+        for shift in 0..8 {
+            for (i, w) in words.iter().enumerate() {
+                buf[shift + i * 8..shift + i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+            }
+            // Four ragged bytes at the end are ignored.
+            let table = U64s::new(&buf[shift..shift + words.len() * 8 + 4]);
+            assert_eq!(table.len(), words.len());
+            assert_eq!(table.iter().collect::<Vec<_>>(), words);
+            assert_eq!(table.get(words.len()), u64::MAX);
+            for probe in 0..160 {
+                assert_eq!(
+                    table.partition_point(|w| w < probe),
+                    words.partition_point(|&w| w < probe),
+                    "shift {shift}, probe {probe}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn str_is_compares_whole_names() {

@@ -119,21 +119,6 @@ pub(crate) fn relas(data: &[u8]) -> impl Iterator<Item = (usize, Rela)> + '_ {
         .filter_map(|(j, entry)| Some((j, Rela::read(entry, 0)?)))
 }
 
-/// The number of leading indices in `0..len` for which `before` holds (it must hold for a
-/// prefix only): a binary search over something that is not a slice.
-fn partition_point(len: usize, before: impl Fn(usize) -> bool) -> usize {
-    let (mut low, mut high) = (0, len);
-    while low < high {
-        let mid = low + (high - low) / 2;
-        if before(mid) {
-            low = mid + 1;
-        } else {
-            high = mid;
-        }
-    }
-    low
-}
-
 fn bad_section(index: usize, name: &str, why: &'static str) -> LoadError {
     LoadError::BadSection {
         index,
@@ -452,13 +437,8 @@ impl<'a> Object<'a> {
             free = end;
         }
         // The places are sorted and apart: the first that ends after a relocation's place
-        // starts is the only one that may overlap it. It is searched for from the previous
-        // relocation's when the places increase (as a section's do), else from the start.
-        let count = places.len();
-        let place = |i: usize| places.get(i);
-        let mut from = 0;
-        let mut last = 0;
-        // The relocations come grouped by section: its header is read once per group.
+        // starts is the only one that may overlap it. The relocations come grouped by section:
+        // its header is read once per group.
         let mut section = None;
         for rel in &self.relocs {
             let start = match section {
@@ -471,24 +451,12 @@ impl<'a> Object<'a> {
             };
             let at = start.saturating_add(rel.offset);
             let end = at.saturating_add(u64::from(rel.width));
-            if at < last {
-                from = 0;
-            }
-            last = at;
-            let ends_before = |i: usize| place(i).saturating_add(8) <= at;
-            // A few steps forward, then a binary search over the rest.
-            let mut first = from;
-            while first < count && first < from + 4 && ends_before(first) {
-                first += 1;
-            }
-            if first == from + 4 {
-                first += partition_point(count - first, |i| ends_before(first + i));
-            }
-            from = first;
-            if first < count && place(first) < end {
+            let first = places.partition_point(|place| place.saturating_add(8) <= at);
+            let place = places.get(first);
+            if first < places.len() && place < end {
                 return Err(LoadError::BadRelativePlace {
                     entry: first,
-                    offset: place(first),
+                    offset: place,
                     why: "a relocation the loader applies patches it too",
                 });
             }
